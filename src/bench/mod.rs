@@ -1,0 +1,6 @@
+//! Measurement: the machine's FMA peak and GEMM throughput, as library calls the CLI, the
+//! `cargo bench` harness and tests share. Formatting lives in [`crate::report`].
+
+pub mod environment;
+pub mod gemm;
+pub mod peak;

@@ -1,0 +1,219 @@
+//! `scratchnet bench gemm`: GFLOP/s of each GEMM rung on this CPU, with % of measured peak.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::atomic_write::write_atomic;
+use crate::bench::environment::{Environment, debug_build_warning};
+use crate::bench::gemm::{self, Problem};
+use crate::bench::peak::{self, Peak};
+use crate::error::{Error, Result};
+use crate::matrix::gemm::dispatch::default_threads;
+use crate::report::{self, csv, markdown};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// GFLOP/s of each GEMM rung over square sizes and MLP shapes.
+    Gemm(GemmArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Precision {
+    F32,
+    F64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Markdown,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct GemmArgs {
+    /// Rungs to time, comma-separated: naive, reordered, blocked, packed, simd, threaded, auto.
+    #[arg(long, default_value = "naive,reordered,blocked,packed,simd,threaded,auto")]
+    pub kernels: String,
+    /// Square sizes n (n×n×n), comma-separated; `none` for no square sizes.
+    #[arg(long, default_value = "64,128,256,512,1024,2048")]
+    pub sizes: String,
+    /// Shapes MxKxN, comma-separated, with `:ta`/`:tb`/`:tab` for transposed operands; `none`
+    /// for none. Default: the MLP's forward and backward products at batch 100.
+    #[arg(
+        long,
+        default_value = "100x784x100,100x784x50,100x100x50,100x50x10,784x100x100:ta,100x100x784:tb"
+    )]
+    pub shapes: String,
+    /// Threads for `threaded` and `auto` [default: $SCRATCHNET_THREADS or all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Also write a chart of GFLOP/s against n (square sizes), one line per rung.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Time budget per point, in milliseconds (after a warm-up run).
+    #[arg(long, default_value_t = 300)]
+    pub budget_ms: u64,
+    /// A rung whose single run would exceed this many milliseconds is timed on a band of rows.
+    #[arg(long, default_value_t = 1500)]
+    pub max_run_ms: u64,
+    /// Seed for the random operands.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+pub fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Gemm(args) => gemm_report(args),
+    }
+}
+
+/// Turns the flags into a measurement plan, rejecting bad values with the flag's name.
+pub fn gemm_config(args: &GemmArgs) -> Result<gemm::Config> {
+    let kernels = crate::cli::parse_list("--kernels", &args.kernels, |s| s.parse())?;
+    let none = |s: &str| s.trim().eq_ignore_ascii_case("none");
+    let sizes: Vec<usize> = if none(&args.sizes) {
+        Vec::new()
+    } else {
+        crate::cli::parse_list("--sizes", &args.sizes, |s| {
+            s.parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| Error::Config(format!("'{s}' is not a positive integer")))
+        })?
+    };
+    let shapes: Vec<Problem> = if none(&args.shapes) {
+        Vec::new()
+    } else {
+        crate::cli::parse_list("--shapes", &args.shapes, |s| s.parse())?
+    };
+    let threads = match args.threads {
+        Some(0) => {
+            return Err(Error::Config(
+                "--threads must be at least 1 (omit it to use every core)".into(),
+            ));
+        }
+        Some(t) => t,
+        None => default_threads(),
+    };
+    if args.budget_ms == 0 || args.max_run_ms == 0 {
+        return Err(Error::Config(
+            "--budget-ms and --max-run-ms must be positive".into(),
+        ));
+    }
+    let mut problems: Vec<Problem> = sizes.into_iter().map(Problem::square).collect();
+    problems.extend(shapes);
+    if kernels.is_empty() || problems.is_empty() {
+        return Err(Error::Config(
+            "nothing to measure: give at least one kernel and one size or shape".into(),
+        ));
+    }
+    Ok(gemm::Config {
+        kernels,
+        problems,
+        threads,
+        budget: Duration::from_millis(args.budget_ms),
+        max_run: Duration::from_millis(args.max_run_ms),
+        seed: args.seed,
+    })
+}
+
+fn gemm_report(args: GemmArgs) -> Result<()> {
+    let config = gemm_config(&args)?;
+    if let Some(w) = debug_build_warning() {
+        eprintln!("{w}");
+    }
+    let env = Environment::detect();
+    let peak = peak::measure(config.threads, Duration::from_millis(100), 5);
+
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        let bar = ProgressBar::new((config.kernels.len() * config.problems.len()) as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed}]")
+                .expect("valid template"),
+        );
+        bar
+    };
+    let progress = |done: usize, _total: usize, label: &str| {
+        bar.set_position(done as u64);
+        bar.set_message(label.to_string());
+    };
+    let points = match args.precision {
+        Precision::F32 => gemm::run::<f32>(&config, progress)?,
+        Precision::F64 => gemm::run::<f64>(&config, progress)?,
+    };
+    bar.finish_and_clear();
+
+    let precision = match args.precision {
+        Precision::F32 => "f32",
+        Precision::F64 => "f64",
+    };
+    let header = header_lines(&env, &peak, precision, config.threads);
+    match args.format {
+        Format::Table => {
+            for (k, v) in &header {
+                println!("{k:>14}: {v}");
+            }
+            println!();
+            print!("{}", report::gemm::table(&points, &peak).to_text());
+        }
+        Format::Markdown => {
+            for (k, v) in &header {
+                println!("- {k}: {v}");
+            }
+            println!();
+            print!("{}", markdown::render(&report::gemm::table(&points, &peak)));
+        }
+        Format::Csv => {
+            // Machine-readable output stays pure CSV; the header goes to stderr.
+            for (k, v) in &header {
+                eprintln!("# {k}: {v}");
+            }
+            print!("{}", csv::render(&report::gemm::csv_table(&points, &peak)));
+        }
+    }
+    let noisy = report::gemm::noisy_points(&points);
+    if noisy > 0 {
+        eprintln!(
+            "warning: {noisy} of {} points varied by more than 25% between runs; the machine \
+             may be busy. Rerun on an idle machine or raise --budget-ms.",
+            points.len()
+        );
+    }
+    if let Some(path) = &args.svg {
+        let subtitle = format!(
+            "{} · {} · peak {:.1} GFLOP/s/core f32 · {} · {}",
+            env.cpu, env.simd, peak.f32_per_core, env.rustc, env.date
+        );
+        let svg = report::gemm::chart(&points, subtitle).render()?;
+        write_atomic(path, svg.as_bytes())?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn header_lines(env: &Environment, peak: &Peak, precision: &str, threads: usize) -> Vec<(String, String)> {
+    let mut lines = env.lines();
+    lines.push((
+        "fma peak".into(),
+        format!(
+            "{:.1} GFLOP/s f32 per core ({} probe); {:.1} GFLOP/s {precision} on {threads} thread(s)",
+            peak.f32_per_core,
+            peak.isa,
+            peak.gflops(precision, threads)
+        ),
+    ));
+    lines
+}

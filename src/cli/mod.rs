@@ -1,0 +1,45 @@
+//! The command line: clap definitions, and one module per subcommand that turns parsed flags
+//! into library calls.
+
+pub mod bench;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Result;
+
+/// Neural networks from scratch, in Rust, fast.
+#[derive(Debug, Parser)]
+#[command(name = "scratchnet", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measure performance: `scratchnet bench gemm` times every rung of the GEMM ladder.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Bench(cmd) => bench::run(cmd),
+    }
+}
+
+/// Parses a comma-separated list with `parse`, naming the flag in errors.
+pub(crate) fn parse_list<T>(
+    flag: &str,
+    s: &str,
+    parse: impl Fn(&str) -> Result<T>,
+) -> Result<Vec<T>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            parse(p).map_err(|e| crate::Error::Config(format!("{flag}: {e}")))
+        })
+        .collect()
+}

@@ -1,0 +1,68 @@
+//! The crate's one error type.
+//!
+//! Every variant carries the context a user needs to fix the problem, and its `Display` is a
+//! single line: what was wrong, then what to do. The CLI prints exactly that line and exits
+//! non-zero; the library never panics or exits on bad input.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Shorthand for `std::result::Result<T, scratchnet::Error>`.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything that can go wrong in scratchnet, grouped by domain.
+#[derive(Debug)]
+pub enum Error {
+    /// Reading or writing a file failed.
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A file was read but its content is not what its format promises.
+    Format { path: PathBuf, what: String },
+    /// Two operands of `op` have shapes that do not fit together.
+    Shape {
+        op: &'static str,
+        expected: String,
+        got: String,
+    },
+    /// A flag or setting is out of range or contradicts another one.
+    Config(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, source } => {
+                write!(f, "cannot access {}: {source}", path.display())
+            }
+            Error::Format { path, what } => {
+                write!(f, "{} is not a valid file: {what}", path.display())
+            }
+            Error::Shape { op, expected, got } => {
+                write!(f, "shape mismatch in {op}: expected {expected}, got {got}")
+            }
+            Error::Config(msg) => write!(f, "{msg}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// A shape error; `expected` and `got` are rendered as given (e.g. "3×4").
+    pub fn shape(op: &'static str, expected: impl Into<String>, got: impl Into<String>) -> Self {
+        Error::Shape {
+            op,
+            expected: expected.into(),
+            got: got.into(),
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Rung 3 — `blocked`: cache blocking around the `reordered` loop, no packing.
+//!
+//! The `reordered` rung streams all of B once per row of A. Blocking cuts the problem into
+//! pieces that stay cached while they are reused, with the same three loops BLIS uses:
+//!
+//! ```text
+//!   jc: columns of C and B in blocks of NC      (B block kc×nc is reused by every row of A)
+//!    pc: the k dimension in blocks of KC        (a row of the B block fits in L1)
+//!     ic: rows of C and A in blocks of MC       (the A block mc×kc stays in L2)
+//!       i, p, j: the reordered axpy on the block
+//! ```
+//!
+//! The win over `reordered` is reuse: a kc×nc block of B is loaded from memory once and then
+//! read from cache by all m rows. The loss against `packed` is that the blocks are still
+//! strided windows into the original matrices (TLB misses, no alignment, every C element
+//! loaded and stored once per p) — fixing that is the next rung.
+//!
+//! Measure: `scratchnet bench gemm --kernels reordered,blocked,packed`.
+
+use super::params::BlockParams;
+use super::reordered::axpy;
+use crate::matrix::{Float, MatMut, MatRef};
+
+/// C ← α·A·B + β·C, blocked for cache (β = 0: C is never read).
+pub fn gemm<T: Float>(
+    params: &BlockParams,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    mut c: MatMut<'_, T>,
+) {
+    c.scale_by_beta(beta);
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    // The block sizes are the packed rungs'; without packing a smaller column block keeps the
+    // B block (kc × nc) in L2 instead of L3.
+    let (mc, kc, nc) = (params.mc, params.kc, params.kc);
+    for jc in (0..n).step_by(nc) {
+        let nb = nc.min(n - jc);
+        for pc in (0..k).step_by(kc) {
+            let kb = kc.min(k - pc);
+            for ic in (0..m).step_by(mc) {
+                let mb = mc.min(m - ic);
+                for i in ic..ic + mb {
+                    for p in pc..pc + kb {
+                        axpy(alpha * a.at(i, p), b, p, jc..jc + nb, &mut c, i);
+                    }
+                }
+            }
+        }
+    }
+}

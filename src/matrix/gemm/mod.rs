@@ -1,0 +1,244 @@
+//! GEMM: `C ← α·op(A)·op(B) + β·C`, as a ladder of kernels from the textbook loop to a
+//! threaded, packed, AVX2 microkernel.
+//!
+//! # The contract
+//!
+//! Every rung computes `C ← α·A·B + β·C` on strided views ([`MatRef`], [`MatMut`]); a
+//! transposed operand is a view with swapped strides, never a copy. When β = 0, C is never
+//! read, so NaN or garbage in an output buffer cannot leak into the result. Every rung handles
+//! every shape, including empty ones; the tests hold each to the `naive` rung.
+//!
+//! # The ladder, in order of increasing complexity
+//!
+//! | rung | idea | file | measure |
+//! | --- | --- | --- | --- |
+//! | `naive` | i-j-p dot products; B walked down columns | [`naive`] | `scratchnet bench gemm --kernels naive` |
+//! | `reordered` | i-p-j: unit-stride rows, vectorised axpy | [`reordered`] | `--kernels naive,reordered` |
+//! | `blocked` | jc/pc/ic cache blocks around the axpy | [`blocked`] | `--kernels reordered,blocked` |
+//! | `packed` | pack A and B into panels; portable register-tile kernel | [`packed`], [`pack`], [`kernel::portable`] | `--kernels blocked,packed` |
+//! | `simd` | the same loops, AVX2+FMA 6×16 kernel (portable kernel elsewhere) | [`packed`], `kernel::avx2` | `--kernels packed,simd` |
+//! | `threaded` | row bands of C on `std::thread` workers | [`threaded`] | `--kernels simd,threaded --threads 2` |
+//! | `auto` | picks by shape: `reordered` for tiny products, else `threaded` | [`dispatch`] | `--kernels auto` |
+//!
+//! `docs/gemm.md` walks through each rung with measured numbers.
+//!
+//! ```
+//! use scratchnet::Matrix;
+//! use scratchnet::matrix::gemm::{Gemm, Kernel};
+//! let x = Matrix::from_vec(2, 3, vec![1.0_f64, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+//! let dy = Matrix::from_vec(2, 1, vec![1.0, -1.0]).unwrap();
+//! // dW = Xᵀ·dY without materialising Xᵀ.
+//! let mut dw = Matrix::zeros(3, 1);
+//! let mut g = Gemm::new(Kernel::Auto);
+//! g.run(1.0, x.t(), dy.view(), 0.0, dw.view_mut()).unwrap();
+//! assert_eq!(dw.as_slice(), &[-3.0, -3.0, -3.0]);
+//! ```
+
+pub mod blocked;
+pub mod dispatch;
+pub mod kernel;
+pub mod naive;
+pub mod pack;
+pub mod packed;
+pub mod params;
+pub mod reordered;
+pub mod threaded;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+use crate::matrix::{Float, MatMut, MatRef, shape_str};
+use pack::PackBuffers;
+
+/// A rung of the GEMM ladder. The CLI name is the lowercase variant name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    Naive,
+    Reordered,
+    Blocked,
+    Packed,
+    Simd,
+    Threaded,
+    Auto,
+}
+
+impl Kernel {
+    /// Every rung in ladder order, then `auto`. Tests, `bench gemm` and the docs iterate this.
+    pub const ALL: [Kernel; 7] = [
+        Kernel::Naive,
+        Kernel::Reordered,
+        Kernel::Blocked,
+        Kernel::Packed,
+        Kernel::Simd,
+        Kernel::Threaded,
+        Kernel::Auto,
+    ];
+
+    /// The CLI name: `naive`, `reordered`, `blocked`, `packed`, `simd`, `threaded`, `auto`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Naive => "naive",
+            Kernel::Reordered => "reordered",
+            Kernel::Blocked => "blocked",
+            Kernel::Packed => "packed",
+            Kernel::Simd => "simd",
+            Kernel::Threaded => "threaded",
+            Kernel::Auto => "auto",
+        }
+    }
+
+    /// Whether this rung may use more than one thread.
+    pub fn is_threaded(self) -> bool {
+        matches!(self, Kernel::Threaded | Kernel::Auto)
+    }
+}
+
+impl fmt::Display for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Kernel {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Kernel::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Kernel::ALL.iter().map(|k| k.name()).collect();
+                Error::Config(format!(
+                    "unknown GEMM kernel '{s}'; choose one of: {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// Packing buffers for every thread, owned by the caller and reused across products, so a
+/// training step that multiplies the same shapes again allocates nothing.
+#[derive(Debug, Default)]
+pub struct Workspace<T> {
+    per_thread: Vec<PackBuffers<T>>,
+}
+
+impl<T: Float> Workspace<T> {
+    /// Buffers for `threads` workers (grown on first use, then kept).
+    fn buffers(&mut self, threads: usize) -> &mut [PackBuffers<T>] {
+        let threads = threads.max(1);
+        if self.per_thread.len() < threads {
+            self.per_thread.resize_with(threads, PackBuffers::default);
+        }
+        &mut self.per_thread[..threads]
+    }
+}
+
+/// A GEMM context: the rung to run, the thread budget and the reusable packing workspace.
+#[derive(Debug)]
+pub struct Gemm<T> {
+    kernel: Kernel,
+    threads: usize,
+    workspace: Workspace<T>,
+}
+
+impl<T: Float> Gemm<T> {
+    /// A context for `kernel` with the default thread count ([`dispatch::default_threads`]).
+    pub fn new(kernel: Kernel) -> Self {
+        Self::with_threads(kernel, dispatch::default_threads())
+    }
+
+    /// A context for `kernel` using at most `threads` threads (0 is treated as 1).
+    pub fn with_threads(kernel: Kernel, threads: usize) -> Self {
+        Gemm {
+            kernel,
+            threads: threads.max(1),
+            workspace: Workspace::default(),
+        }
+    }
+
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// C ← α·A·B + β·C with this context's rung; errors if the shapes do not fit.
+    pub fn run(
+        &mut self,
+        alpha: T,
+        a: MatRef<'_, T>,
+        b: MatRef<'_, T>,
+        beta: T,
+        c: MatMut<'_, T>,
+    ) -> Result<()> {
+        check_shapes(&a, &b, &c)?;
+        let (m, k, n) = (a.rows(), a.cols(), b.cols());
+        let kernel = match self.kernel {
+            Kernel::Auto => dispatch::auto_kernel(m, k, n),
+            other => other,
+        };
+        match kernel {
+            Kernel::Naive => naive::gemm(alpha, a, b, beta, c),
+            Kernel::Reordered => reordered::gemm(alpha, a, b, beta, c),
+            Kernel::Blocked => {
+                let uk = T::portable_kernel();
+                blocked::gemm(&T::block_params(uk.mr(), uk.nr()), alpha, a, b, beta, c)
+            }
+            Kernel::Packed => {
+                let uk = T::portable_kernel();
+                let params = T::block_params(uk.mr(), uk.nr());
+                let bufs = self.workspace.buffers(1);
+                packed::gemm(&uk, &params, alpha, a, b, beta, c, &mut bufs[0]);
+            }
+            Kernel::Simd => {
+                let uk = dispatch::simd_kernel::<T>();
+                let params = T::block_params(uk.mr(), uk.nr());
+                let bufs = self.workspace.buffers(1);
+                packed::gemm(&uk, &params, alpha, a, b, beta, c, &mut bufs[0]);
+            }
+            Kernel::Threaded => {
+                let uk = dispatch::simd_kernel::<T>();
+                let params = T::block_params(uk.mr(), uk.nr());
+                let bufs = self.workspace.buffers(self.threads);
+                threaded::gemm(&uk, &params, self.threads, alpha, a, b, beta, c, bufs);
+            }
+            Kernel::Auto => unreachable!("auto resolved above"),
+        }
+        Ok(())
+    }
+}
+
+/// One-off C ← α·A·B + β·C with `kernel` and the default thread count. Allocates its packing
+/// buffers; keep a [`Gemm`] instead when multiplying repeatedly.
+pub fn gemm<T: Float>(
+    kernel: Kernel,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+) -> Result<()> {
+    Gemm::new(kernel).run(alpha, a, b, beta, c)
+}
+
+fn check_shapes<T: Float>(a: &MatRef<'_, T>, b: &MatRef<'_, T>, c: &MatMut<'_, T>) -> Result<()> {
+    if a.cols() != b.rows() {
+        return Err(Error::shape(
+            "gemm (inner dimensions of A·B)",
+            format!("B with {} rows to match A {}", a.cols(), shape_str(a.shape())),
+            format!("B {}", shape_str(b.shape())),
+        ));
+    }
+    if c.shape() != (a.rows(), b.cols()) {
+        return Err(Error::shape(
+            "gemm (output C)",
+            shape_str((a.rows(), b.cols())),
+            shape_str(c.shape()),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! Rungs 4 and 5 — `packed` and `simd`: the BLIS five-loop algorithm around a microkernel.
+//!
+//! ```text
+//!            n                                   B: k×n, A: m×k, C: m×n
+//!    ┌───────────────┐
+//!    │  jc: nc cols  │  5th loop   B block  kc×nc ──pack──▶ b_pack  (stays in L3)
+//!    │ ┌──────┐      │  4th loop   pc: kc of the k dimension
+//!  k │ │kc×nc │      │  3rd loop   A block  mc×kc ──pack──▶ a_pack  (stays in L2)
+//!    │ └──────┘      │  2nd loop   jr: one nr-wide B micro-panel     (stays in L1)
+//!    └───────────────┘  1st loop   ir: one mr-tall A micro-panel → mr×nr tile of C (registers)
+//! ```
+//!
+//! Each loop exists to keep one operand in one level of the memory hierarchy while the loops
+//! inside it reuse that operand. The microkernel does all the arithmetic; the only difference
+//! between `packed` and `simd` is which microkernel is passed in.
+//!
+//! Measure: `scratchnet bench gemm --kernels blocked,packed,simd`.
+
+use super::kernel::MicroKernel;
+use super::pack::{PackBuffers, pack_panels, panels};
+use super::params::BlockParams;
+use crate::matrix::{Float, MatMut, MatRef};
+
+/// The largest mr·nr of any microkernel (6×16); sizes the on-stack edge tile.
+const MAX_TILE: usize = 6 * 16;
+
+/// C ← α·A·B + β·C through packed panels and `uk` (β = 0: C is never read).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm<T: Float>(
+    uk: &MicroKernel<T>,
+    params: &BlockParams,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    beta: T,
+    mut c: MatMut<'_, T>,
+    ws: &mut PackBuffers<T>,
+) {
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    let (mr, nr) = (uk.mr(), uk.nr());
+    assert!(mr * nr <= MAX_TILE && params.mr == mr && params.nr == nr);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 || alpha == T::ZERO {
+        // Nothing to accumulate: the product contributes zero.
+        c.scale_by_beta(beta);
+        return;
+    }
+    let BlockParams { mc, kc, nc, .. } = *params;
+    let (rs_c, cs_c) = (c.rs(), c.cs());
+    let PackBuffers { a: a_buf, b: b_buf } = ws;
+
+    // 5th loop (jc): a column block of nc columns of C and B. Its packed B block (kc × nc)
+    // is the operand reused most: by every A block of the 3rd loop.
+    for jc in (0..n).step_by(nc) {
+        let nb = nc.min(n - jc);
+
+        // 4th loop (pc): the k dimension in slices of kc. Each slice adds a rank-kc update to
+        // the C block; only the first one applies β, later ones accumulate (β = 1).
+        for pc in (0..k).step_by(kc) {
+            let kb = kc.min(k - pc);
+            let beta_p = if pc == 0 { beta } else { T::ONE };
+            let b_pack = b_buf.slice_mut(panels(nb, nr) * nr * kb);
+            pack_panels(b.sub(pc, jc, kb, nb).t(), nr, b_pack);
+
+            // 3rd loop (ic): a row block of mc rows of A and C. The packed A block (mc × kc)
+            // stays in L2 while every B micro-panel of the jc block passes by it.
+            for ic in (0..m).step_by(mc) {
+                let mb = mc.min(m - ic);
+                let a_pack = a_buf.slice_mut(panels(mb, mr) * mr * kb);
+                pack_panels(a.sub(ic, pc, mb, kb), mr, a_pack);
+
+                // 2nd loop (jr): one nr-wide micro-panel of B, kept in L1 while the 1st loop
+                // runs every A micro-panel of the block past it.
+                for (jp, b_panel) in b_pack.chunks_exact(nr * kb).enumerate() {
+                    let jr = jp * nr;
+                    let nt = nr.min(nb - jr);
+
+                    // 1st loop (ir): one mr-tall micro-panel of A; the microkernel computes
+                    // the mr × nr tile of C in registers.
+                    for (ip, a_panel) in a_pack.chunks_exact(mr * kb).enumerate() {
+                        let ir = ip * mr;
+                        let mt = mr.min(mb - ir);
+                        let (i0, j0) = (ic + ir, jc + jr);
+                        if mt == mr && nt == nr {
+                            let off = i0 * rs_c + j0 * cs_c;
+                            let tile = &mut c.data_mut()[off..];
+                            uk.call(kb, alpha, a_panel, b_panel, beta_p, tile, rs_c, cs_c);
+                        } else {
+                            edge_tile(uk, kb, alpha, a_panel, b_panel, beta_p, &mut c, i0, j0, mt, nt);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A tile that sticks out past C's edge: compute the whole mr × nr tile into a temporary, then
+/// merge only the `mt` × `nt` valid part, with the same multiply-then-add as the kernels.
+#[allow(clippy::too_many_arguments)]
+fn edge_tile<T: Float>(
+    uk: &MicroKernel<T>,
+    kb: usize,
+    alpha: T,
+    a_panel: &[T],
+    b_panel: &[T],
+    beta: T,
+    c: &mut MatMut<'_, T>,
+    i0: usize,
+    j0: usize,
+    mt: usize,
+    nt: usize,
+) {
+    let nr = uk.nr();
+    let mut tmp = [T::ZERO; MAX_TILE];
+    uk.call(kb, alpha, a_panel, b_panel, T::ZERO, &mut tmp, nr, 1);
+    for i in 0..mt {
+        for j in 0..nt {
+            let t = tmp[i * nr + j];
+            let out = c.at_mut(i0 + i, j0 + j);
+            *out = if beta == T::ZERO { t } else { t + beta * *out };
+        }
+    }
+}

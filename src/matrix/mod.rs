@@ -1,0 +1,515 @@
+//! `Matrix<T>`: owned, row-major, contiguous storage, and the strided views GEMM works on.
+//!
+//! A [`Matrix`] owns its elements; a [`MatRef`] / [`MatMut`] borrows any strided window of one.
+//! Element (i, j) of a view lives at `data[i * rs + j * cs]`, so a transpose is a view with rows
+//! and columns (and their strides) swapped: backprop's `Xᵀ·dY` and `dY·Wᵀ` never copy `X` or `W`.
+
+pub mod float;
+pub mod gemm;
+mod ops;
+
+use rand::{Rng, RngExt};
+
+pub use float::Float;
+
+use crate::error::{Error, Result};
+
+/// An owned, row-major, contiguous matrix of `f32` or `f64`.
+///
+/// ```
+/// use scratchnet::Matrix;
+/// let a = Matrix::from_vec(2, 3, vec![1.0_f32, 2.0, 3.0, 4.0, 5.0, 6.0]).unwrap();
+/// let b = a.transpose();
+/// let c = a.matmul(&b).unwrap(); // 2×3 · 3×2
+/// assert_eq!(c.as_slice(), &[14.0, 32.0, 32.0, 77.0]);
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Matrix<T> {
+    rows: usize,
+    cols: usize,
+    data: Vec<T>,
+}
+
+impl<T: Float> std::fmt::Debug for Matrix<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "Matrix<{}> {}×{} [", T::NAME, self.rows, self.cols)?;
+        for row in self.data.chunks(self.cols.max(1)).take(self.rows) {
+            writeln!(f, "  {row:?}")?;
+        }
+        write!(f, "]")
+    }
+}
+
+/// Renders a shape as `rows×cols` for error messages.
+pub(crate) fn shape_str((r, c): (usize, usize)) -> String {
+    format!("{r}×{c}")
+}
+
+impl<T: Float> Matrix<T> {
+    /// A `rows`×`cols` matrix of zeros.
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        Self::filled(rows, cols, T::ZERO)
+    }
+
+    /// A `rows`×`cols` matrix with every element `value`.
+    pub fn filled(rows: usize, cols: usize, value: T) -> Self {
+        Matrix {
+            rows,
+            cols,
+            data: vec![value; rows * cols],
+        }
+    }
+
+    /// Wraps a row-major `Vec`; its length must be `rows * cols`.
+    pub fn from_vec(rows: usize, cols: usize, data: Vec<T>) -> Result<Self> {
+        if data.len() != rows * cols {
+            return Err(Error::shape(
+                "Matrix::from_vec",
+                format!("{} elements for {}", rows * cols, shape_str((rows, cols))),
+                format!("{} elements", data.len()),
+            ));
+        }
+        Ok(Matrix { rows, cols, data })
+    }
+
+    /// A matrix whose element (i, j) is `f(i, j)`.
+    pub fn from_fn(rows: usize, cols: usize, mut f: impl FnMut(usize, usize) -> T) -> Self {
+        let mut data = Vec::with_capacity(rows * cols);
+        for i in 0..rows {
+            for j in 0..cols {
+                data.push(f(i, j));
+            }
+        }
+        Matrix { rows, cols, data }
+    }
+
+    /// Samples from N(mean, std²) with the caller's RNG (Box–Muller, computed in f64).
+    pub fn random_normal<R: Rng + ?Sized>(
+        rows: usize,
+        cols: usize,
+        mean: f64,
+        std: f64,
+        rng: &mut R,
+    ) -> Self {
+        let n = rows * cols;
+        let mut data = Vec::with_capacity(n);
+        while data.len() < n {
+            // 1 - u keeps the logarithm's argument in (0, 1].
+            let u1: f64 = 1.0 - rng.random::<f64>();
+            let u2: f64 = rng.random::<f64>();
+            let r = (-2.0 * u1.ln()).sqrt();
+            let theta = std::f64::consts::TAU * u2;
+            data.push(T::from_f64(mean + std * r * theta.cos()));
+            if data.len() < n {
+                data.push(T::from_f64(mean + std * r * theta.sin()));
+            }
+        }
+        Matrix { rows, cols, data }
+    }
+
+    /// Samples uniformly from `[low, high)` with the caller's RNG.
+    pub fn random_uniform<R: Rng + ?Sized>(
+        rows: usize,
+        cols: usize,
+        low: f64,
+        high: f64,
+        rng: &mut R,
+    ) -> Self {
+        let data = (0..rows * cols)
+            .map(|_| T::from_f64(low + (high - low) * rng.random::<f64>()))
+            .collect();
+        Matrix { rows, cols, data }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// `(rows, cols)`.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// All elements, row-major.
+    pub fn as_slice(&self) -> &[T] {
+        &self.data
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        &mut self.data
+    }
+
+    pub fn into_vec(self) -> Vec<T> {
+        self.data
+    }
+
+    /// Row `i` as a slice. Panics if `i >= rows` (an indexing bug, not user input).
+    pub fn row(&self, i: usize) -> &[T] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    pub fn row_mut(&mut self, i: usize) -> &mut [T] {
+        &mut self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Element (i, j).
+    pub fn get(&self, i: usize, j: usize) -> T {
+        assert!(i < self.rows && j < self.cols, "index out of bounds");
+        self.data[i * self.cols + j]
+    }
+
+    pub fn set(&mut self, i: usize, j: usize, value: T) {
+        assert!(i < self.rows && j < self.cols, "index out of bounds");
+        self.data[i * self.cols + j] = value;
+    }
+
+    /// A new matrix holding the rows listed in `indices` (a mini-batch gather).
+    pub fn select_rows(&self, indices: &[usize]) -> Self {
+        let mut data = Vec::with_capacity(indices.len() * self.cols);
+        for &i in indices {
+            data.extend_from_slice(self.row(i));
+        }
+        Matrix {
+            rows: indices.len(),
+            cols: self.cols,
+            data,
+        }
+    }
+
+    /// The transpose as a new, row-major matrix. GEMM does not need this (use [`Matrix::t`]).
+    pub fn transpose(&self) -> Self {
+        let mut out = Matrix::zeros(self.cols, self.rows);
+        // Walk the source row by row in tiles so both sides stay in cache.
+        const TILE: usize = 32;
+        for i0 in (0..self.rows).step_by(TILE) {
+            for j0 in (0..self.cols).step_by(TILE) {
+                for i in i0..(i0 + TILE).min(self.rows) {
+                    for j in j0..(j0 + TILE).min(self.cols) {
+                        out.data[j * self.rows + i] = self.data[i * self.cols + j];
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// A read-only view of the whole matrix.
+    pub fn view(&self) -> MatRef<'_, T> {
+        MatRef {
+            data: &self.data,
+            rows: self.rows,
+            cols: self.cols,
+            rs: self.cols,
+            cs: 1,
+        }
+    }
+
+    /// The transpose as a view: no copy.
+    pub fn t(&self) -> MatRef<'_, T> {
+        self.view().t()
+    }
+
+    /// A mutable view of the whole matrix.
+    pub fn view_mut(&mut self) -> MatMut<'_, T> {
+        MatMut {
+            rows: self.rows,
+            cols: self.cols,
+            rs: self.cols,
+            cs: 1,
+            data: &mut self.data,
+        }
+    }
+
+    /// Converts every element to another float type (`f32` ↔ `f64`).
+    pub fn cast<U: Float>(&self) -> Matrix<U> {
+        Matrix {
+            rows: self.rows,
+            cols: self.cols,
+            data: self.data.iter().map(|&x| x.cast()).collect(),
+        }
+    }
+}
+
+/// A read-only strided view: element (i, j) is `data[i * rs + j * cs]`.
+#[derive(Clone, Copy, Debug)]
+pub struct MatRef<'a, T> {
+    data: &'a [T],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
+
+/// Checks that a `rows`×`cols` view with strides (`rs`, `cs`) fits inside `len` elements.
+fn check_extent(
+    op: &'static str,
+    len: usize,
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+) -> Result<()> {
+    if rows == 0 || cols == 0 {
+        return Ok(());
+    }
+    let last = (rows - 1)
+        .checked_mul(rs)
+        .and_then(|r| (cols - 1).checked_mul(cs).and_then(|c| r.checked_add(c)));
+    match last {
+        Some(last) if last < len => Ok(()),
+        _ => Err(Error::shape(
+            op,
+            format!("a buffer covering {rows}×{cols} with strides ({rs}, {cs})"),
+            format!("{len} elements"),
+        )),
+    }
+}
+
+impl<'a, T: Float> MatRef<'a, T> {
+    /// A view of `rows`×`cols` elements of `data` with row stride `rs` and column stride `cs`.
+    pub fn new(data: &'a [T], rows: usize, cols: usize, rs: usize, cs: usize) -> Result<Self> {
+        check_extent("MatRef::new", data.len(), rows, cols, rs, cs)?;
+        Ok(MatRef {
+            data,
+            rows,
+            cols,
+            rs,
+            cs,
+        })
+    }
+
+    /// The transposed view (swaps the shape and the strides).
+    pub fn t(self) -> Self {
+        MatRef {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+    /// Row stride.
+    pub fn rs(&self) -> usize {
+        self.rs
+    }
+    /// Column stride.
+    pub fn cs(&self) -> usize {
+        self.cs
+    }
+    /// The underlying buffer, starting at element (0, 0).
+    pub fn data(&self) -> &'a [T] {
+        self.data
+    }
+
+    /// Element (i, j); the caller keeps `i < rows`, `j < cols`.
+    #[inline(always)]
+    pub fn at(&self, i: usize, j: usize) -> T {
+        self.data[i * self.rs + j * self.cs]
+    }
+
+    /// The sub-view starting at (i, j) of `rows`×`cols` elements.
+    pub fn sub(&self, i: usize, j: usize, rows: usize, cols: usize) -> Self {
+        assert!(i + rows <= self.rows && j + cols <= self.cols, "sub-view out of bounds");
+        let start = if rows == 0 || cols == 0 {
+            0
+        } else {
+            i * self.rs + j * self.cs
+        };
+        MatRef {
+            data: &self.data[start.min(self.data.len())..],
+            rows,
+            cols,
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+
+    /// Copies the view into a new row-major matrix.
+    pub fn to_matrix(&self) -> Matrix<T> {
+        Matrix::from_fn(self.rows, self.cols, |i, j| self.at(i, j))
+    }
+}
+
+/// A mutable strided view. Its layout never aliases: rows (or columns) occupy disjoint ranges.
+#[derive(Debug)]
+pub struct MatMut<'a, T> {
+    data: &'a mut [T],
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
+
+impl<'a, T: Float> MatMut<'a, T> {
+    /// A mutable view of `rows`×`cols` elements of `data` with strides (`rs`, `cs`).
+    ///
+    /// Layouts where two elements would share memory are rejected: either each row or each
+    /// column must occupy its own range (`(cols-1)·cs < rs` or `(rows-1)·rs < cs`).
+    pub fn new(data: &'a mut [T], rows: usize, cols: usize, rs: usize, cs: usize) -> Result<Self> {
+        check_extent("MatMut::new", data.len(), rows, cols, rs, cs)?;
+        let rows_disjoint = rows <= 1 || cols.saturating_sub(1) * cs < rs;
+        let cols_disjoint = cols <= 1 || rows.saturating_sub(1) * rs < cs;
+        let non_degenerate = (cols <= 1 || cs > 0) && (rows <= 1 || rs > 0);
+        if !(non_degenerate && (rows_disjoint || cols_disjoint)) {
+            return Err(Error::shape(
+                "MatMut::new",
+                "strides whose elements do not overlap",
+                format!("{rows}×{cols} with strides ({rs}, {cs})"),
+            ));
+        }
+        Ok(MatMut {
+            data,
+            rows,
+            cols,
+            rs,
+            cs,
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+    pub fn rs(&self) -> usize {
+        self.rs
+    }
+    pub fn cs(&self) -> usize {
+        self.cs
+    }
+
+    /// A shorter-lived mutable view of the same elements.
+    pub fn rb_mut(&mut self) -> MatMut<'_, T> {
+        MatMut {
+            data: self.data,
+            rows: self.rows,
+            cols: self.cols,
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+
+    /// The transposed view.
+    pub fn t(self) -> Self {
+        MatMut {
+            data: self.data,
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+        }
+    }
+
+    /// The underlying buffer, starting at element (0, 0).
+    pub fn data_mut(&mut self) -> &mut [T] {
+        self.data
+    }
+
+    #[inline(always)]
+    pub fn at(&self, i: usize, j: usize) -> T {
+        self.data[i * self.rs + j * self.cs]
+    }
+
+    #[inline(always)]
+    pub fn at_mut(&mut self, i: usize, j: usize) -> &mut T {
+        &mut self.data[i * self.rs + j * self.cs]
+    }
+
+    /// Whether rows occupy disjoint, increasing ranges, so the view can be cut between rows.
+    pub fn rows_are_disjoint(&self) -> bool {
+        self.rows <= 1 || self.cols.saturating_sub(1) * self.cs < self.rs
+    }
+
+    /// Cuts the view before row `i` into two views that own disjoint memory.
+    ///
+    /// Returns `None` when rows interleave in memory (a column-major view: cut its transpose).
+    pub fn split_rows_at(self, i: usize) -> Option<(MatMut<'a, T>, MatMut<'a, T>)> {
+        assert!(i <= self.rows, "split point beyond the last row");
+        if !self.rows_are_disjoint() {
+            return None;
+        }
+        let at = (i * self.rs).min(self.data.len());
+        let (top, bottom) = self.data.split_at_mut(at);
+        let (rs, cs, cols) = (self.rs, self.cs, self.cols);
+        Some((
+            MatMut {
+                data: top,
+                rows: i,
+                cols,
+                rs,
+                cs,
+            },
+            MatMut {
+                data: bottom,
+                rows: self.rows - i,
+                cols,
+                rs,
+                cs,
+            },
+        ))
+    }
+
+    /// The sub-view starting at (i, j) of `rows`×`cols` elements.
+    pub fn sub(self, i: usize, j: usize, rows: usize, cols: usize) -> MatMut<'a, T> {
+        assert!(i + rows <= self.rows && j + cols <= self.cols, "sub-view out of bounds");
+        let start = if rows == 0 || cols == 0 {
+            self.data.len()
+        } else {
+            i * self.rs + j * self.cs
+        };
+        MatMut {
+            data: &mut self.data[start..],
+            rows,
+            cols,
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+
+    /// A read-only view of the same elements.
+    pub fn as_ref(&self) -> MatRef<'_, T> {
+        MatRef {
+            data: self.data,
+            rows: self.rows,
+            cols: self.cols,
+            rs: self.rs,
+            cs: self.cs,
+        }
+    }
+
+    /// C ← β·C, and when β = 0 overwrite with zeros without reading (so NaN in C is ignored).
+    pub fn scale_by_beta(&mut self, beta: T) {
+        for i in 0..self.rows {
+            for j in 0..self.cols {
+                let c = self.at_mut(i, j);
+                *c = if beta == T::ZERO { T::ZERO } else { beta * *c };
+            }
+        }
+    }
+}

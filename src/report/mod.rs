@@ -1,0 +1,10 @@
+//! Output formats: aligned text tables, Markdown, CSV and SVG charts, plus the GEMM report that
+//! turns measured points into them. Formatting only: nothing here measures or computes.
+
+pub mod csv;
+pub mod gemm;
+pub mod markdown;
+pub mod svg;
+pub mod table;
+
+pub use table::{Align, Table};

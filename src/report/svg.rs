@@ -1,0 +1,182 @@
+//! SVG line charts through `plotters` (SVG backend only, so no font or system library is
+//! needed; the viewer's browser renders the text).
+
+use plotters::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// One named curve.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart: one curve per series, a legend, labelled axes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LineChart {
+    pub title: String,
+    pub subtitle: Option<String>,
+    pub x_label: String,
+    pub y_label: String,
+    /// Logarithmic x axis (base 2 sizes read better that way).
+    pub log_x: bool,
+    pub series: Vec<Series>,
+}
+
+/// Distinguishable colours (Okabe–Ito, readable with colour-vision deficiencies).
+const COLORS: [RGBColor; 8] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
+    RGBColor(240, 228, 66),
+];
+
+fn chart_err(e: impl std::fmt::Display) -> Error {
+    Error::Config(format!("could not draw the chart: {e}"))
+}
+
+impl LineChart {
+    /// The chart as an SVG document.
+    pub fn render(&self) -> Result<String> {
+        let pts = self.series.iter().flat_map(|s| s.points.iter());
+        let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0_f64);
+        for &(x, y) in pts {
+            x0 = x0.min(x);
+            x1 = x1.max(x);
+            if y.is_finite() {
+                y1 = y1.max(y);
+            }
+        }
+        if !x0.is_finite() {
+            return Err(Error::Config("nothing to plot: the chart has no points".into()));
+        }
+        if x1 <= x0 {
+            x1 = x0 + 1.0;
+        }
+        let y1 = if y1 > 0.0 { y1 * 1.08 } else { 1.0 };
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (960, 600)).into_drawing_area();
+            root.fill(&WHITE).map_err(chart_err)?;
+            let root = match &self.subtitle {
+                Some(sub) => {
+                    let (top, rest) = root.split_vertically(24);
+                    top.draw(&Text::new(
+                        sub.as_str(),
+                        (12, 6),
+                        ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
+                    ))
+                    .map_err(chart_err)?;
+                    rest
+                }
+                None => root,
+            };
+            let mut builder = ChartBuilder::on(&root);
+            builder
+                .caption(&self.title, ("sans-serif", 22))
+                .margin(16)
+                .x_label_area_size(50)
+                .y_label_area_size(70);
+            macro_rules! draw {
+                ($chart:expr) => {{
+                    let mut chart = $chart;
+                    chart
+                        .configure_mesh()
+                        .x_desc(self.x_label.as_str())
+                        .y_desc(self.y_label.as_str())
+                        .label_style(("sans-serif", 14))
+                        .axis_desc_style(("sans-serif", 16))
+                        .light_line_style(RGBColor(235, 235, 235))
+                        .draw()
+                        .map_err(chart_err)?;
+                    for (i, s) in self.series.iter().enumerate() {
+                        let color = COLORS[i % COLORS.len()];
+                        let pts: Vec<(f64, f64)> =
+                            s.points.iter().copied().filter(|p| p.1.is_finite()).collect();
+                        chart
+                            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                            .map_err(chart_err)?
+                            .label(s.name.as_str())
+                            .legend(move |(x, y)| {
+                                PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
+                            });
+                        chart
+                            .draw_series(
+                                pts.iter().map(|&p| Circle::new(p, 3, color.filled())),
+                            )
+                            .map_err(chart_err)?;
+                    }
+                    chart
+                        .configure_series_labels()
+                        .position(SeriesLabelPosition::UpperLeft)
+                        .background_style(WHITE.mix(0.9))
+                        .border_style(RGBColor(160, 160, 160))
+                        .label_font(("sans-serif", 14))
+                        .draw()
+                        .map_err(chart_err)?;
+                }};
+            }
+            if self.log_x {
+                draw!(
+                    builder
+                        .build_cartesian_2d((x0..x1).log_scale(), 0.0..y1)
+                        .map_err(chart_err)?
+                );
+            } else {
+                draw!(builder.build_cartesian_2d(x0..x1, 0.0..y1).map_err(chart_err)?);
+            }
+            root.present().map_err(chart_err)?;
+        }
+        Ok(svg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_series_legend_and_axes() {
+        let chart = LineChart {
+            title: "GEMM".into(),
+            subtitle: Some("machine".into()),
+            x_label: "n".into(),
+            y_label: "GFLOP/s".into(),
+            log_x: true,
+            series: vec![
+                Series {
+                    name: "naive".into(),
+                    points: vec![(64.0, 1.0), (128.0, 0.8)],
+                },
+                Series {
+                    name: "simd".into(),
+                    points: vec![(64.0, 40.0), (128.0, 70.0)],
+                },
+            ],
+        };
+        let svg = chart.render().unwrap();
+        assert!(svg.starts_with("<svg"));
+        for text in ["GEMM", "GFLOP/s", "naive", "simd", "machine"] {
+            assert!(svg.contains(text), "missing {text}");
+        }
+        assert!(svg.matches("<polyline").count() >= 2);
+    }
+
+    #[test]
+    fn empty_chart_is_an_error() {
+        let chart = LineChart {
+            title: "t".into(),
+            subtitle: None,
+            x_label: "x".into(),
+            y_label: "y".into(),
+            log_x: false,
+            series: vec![],
+        };
+        assert!(chart.render().is_err());
+    }
+}
