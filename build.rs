@@ -12,7 +12,8 @@ fn output(cmd: &str, args: &[&str]) -> Option<String> {
 fn main() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
     let version = output(&rustc, &["--version"]).unwrap_or_else(|| "rustc (unknown)".into());
-    let commit = output("git", &["rev-parse", "--short=10", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let commit =
+        output("git", &["rev-parse", "--short=10", "HEAD"]).unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=SCRATCHNET_RUSTC={version}");
     println!("cargo:rustc-env=SCRATCHNET_COMMIT={commit}");
     println!("cargo:rerun-if-changed=.git/HEAD");

@@ -42,8 +42,16 @@ impl<T: Float> Case<T> {
                 common::uniform_matrix::<T>(r, c, rng)
             }
         };
-        let a = if ta { gen_m(k, m, rng) } else { gen_m(m, k, rng) };
-        let b = if tb { gen_m(n, k, rng) } else { gen_m(k, n, rng) };
+        let a = if ta {
+            gen_m(k, m, rng)
+        } else {
+            gen_m(m, k, rng)
+        };
+        let b = if tb {
+            gen_m(n, k, rng)
+        } else {
+            gen_m(k, n, rng)
+        };
         let pad = 3;
         let mut c_buf = Matrix::filled(m + 2, n + pad, T::from_f64(f64::NAN));
         for i in 0..m {
@@ -226,7 +234,12 @@ fn threaded_results_are_bit_identical_for_any_thread_count() {
             let case = Case::<f32>::new(m, k, n, ta, tb, false, &mut rng);
             let one = case.run(Kernel::Threaded, 1, 1.0, 0.5);
             let simd = case.run(Kernel::Simd, 1, 1.0, 0.5);
-            assert!(one.as_slice().iter().zip(simd.as_slice()).all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())));
+            assert!(
+                one.as_slice()
+                    .iter()
+                    .zip(simd.as_slice())
+                    .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()))
+            );
             for threads in [2, 3, 16] {
                 let many = case.run(Kernel::Threaded, threads, 1.0, 0.5);
                 let same = one
@@ -291,7 +304,10 @@ fn views_reject_overlapping_or_short_layouts() {
     assert!(MatMut::new(&mut buf, 3, 4, 2, 1).is_err(), "rows overlap");
     assert!(MatMut::new(&mut buf, 3, 4, 4, 1).is_ok());
     assert!(MatMut::new(&mut buf, 4, 4, 4, 1).is_err(), "too short");
-    assert!(MatRef::new(&buf, 3, 4, 0, 1).is_ok(), "broadcast rows are fine to read");
+    assert!(
+        MatRef::new(&buf, 3, 4, 0, 1).is_ok(),
+        "broadcast rows are fine to read"
+    );
 }
 
 /// `.ci/run` sets SCRATCHNET_REQUIRE_AVX2=1: on CI the AVX2 kernel must be the one tested,

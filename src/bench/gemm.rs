@@ -183,12 +183,28 @@ pub fn run<T: Float>(
         } else {
             Matrix::<T>::random_uniform(k, n, -1.0, 1.0, &mut rng)
         };
-        let a = if problem.trans_a { a_store.t() } else { a_store.view() };
-        let b = if problem.trans_b { b_store.t() } else { b_store.view() };
+        let a = if problem.trans_a {
+            a_store.t()
+        } else {
+            a_store.view()
+        };
+        let b = if problem.trans_b {
+            b_store.t()
+        } else {
+            b_store.view()
+        };
         let mut c = Matrix::<T>::random_uniform(m, n, -1.0, 1.0, &mut rng);
         for &kernel in &config.kernels {
-            progress(points.len(), total, &format!("{kernel} {}", problem.label()));
-            let threads = if kernel.is_threaded() { config.threads } else { 1 };
+            progress(
+                points.len(),
+                total,
+                &format!("{kernel} {}", problem.label()),
+            );
+            let threads = if kernel.is_threaded() {
+                config.threads
+            } else {
+                1
+            };
             points.push(time_point(kernel, problem, threads, a, b, &mut c, config)?);
         }
     }
@@ -285,7 +301,10 @@ mod tests {
     #[test]
     fn parses_shapes() {
         let p: Problem = "100x784x100".parse().unwrap();
-        assert_eq!((p.m, p.k, p.n, p.trans_a, p.trans_b), (100, 784, 100, false, false));
+        assert_eq!(
+            (p.m, p.k, p.n, p.trans_a, p.trans_b),
+            (100, 784, 100, false, false)
+        );
         let p: Problem = "784×100×100:ta".parse().unwrap();
         assert!(p.trans_a && !p.trans_b);
         assert!("100x0x3".parse::<Problem>().is_err());

@@ -36,7 +36,10 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct GemmArgs {
     /// Rungs to time, comma-separated: naive, reordered, blocked, packed, simd, threaded, auto.
-    #[arg(long, default_value = "naive,reordered,blocked,packed,simd,threaded,auto")]
+    #[arg(
+        long,
+        default_value = "naive,reordered,blocked,packed,simd,threaded,auto"
+    )]
     pub kernels: String,
     /// Square sizes n (n×n×n), comma-separated; `none` for no square sizes.
     #[arg(long, default_value = "64,128,256,512,1024,2048")]
@@ -204,7 +207,12 @@ fn gemm_report(args: GemmArgs) -> Result<()> {
     Ok(())
 }
 
-fn header_lines(env: &Environment, peak: &Peak, precision: &str, threads: usize) -> Vec<(String, String)> {
+fn header_lines(
+    env: &Environment,
+    peak: &Peak,
+    precision: &str,
+    threads: usize,
+) -> Vec<(String, String)> {
     let mut lines = env.lines();
     lines.push((
         "fma peak".into(),

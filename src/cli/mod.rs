@@ -38,8 +38,6 @@ pub(crate) fn parse_list<T>(
     s.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .map(|p| {
-            parse(p).map_err(|e| crate::Error::Config(format!("{flag}: {e}")))
-        })
+        .map(|p| parse(p).map_err(|e| crate::Error::Config(format!("{flag}: {e}"))))
         .collect()
 }

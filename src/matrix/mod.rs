@@ -331,7 +331,10 @@ impl<'a, T: Float> MatRef<'a, T> {
 
     /// The sub-view starting at (i, j) of `rows`×`cols` elements.
     pub fn sub(&self, i: usize, j: usize, rows: usize, cols: usize) -> Self {
-        assert!(i + rows <= self.rows && j + cols <= self.cols, "sub-view out of bounds");
+        assert!(
+            i + rows <= self.rows && j + cols <= self.cols,
+            "sub-view out of bounds"
+        );
         let start = if rows == 0 || cols == 0 {
             0
         } else {
@@ -477,7 +480,10 @@ impl<'a, T: Float> MatMut<'a, T> {
 
     /// The sub-view starting at (i, j) of `rows`×`cols` elements.
     pub fn sub(self, i: usize, j: usize, rows: usize, cols: usize) -> MatMut<'a, T> {
-        assert!(i + rows <= self.rows && j + cols <= self.cols, "sub-view out of bounds");
+        assert!(
+            i + rows <= self.rows && j + cols <= self.cols,
+            "sub-view out of bounds"
+        );
         let start = if rows == 0 || cols == 0 {
             self.data.len()
         } else {

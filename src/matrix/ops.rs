@@ -39,7 +39,10 @@ impl<T: Float> Matrix<T> {
         f: impl Fn(&mut T, T),
     ) -> Result<()> {
         self.check_same_shape(other, op)?;
-        self.data.iter_mut().zip(&other.data).for_each(|(a, &b)| f(a, b));
+        self.data
+            .iter_mut()
+            .zip(&other.data)
+            .for_each(|(a, &b)| f(a, b));
         Ok(())
     }
 

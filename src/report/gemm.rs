@@ -153,7 +153,10 @@ mod tests {
         let pts = vec![point(Kernel::Naive, 0.5), point(Kernel::Simd, 80.0)];
         let text = csv::render(&csv_table(&pts, &peak));
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "kernel,m,k,n,threads,precision,gflops,pct_peak,speedup_vs_naive");
+        assert_eq!(
+            lines[0],
+            "kernel,m,k,n,threads,precision,gflops,pct_peak,speedup_vs_naive"
+        );
         assert_eq!(lines[1], "naive,64,64,64,1,f32,0.500,0.50,1.00");
         assert_eq!(lines[2], "simd,64,64,64,1,f32,80.000,80.00,160.00");
         let human = table(&pts, &peak).to_text();

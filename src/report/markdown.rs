@@ -39,6 +39,9 @@ mod tests {
     fn renders_alignment_row_and_escapes_pipes() {
         let mut t = Table::new(&[("a", Align::Left), ("b", Align::Right)]);
         t.push(vec!["x|y".into(), "1".into()]);
-        assert_eq!(render(&t), "| a    |   b |\n| ---- | --: |\n| x\\|y |   1 |\n");
+        assert_eq!(
+            render(&t),
+            "| a    |   b |\n| ---- | --: |\n| x\\|y |   1 |\n"
+        );
     }
 }

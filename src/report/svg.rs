@@ -53,7 +53,9 @@ impl LineChart {
             }
         }
         if !x0.is_finite() {
-            return Err(Error::Config("nothing to plot: the chart has no points".into()));
+            return Err(Error::Config(
+                "nothing to plot: the chart has no points".into(),
+            ));
         }
         if x1 <= x0 {
             x1 = x0 + 1.0;
@@ -96,8 +98,12 @@ impl LineChart {
                         .map_err(chart_err)?;
                     for (i, s) in self.series.iter().enumerate() {
                         let color = COLORS[i % COLORS.len()];
-                        let pts: Vec<(f64, f64)> =
-                            s.points.iter().copied().filter(|p| p.1.is_finite()).collect();
+                        let pts: Vec<(f64, f64)> = s
+                            .points
+                            .iter()
+                            .copied()
+                            .filter(|p| p.1.is_finite())
+                            .collect();
                         chart
                             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
                             .map_err(chart_err)?
@@ -106,9 +112,7 @@ impl LineChart {
                                 PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
                             });
                         chart
-                            .draw_series(
-                                pts.iter().map(|&p| Circle::new(p, 3, color.filled())),
-                            )
+                            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
                             .map_err(chart_err)?;
                     }
                     chart
@@ -128,7 +132,11 @@ impl LineChart {
                         .map_err(chart_err)?
                 );
             } else {
-                draw!(builder.build_cartesian_2d(x0..x1, 0.0..y1).map_err(chart_err)?);
+                draw!(
+                    builder
+                        .build_cartesian_2d(x0..x1, 0.0..y1)
+                        .map_err(chart_err)?
+                );
             }
             root.present().map_err(chart_err)?;
         }

@@ -229,7 +229,11 @@ fn check_shapes<T: Float>(a: &MatRef<'_, T>, b: &MatRef<'_, T>, c: &MatMut<'_, T
     if a.cols() != b.rows() {
         return Err(Error::shape(
             "gemm (inner dimensions of A·B)",
-            format!("B with {} rows to match A {}", a.cols(), shape_str(a.shape())),
+            format!(
+                "B with {} rows to match A {}",
+                a.cols(),
+                shape_str(a.shape())
+            ),
             format!("B {}", shape_str(b.shape())),
         ));
     }

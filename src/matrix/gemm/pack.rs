@@ -76,7 +76,10 @@ pub fn pack_panels<T: Float>(src: MatRef<'_, T>, width: usize, out: &mut [T]) {
                 }
             }
             for i in live..width {
-                panel[i..].iter_mut().step_by(width).for_each(|d| *d = T::ZERO);
+                panel[i..]
+                    .iter_mut()
+                    .step_by(width)
+                    .for_each(|d| *d = T::ZERO);
             }
         } else {
             // Columns of src are contiguous (or nothing is): walk p outermost so each group of

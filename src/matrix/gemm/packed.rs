@@ -88,7 +88,9 @@ pub fn gemm<T: Float>(
                             let tile = &mut c.data_mut()[off..];
                             uk.call(kb, alpha, a_panel, b_panel, beta_p, tile, rs_c, cs_c);
                         } else {
-                            edge_tile(uk, kb, alpha, a_panel, b_panel, beta_p, &mut c, i0, j0, mt, nt);
+                            edge_tile(
+                                uk, kb, alpha, a_panel, b_panel, beta_p, &mut c, i0, j0, mt, nt,
+                            );
                         }
                     }
                 }

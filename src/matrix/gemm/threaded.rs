@@ -51,7 +51,17 @@ pub fn gemm<T: Float>(
 ) {
     if !c.rows_are_disjoint() {
         // A column-major C: solve Cᵀ = Bᵀ·Aᵀ, whose rows are C's columns.
-        return gemm(uk, params, max_threads, alpha, b.t(), a.t(), beta, c.t(), bufs);
+        return gemm(
+            uk,
+            params,
+            max_threads,
+            alpha,
+            b.t(),
+            a.t(),
+            beta,
+            c.t(),
+            bufs,
+        );
     }
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
     let threads = threads_for(m, k, n, uk.mr(), max_threads.min(bufs.len()));

@@ -68,7 +68,18 @@ macro_rules! avx2_tile {
             // constructor below, which requires an `Avx2Fma` token, so AVX2 and FMA are present.
             // `check_tile` proved a holds MR·k values, b holds 2·lanes·k values, and every tile
             // element (i·rs_c + j·cs_c, i < MR, j < 2·lanes) is inside c.
-            unsafe { $inner(k, alpha, a.as_ptr(), b.as_ptr(), beta, c.as_mut_ptr(), rs_c, cs_c) }
+            unsafe {
+                $inner(
+                    k,
+                    alpha,
+                    a.as_ptr(),
+                    b.as_ptr(),
+                    beta,
+                    c.as_mut_ptr(),
+                    rs_c,
+                    cs_c,
+                )
+            }
         }
 
         /// # Safety
@@ -93,11 +104,13 @@ macro_rules! avx2_tile {
             // One rank-1 update: 2 loads of B, MR broadcasts of A, 2·MR FMAs.
             macro_rules! step {
                 ($u:expr) => {{
-                    // SAFETY: step p = done + u < k, so B row p (NR values) and A column p
-                    // (MR values) are inside the panels the caller vouched for.
-                    let (b0, b1) = unsafe { ($load(bp.add($u * NR)), $load(bp.add($u * NR + $lanes))) };
+                    // SAFETY: step p = done + u < k, so B row p (NR values) is inside the
+                    // packed B panel the caller vouched for.
+                    let b0 = unsafe { $load(bp.add($u * NR)) };
+                    // SAFETY: the second half of the same row.
+                    let b1 = unsafe { $load(bp.add($u * NR + $lanes)) };
                     for i in 0..MR {
-                        // SAFETY: as above, i < MR.
+                        // SAFETY: A column p (MR values) is inside the packed A panel; i < MR.
                         let ai = unsafe { $bcast(&*ap.add($u * MR + i)) };
                         acc[i][0] = $fma(ai, b0, acc[i][0]);
                         acc[i][1] = $fma(ai, b1, acc[i][1]);
@@ -138,7 +151,11 @@ macro_rules! avx2_tile {
                         unsafe {
                             let ptr = c.add(i * rs_c + h * $lanes);
                             let t = $mul(alpha_v, v);
-                            let out = if beta == 0.0 { t } else { $add(t, $mul(beta_v, $load(ptr))) };
+                            let out = if beta == 0.0 {
+                                t
+                            } else {
+                                $add(t, $mul(beta_v, $load(ptr)))
+                            };
                             $store(ptr, out);
                         }
                     }
@@ -148,7 +165,9 @@ macro_rules! avx2_tile {
                 for (i, row_acc) in acc.iter().enumerate() {
                     for (h, &v) in row_acc.iter().enumerate() {
                         // SAFETY: tile has MR·NR elements; i·NR + h·lanes + lanes ≤ MR·NR.
-                        unsafe { $store(tile.as_mut_ptr().add(i * NR + h * $lanes), $mul(alpha_v, v)) };
+                        unsafe {
+                            $store(tile.as_mut_ptr().add(i * NR + h * $lanes), $mul(alpha_v, v))
+                        };
                     }
                 }
                 for i in 0..MR {
@@ -167,12 +186,32 @@ macro_rules! avx2_tile {
 }
 
 avx2_tile!(
-    tile_f32, tile_f32_avx2, f32, 8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps,
-    _mm256_broadcast_ss, _mm256_fmadd_ps, _mm256_mul_ps, _mm256_add_ps, _mm256_set1_ps
+    tile_f32,
+    tile_f32_avx2,
+    f32,
+    8,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    _mm256_broadcast_ss,
+    _mm256_fmadd_ps,
+    _mm256_mul_ps,
+    _mm256_add_ps,
+    _mm256_set1_ps
 );
 avx2_tile!(
-    tile_f64, tile_f64_avx2, f64, 4, _mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd,
-    _mm256_broadcast_sd, _mm256_fmadd_pd, _mm256_mul_pd, _mm256_add_pd, _mm256_set1_pd
+    tile_f64,
+    tile_f64_avx2,
+    f64,
+    4,
+    _mm256_setzero_pd,
+    _mm256_loadu_pd,
+    _mm256_storeu_pd,
+    _mm256_broadcast_sd,
+    _mm256_fmadd_pd,
+    _mm256_mul_pd,
+    _mm256_add_pd,
+    _mm256_set1_pd
 );
 
 /// The f32 AVX2+FMA kernel, 6×16.
