@@ -40,6 +40,24 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Checks that `path`'s directory exists, so a long run can fail before it starts rather
+/// than when it writes its result.
+pub fn check_writable_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => return Ok(()),
+    };
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "cannot write {}: directory {} does not exist",
+            path.display(),
+            dir.display()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -133,6 +133,10 @@ pub fn gemm_config(args: &GemmArgs) -> Result<gemm::Config> {
 
 fn gemm_report(args: GemmArgs) -> Result<()> {
     let config = gemm_config(&args)?;
+    if let Some(path) = &args.svg {
+        // Fail before minutes of measuring, not after.
+        crate::atomic_write::check_writable_dir(path)?;
+    }
     if let Some(w) = debug_build_warning() {
         eprintln!("{w}");
     }

@@ -5,27 +5,36 @@ use super::table::{Align, Table, pad};
 /// The table as Markdown; `|` in cells is escaped.
 pub fn render(table: &Table) -> String {
     let esc = |s: &str| s.replace('|', "\\|");
-    let widths: Vec<usize> = table.widths().iter().map(|&w| w.max(3)).collect();
+    let escaped = Table {
+        headers: table.headers.iter().map(|h| esc(h)).collect(),
+        align: table.align.clone(),
+        rows: table
+            .rows
+            .iter()
+            .map(|r| r.iter().map(|c| esc(c)).collect())
+            .collect(),
+    };
+    let widths: Vec<usize> = escaped.widths().iter().map(|&w| w.max(3)).collect();
     let row = |cells: Vec<String>| {
         let parts: Vec<String> = cells
             .iter()
             .zip(&widths)
             .zip(&table.align)
-            .map(|((c, &w), &a)| pad(&esc(c), w, a))
+            .map(|((c, &w), &a)| pad(c, w, a))
             .collect();
         format!("| {} |\n", parts.join(" | "))
     };
-    let mut out = row(table.headers.clone());
+    let mut out = row(escaped.headers.clone());
     let rule: Vec<String> = widths
         .iter()
-        .zip(&table.align)
+        .zip(&escaped.align)
         .map(|(&w, a)| match a {
             Align::Left => "-".repeat(w),
             Align::Right => format!("{}:", "-".repeat(w - 1)),
         })
         .collect();
     out.push_str(&format!("| {} |\n", rule.join(" | ")));
-    for r in &table.rows {
+    for r in &escaped.rows {
         out.push_str(&row(r.clone()));
     }
     out

@@ -48,18 +48,23 @@ pub fn default_threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// Below this many multiply-adds `auto` skips packing and runs the `reordered` loop.
+/// At or below this many multiply-adds `auto` skips packing and runs the `reordered` loop.
 ///
-/// Packing copies m·k + k·n elements before any arithmetic; for a product this small that
-/// copy and the ragged edge tiles cost more than the microkernel saves. Measured on the MLP
-/// shapes (docs/gemm.md, "Where packing stops paying"): `simd` already wins at 100×50×10
-/// (50k multiply-adds), so the cut-off sits well below every layer shape.
-pub const AUTO_UNPACKED_MAX_MACS: usize = 4096;
+/// Packing copies m·k + k·n elements and fills whole register tiles before any arithmetic;
+/// for a tiny product that costs more than the microkernel saves. Measured here
+/// (`scratchnet bench gemm --kernels reordered,simd --sizes 4,8,12,16 --shapes 100x2x10`):
+/// `reordered` wins at 4³ and 8³ (0.75 vs 0.41, 2.5 vs 2.1 GFLOP/s), `simd` from 12³ on
+/// (4.8 vs 2.9) and on every MLP layer shape (100×50×10: 13.4 vs 3.5).
+pub const AUTO_UNPACKED_MAX_MACS: usize = 1024;
+
+/// Below this inner dimension packing cannot pay either: each packed element is used fewer
+/// than this many times per tile (100×2×10: `reordered` 2.1, `simd` 1.8 GFLOP/s).
+pub const AUTO_UNPACKED_MAX_K: usize = 2;
 
 /// The rung `auto` runs for an m×k×n product. It depends on the shape only — never on the
 /// thread count — so results stay bit-identical whatever `--threads` is.
 pub fn auto_kernel(m: usize, k: usize, n: usize) -> Kernel {
-    if m.saturating_mul(n).saturating_mul(k) <= AUTO_UNPACKED_MAX_MACS {
+    if m.saturating_mul(n).saturating_mul(k) <= AUTO_UNPACKED_MAX_MACS || k <= AUTO_UNPACKED_MAX_K {
         Kernel::Reordered
     } else {
         Kernel::Threaded

@@ -62,36 +62,54 @@ pub fn pack_panels<T: Float>(src: MatRef<'_, T>, width: usize, out: &mut [T]) {
     if k == 0 {
         return;
     }
+    // A compile-time width lets LLVM unroll the per-p group copy; these are the kernels' tiles.
+    match width {
+        4 => pack_fixed::<T, 4>(src, &mut out[..need]),
+        6 => pack_fixed::<T, 6>(src, &mut out[..need]),
+        8 => pack_fixed::<T, 8>(src, &mut out[..need]),
+        16 => pack_fixed::<T, 16>(src, &mut out[..need]),
+        _ => pack_any(src, width, &mut out[..need]),
+    }
+}
+
+/// [`pack_panels`] for a width known at compile time.
+fn pack_fixed<T: Float, const W: usize>(src: MatRef<'_, T>, out: &mut [T]) {
+    let (rows, k) = src.shape();
     let (rs, cs) = (src.rs(), src.cs());
     let data = src.data();
-    for (q, panel) in out[..need].chunks_exact_mut(width * k).enumerate() {
-        let r0 = q * width;
-        let live = width.min(rows - r0);
-        if cs == 1 {
-            // Rows of src are contiguous: read each row once, scatter it with stride `width`.
-            for i in 0..live {
-                let row = &data[(r0 + i) * rs..(r0 + i) * rs + k];
-                for (dst, &v) in panel[i..].iter_mut().step_by(width).zip(row) {
-                    *dst = v;
-                }
+    for (q, panel) in out.chunks_exact_mut(W * k).enumerate() {
+        let r0 = q * W;
+        let live = W.min(rows - r0);
+        if live == W && rs == 1 {
+            // The panel's W values for each p are contiguous in src (B row-major, viewed
+            // transposed): one short memcpy per p.
+            for (p, group) in panel.chunks_exact_mut(W).enumerate() {
+                group.copy_from_slice(&data[r0 + p * cs..r0 + p * cs + W]);
             }
-            for i in live..width {
-                panel[i..]
-                    .iter_mut()
-                    .step_by(width)
-                    .for_each(|d| *d = T::ZERO);
+        } else if live == W && cs == 1 {
+            // Each of the W rows is contiguous (A row-major): slice them once, then gather one
+            // value from each per p; the slices' known length lets LLVM drop bounds checks.
+            let srcs: [&[T]; W] = std::array::from_fn(|i| &data[(r0 + i) * rs..(r0 + i) * rs + k]);
+            for (p, group) in panel.chunks_exact_mut(W).enumerate() {
+                for (dst, row) in group.iter_mut().zip(&srcs) {
+                    *dst = row[p];
+                }
             }
         } else {
-            // Columns of src are contiguous (or nothing is): walk p outermost so each group of
-            // `width` reads is one short contiguous run when rs = 1 (the B side, row-major B).
-            for (p, group) in panel.chunks_exact_mut(width).enumerate() {
-                for (i, dst) in group.iter_mut().enumerate() {
-                    *dst = if i < live {
-                        data[(r0 + i) * rs + p * cs]
-                    } else {
-                        T::ZERO
-                    };
-                }
+            pack_any(src.sub(r0, 0, live, k), W, panel);
+        }
+    }
+}
+
+/// [`pack_panels`] for any width and layout, element by element (ragged last panels too).
+fn pack_any<T: Float>(src: MatRef<'_, T>, width: usize, out: &mut [T]) {
+    let (rows, k) = src.shape();
+    for (q, panel) in out.chunks_exact_mut(width * k).enumerate() {
+        let r0 = q * width;
+        let live = width.min(rows - r0);
+        for (p, group) in panel.chunks_exact_mut(width).enumerate() {
+            for (i, dst) in group.iter_mut().enumerate() {
+                *dst = if i < live { src.at(r0 + i, p) } else { T::ZERO };
             }
         }
     }

@@ -49,6 +49,9 @@ pub fn gemm<T: Float>(
     }
     let BlockParams { mc, kc, nc, .. } = *params;
     let (rs_c, cs_c) = (c.rs(), c.cs());
+    // Spread k evenly over the fewest kc-sized slices: k = 784 becomes 3 × 262 rather than
+    // 256 + 256 + 256 + 16, whose last slice would pay a full C update for 16 steps of work.
+    let kc_even = k.div_ceil(k.div_ceil(kc));
     let PackBuffers { a: a_buf, b: b_buf } = ws;
 
     // 5th loop (jc): a column block of nc columns of C and B. Its packed B block (kc × nc)
@@ -58,8 +61,8 @@ pub fn gemm<T: Float>(
 
         // 4th loop (pc): the k dimension in slices of kc. Each slice adds a rank-kc update to
         // the C block; only the first one applies β, later ones accumulate (β = 1).
-        for pc in (0..k).step_by(kc) {
-            let kb = kc.min(k - pc);
+        for pc in (0..k).step_by(kc_even) {
+            let kb = kc_even.min(k - pc);
             let beta_p = if pc == 0 { beta } else { T::ONE };
             let b_pack = b_buf.slice_mut(panels(nb, nr) * nr * kb);
             pack_panels(b.sub(pc, jc, kb, nb).t(), nr, b_pack);
@@ -117,7 +120,11 @@ fn edge_tile<T: Float>(
 ) {
     let nr = uk.nr();
     let mut tmp = [T::ZERO; MAX_TILE];
-    uk.call(kb, alpha, a_panel, b_panel, T::ZERO, &mut tmp, nr, 1);
+    match uk.half() {
+        // Few columns left: the half-width kernel does half the work, into the same layout.
+        Some(half) if nt <= nr / 2 => half(kb, alpha, a_panel, b_panel, T::ZERO, &mut tmp, nr, 1),
+        _ => uk.call(kb, alpha, a_panel, b_panel, T::ZERO, &mut tmp, nr, 1),
+    }
     for i in 0..mt {
         for j in 0..nt {
             let t = tmp[i * nr + j];

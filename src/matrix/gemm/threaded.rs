@@ -9,9 +9,13 @@
 //! by the same microkernel, whichever band it falls in; edge tiles merge with the same arithmetic
 //! as full ones. So the result is bit-identical for 1, 2 or 16 threads.
 //!
-//! **Small products stay on one thread.** Spawning and joining a scoped thread costs tens of
-//! microseconds; a band is only worth a thread if it carries at least [`MIN_MACS_PER_THREAD`]
-//! multiply-adds (about 50 µs of work at 80 GFLOP/s).
+//! **Small products stay on one thread.** Spawning and joining a scoped thread costs about
+//! 50 µs here (more when the other vCPU has to be woken), so a band is only worth a thread if it
+//! carries at least [`MIN_MACS_PER_THREAD`] multiply-adds — about 0.25 ms of single-core work.
+//! Measured with `scratchnet bench gemm --kernels simd,threaded --threads 2 --sizes 200,256
+//! --shapes 784x100x100:ta`: at 200³ (8 M MACs) and 784×100×100 two threads were no faster
+//! than one (31–52 vs 33 GFLOP/s, swinging from run to run); from 256³ on they were (62–65 vs
+//! 36).
 //!
 //! Measure: `scratchnet bench gemm --kernels simd,threaded --threads 2`.
 
@@ -22,7 +26,7 @@ use super::params::BlockParams;
 use crate::matrix::{Float, MatMut, MatRef};
 
 /// The least work (m·n·k multiply-adds) a thread must get before it is worth spawning.
-pub const MIN_MACS_PER_THREAD: usize = 2 << 20;
+pub const MIN_MACS_PER_THREAD: usize = 4 << 20;
 
 /// How many threads a product of `m`×`k`×`n` uses, given at most `max_threads` and a tile of
 /// `mr` rows: limited by the work per thread and by the number of row tiles.

@@ -45,15 +45,21 @@ const MR: usize = 6;
 /// The k loop is unrolled by this factor.
 const K_UNROLL: usize = 4;
 
-/// Generates one tile function per precision; only the vector type and intrinsics differ.
-macro_rules! avx2_tile {
+/// Generates the tile functions of one precision; only the vector type and intrinsics differ.
+///
+/// The body is generic over `V`, the vectors per row of the tile: `V = 2` is the full
+/// MR × 2·lanes tile, `V = 1` the half-width tile for the last, narrow panel of C (n = 50 ends
+/// in a 2-column panel: computing 8 columns instead of 16 halves the wasted FMAs). Both read B
+/// with the full panel's row stride, so packing does not change, and both sum every element
+/// in the same order, so results do not depend on which one ran.
+macro_rules! avx2_tiles {
     (
-        $safe:ident, $inner:ident, $t:ty, $lanes:expr,
+        $full:ident, $half:ident, $inner:ident, $t:ty, $lanes:expr,
         $zero:ident, $load:ident, $store:ident, $bcast:ident, $fma:ident, $mul:ident,
         $add:ident, $set1:ident
     ) => {
         #[allow(clippy::too_many_arguments)]
-        fn $safe(
+        fn $full(
             k: usize,
             alpha: $t,
             a: &[$t],
@@ -63,13 +69,41 @@ macro_rules! avx2_tile {
             rs_c: usize,
             cs_c: usize,
         ) {
-            check_tile(MR, 2 * $lanes, k, a, b, c, rs_c, cs_c);
+            check_tile(MR, 2 * $lanes, 2 * $lanes, k, a, b, c, rs_c, cs_c);
             // SAFETY: this function is private and its only use is the MicroKernel built by the
             // constructor below, which requires an `Avx2Fma` token, so AVX2 and FMA are present.
             // `check_tile` proved a holds MR·k values, b holds 2·lanes·k values, and every tile
             // element (i·rs_c + j·cs_c, i < MR, j < 2·lanes) is inside c.
             unsafe {
-                $inner(
+                $inner::<2>(
+                    k,
+                    alpha,
+                    a.as_ptr(),
+                    b.as_ptr(),
+                    beta,
+                    c.as_mut_ptr(),
+                    rs_c,
+                    cs_c,
+                )
+            }
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        fn $half(
+            k: usize,
+            alpha: $t,
+            a: &[$t],
+            b: &[$t],
+            beta: $t,
+            c: &mut [$t],
+            rs_c: usize,
+            cs_c: usize,
+        ) {
+            check_tile(MR, $lanes, 2 * $lanes, k, a, b, c, rs_c, cs_c);
+            // SAFETY: as for the full tile; here the tile is MR × lanes, which `check_tile`
+            // proved inside c, and B rows are still 2·lanes apart within b.
+            unsafe {
+                $inner::<1>(
                     k,
                     alpha,
                     a.as_ptr(),
@@ -85,10 +119,10 @@ macro_rules! avx2_tile {
         /// # Safety
         /// The CPU must support AVX2 and FMA; `a` must be valid for MR·k reads, `b` for
         /// 2·lanes·k reads, and `c` for reads and writes of every tile element
-        /// `c[i·rs_c + j·cs_c]`, i < MR, j < 2·lanes.
+        /// `c[i·rs_c + j·cs_c]`, i < MR, j < V·lanes.
         #[target_feature(enable = "avx2,fma")]
         #[allow(clippy::too_many_arguments)]
-        unsafe fn $inner(
+        unsafe fn $inner<const V: usize>(
             k: usize,
             alpha: $t,
             a: *const $t,
@@ -98,22 +132,35 @@ macro_rules! avx2_tile {
             rs_c: usize,
             cs_c: usize,
         ) {
+            // B's row stride: the packed panel is always full width.
             const NR: usize = 2 * $lanes;
-            let mut acc = [[$zero(); 2]; MR];
+            if cs_c == 1 {
+                // Ask for C's tile now so it is in L1 when the k loop ends.
+                for i in 0..MR {
+                    // SAFETY: a prefetch is only a hint; both addresses are tile elements.
+                    unsafe {
+                        _mm_prefetch::<_MM_HINT_T0>(c.add(i * rs_c) as *const i8);
+                        _mm_prefetch::<_MM_HINT_T0>(c.add(i * rs_c + V * $lanes - 1) as *const i8);
+                    }
+                }
+            }
+            let mut acc = [[$zero(); V]; MR];
             let (mut ap, mut bp) = (a, b);
-            // One rank-1 update: 2 loads of B, MR broadcasts of A, 2·MR FMAs.
+            // One rank-1 update: V loads of B, MR broadcasts of A, V·MR FMAs.
             macro_rules! step {
                 ($u:expr) => {{
-                    // SAFETY: step p = done + u < k, so B row p (NR values) is inside the
-                    // packed B panel the caller vouched for.
-                    let b0 = unsafe { $load(bp.add($u * NR)) };
-                    // SAFETY: the second half of the same row.
-                    let b1 = unsafe { $load(bp.add($u * NR + $lanes)) };
-                    for i in 0..MR {
+                    let mut bv = [$zero(); V];
+                    for (h, v) in bv.iter_mut().enumerate() {
+                        // SAFETY: step p = done + u < k, so B row p (NR values from
+                        // bp + u·NR) is inside the packed B panel; h·lanes + lanes ≤ NR.
+                        *v = unsafe { $load(bp.add($u * NR + h * $lanes)) };
+                    }
+                    for (i, row) in acc.iter_mut().enumerate() {
                         // SAFETY: A column p (MR values) is inside the packed A panel; i < MR.
                         let ai = unsafe { $bcast(&*ap.add($u * MR + i)) };
-                        acc[i][0] = $fma(ai, b0, acc[i][0]);
-                        acc[i][1] = $fma(ai, b1, acc[i][1]);
+                        for (x, &bh) in row.iter_mut().zip(&bv) {
+                            *x = $fma(ai, bh, *x);
+                        }
                     }
                 }};
             }
@@ -171,7 +218,7 @@ macro_rules! avx2_tile {
                     }
                 }
                 for i in 0..MR {
-                    for j in 0..NR {
+                    for j in 0..V * $lanes {
                         // SAFETY: (i, j) is a tile element, inside c by the caller's contract.
                         unsafe {
                             let ptr = c.add(i * rs_c + j * cs_c);
@@ -185,8 +232,9 @@ macro_rules! avx2_tile {
     };
 }
 
-avx2_tile!(
+avx2_tiles!(
     tile_f32,
+    tile_f32_half,
     tile_f32_avx2,
     f32,
     8,
@@ -199,8 +247,9 @@ avx2_tile!(
     _mm256_add_ps,
     _mm256_set1_ps
 );
-avx2_tile!(
+avx2_tiles!(
     tile_f64,
+    tile_f64_half,
     tile_f64_avx2,
     f64,
     4,
@@ -216,12 +265,12 @@ avx2_tile!(
 
 /// The f32 AVX2+FMA kernel, 6×16.
 pub fn kernel_f32(_proof: Avx2Fma) -> MicroKernel<f32> {
-    MicroKernel::new("avx2+fma", MR, 16, tile_f32)
+    MicroKernel::new("avx2+fma", MR, 16, tile_f32).with_half(tile_f32_half)
 }
 
 /// The f64 AVX2+FMA kernel, 6×8.
 pub fn kernel_f64(_proof: Avx2Fma) -> MicroKernel<f64> {
-    MicroKernel::new("avx2+fma", MR, 8, tile_f64)
+    MicroKernel::new("avx2+fma", MR, 8, tile_f64).with_half(tile_f64_half)
 }
 
 /// Peak FMA throughput probe: `iters` rounds of 10 independent 8-lane f32 FMA chains.

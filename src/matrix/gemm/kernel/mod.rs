@@ -44,6 +44,9 @@ pub struct MicroKernel<T> {
     mr: usize,
     nr: usize,
     func: KernelFn<T>,
+    /// Optional mr × nr/2 variant for the last, narrow panel of C: same packed layout (B rows
+    /// nr apart), half the FMAs.
+    half: Option<KernelFn<T>>,
 }
 
 impl<T> std::fmt::Debug for MicroKernel<T> {
@@ -55,7 +58,26 @@ impl<T> std::fmt::Debug for MicroKernel<T> {
 impl<T: Float> MicroKernel<T> {
     /// Only kernel modules build these: for SIMD kernels, holding one proves the CPU supports it.
     pub(super) fn new(name: &'static str, mr: usize, nr: usize, func: KernelFn<T>) -> Self {
-        MicroKernel { name, mr, nr, func }
+        MicroKernel {
+            name,
+            mr,
+            nr,
+            func,
+            half: None,
+        }
+    }
+
+    /// Adds the half-width variant (see the field doc).
+    pub(super) fn with_half(self, half: KernelFn<T>) -> Self {
+        MicroKernel {
+            half: Some(half),
+            ..self
+        }
+    }
+
+    /// The half-width variant, if this kernel has one: it computes an mr × nr/2 tile.
+    pub fn half(&self) -> Option<KernelFn<T>> {
+        self.half
     }
 
     /// `"avx2+fma"` or `"portable"`.
@@ -91,12 +113,14 @@ impl<T: Float> MicroKernel<T> {
     }
 }
 
-/// Checks the slice lengths of a tile call; every kernel runs this before touching memory.
+/// Checks the slice lengths of a tile call (an mr × nr tile, B rows `b_stride` apart); every
+/// kernel runs this before touching memory.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(super) fn check_tile<T>(
     mr: usize,
     nr: usize,
+    b_stride: usize,
     k: usize,
     a: &[T],
     b: &[T],
@@ -105,7 +129,10 @@ pub(super) fn check_tile<T>(
     cs_c: usize,
 ) {
     assert!(a.len() >= mr * k, "microkernel: packed A panel too short");
-    assert!(b.len() >= nr * k, "microkernel: packed B panel too short");
+    assert!(
+        b.len() >= b_stride * k,
+        "microkernel: packed B panel too short"
+    );
     assert!(
         c.len() > (mr - 1) * rs_c + (nr - 1) * cs_c,
         "microkernel: C tile out of bounds"

@@ -35,7 +35,7 @@ fn tile<T: Float, const M: usize, const N: usize>(
     rs_c: usize,
     cs_c: usize,
 ) {
-    check_tile(M, N, k, a, b, c, rs_c, cs_c);
+    check_tile(M, N, N, k, a, b, c, rs_c, cs_c);
     let mut acc = [[T::ZERO; N]; M];
     // One rank-1 update per p: M values of A times N values of B.
     for (ap, bp) in a.chunks_exact(M).zip(b.chunks_exact(N)).take(k) {

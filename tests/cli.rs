@@ -1,0 +1,171 @@
+//! The `scratchnet` binary: exit codes, output formats, and one-line errors on bad input.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+
+fn scratchnet() -> Command {
+    Command::cargo_bin("scratchnet").expect("binary built")
+}
+
+/// Asserts a failed run: non-zero exit, exactly one stderr line starting with `error:` and
+/// containing `needle`, and never a Rust panic.
+fn assert_one_line_error(args: &[&str], needle: &str) {
+    let out = scratchnet().args(args).output().unwrap();
+    assert!(!out.status.success(), "{args:?} should fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{args:?}: expected one line, got {stderr}");
+    assert!(lines[0].starts_with("error:"), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: '{needle}' not in {stderr}"
+    );
+}
+
+#[test]
+fn bench_gemm_csv_has_exact_columns_and_one_row_per_point() {
+    let out = scratchnet()
+        .args([
+            "bench",
+            "gemm",
+            "--kernels",
+            "naive,simd,threaded",
+            "--sizes",
+            "16,33",
+            "--shapes",
+            "7x5x3:ta",
+            "--format",
+            "csv",
+            "--budget-ms",
+            "5",
+            "--threads",
+            "2",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "kernel,m,k,n,threads,precision,gflops,pct_peak,speedup_vs_naive"
+    );
+    assert_eq!(lines.len(), 1 + 3 * 3, "{stdout}");
+    let naive_row: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(&naive_row[..6], &["naive", "16", "16", "16", "1", "f32"]);
+    assert_eq!(naive_row[8], "1.00");
+    let threaded_row: Vec<&str> = lines[3].split(',').collect();
+    assert_eq!(&threaded_row[..5], &["threaded", "16", "16", "16", "2"]);
+    for line in &lines[1..] {
+        let gflops: f64 = line.split(',').nth(6).unwrap().parse().unwrap();
+        assert!(gflops > 0.0, "{line}");
+    }
+    // The experiment header goes to stderr so stdout stays pure CSV.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("# fma peak:"), "{stderr}");
+}
+
+#[test]
+fn bench_gemm_table_markdown_and_svg() {
+    let dir = std::env::temp_dir().join(format!("scratchnet-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svg = dir.join("gemm.svg");
+    scratchnet()
+        .args([
+            "bench",
+            "gemm",
+            "--kernels",
+            "reordered,packed",
+            "--sizes",
+            "8,16",
+        ])
+        .args([
+            "--shapes",
+            "none",
+            "--format",
+            "markdown",
+            "--budget-ms",
+            "5",
+            "--quiet",
+        ])
+        .arg("--svg")
+        .arg(&svg)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("| kernel"))
+        .stdout(predicate::str::contains("- fma peak:"))
+        .stdout(predicate::str::contains("| packed"));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg") && text.contains("packed (1 thr)"));
+    scratchnet()
+        .args([
+            "bench",
+            "gemm",
+            "--kernels",
+            "auto",
+            "--sizes",
+            "8",
+            "--shapes",
+            "none",
+        ])
+        .args(["--precision", "f64", "--budget-ms", "5", "--quiet"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("f64"))
+        .stdout(predicate::str::contains("cpu:"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_bench_flags_are_one_line_errors() {
+    assert_one_line_error(&["bench", "gemm", "--threads", "0"], "--threads");
+    assert_one_line_error(
+        &["bench", "gemm", "--kernels", "fast"],
+        "unknown GEMM kernel 'fast'",
+    );
+    assert_one_line_error(
+        &["bench", "gemm", "--shapes", "10x0x3"],
+        "invalid shape '10x0x3'",
+    );
+    assert_one_line_error(&["bench", "gemm", "--sizes", "abc"], "--sizes");
+    assert_one_line_error(
+        &["bench", "gemm", "--sizes", "none", "--shapes", "none"],
+        "nothing to measure",
+    );
+    assert_one_line_error(&["bench", "gemm", "--budget-ms", "0"], "--budget-ms");
+    let svg_in_missing_dir = std::env::temp_dir().join("scratchnet-no-such-dir/x.svg");
+    assert_one_line_error(
+        &[
+            "bench",
+            "gemm",
+            "--kernels",
+            "simd",
+            "--sizes",
+            "8",
+            "--shapes",
+            "none",
+            "--budget-ms",
+            "1",
+            "--quiet",
+            "--svg",
+            svg_in_missing_dir.to_str().unwrap(),
+        ],
+        "scratchnet-no-such-dir",
+    );
+}
+
+#[test]
+fn clap_rejects_unknown_values_without_panicking() {
+    scratchnet()
+        .args(["bench", "gemm", "--precision", "f16"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("f16"))
+        .stderr(predicate::str::contains("panicked").not());
+}
