@@ -19,6 +19,9 @@ use crate::error::{Error, Result};
 use crate::matrix::gemm::{Gemm, Kernel};
 use crate::matrix::{Float, MatRef, Matrix};
 
+/// A point whose interquartile range exceeds this fraction of its median is reported as noisy.
+pub const NOISY_IQR: f64 = 0.15;
+
 /// Each point runs at least this many timed repetitions (unless sampled and over budget).
 pub const MIN_RUNS: usize = 3;
 
@@ -151,6 +154,8 @@ pub struct Point {
     pub gflops_min: f64,
     pub gflops_max: f64,
     pub runs: usize,
+    /// Interquartile range of the runs over their median: above [`NOISY_IQR`] the point is noisy.
+    pub iqr_rel: f64,
     /// `Some(rows)` when only the first `rows` rows of C were timed.
     pub sampled_rows: Option<usize>,
 }
@@ -223,6 +228,8 @@ fn time_point<T: Float>(
 ) -> Result<Point> {
     let mut gemm = Gemm::<T>::with_threads(kernel, threads);
     let m = problem.m;
+    // Report the threads the product really runs on, so % of peak is against those cores.
+    let threads = gemm.threads_used(m, problem.k, problem.n);
     // Warm-up on a small band: pages in the buffers and estimates the cost of a full product.
     let probe_rows = m.min(16);
     let probe = time_rows(&mut gemm, a, b, c, probe_rows)?;
@@ -256,6 +263,7 @@ fn time_point<T: Float>(
         gflops_min: rates[0],
         gflops_max: rates[rates.len() - 1],
         runs: rates.len(),
+        iqr_rel: (quantile(&rates, 0.75) - quantile(&rates, 0.25)) / median(&rates),
         sampled_rows: (rows < m).then_some(rows),
     })
 }
@@ -276,6 +284,15 @@ fn time_rows<T: Float>(
     let t = start.elapsed();
     std::hint::black_box(c.as_slice());
     Ok(t)
+}
+
+/// The `q` quantile of sorted values (nearest rank).
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
 }
 
 /// The median of sorted values (mean of the middle two for an even count).

@@ -194,8 +194,8 @@ fn gemm_report(args: GemmArgs) -> Result<()> {
     let noisy = report::gemm::noisy_points(&points);
     if noisy > 0 {
         eprintln!(
-            "warning: {noisy} of {} points varied by more than 25% between runs; the machine \
-             may be busy. Rerun on an idle machine or raise --budget-ms.",
+            "warning: {noisy} of {} points had an interquartile range over 15% of their median; \
+             the machine may be busy. Rerun on an idle machine or raise --budget-ms.",
             points.len()
         );
     }

@@ -166,6 +166,26 @@ impl<T: Float> Gemm<T> {
         self.threads
     }
 
+    /// The rung that actually runs for an m×k×n product (`auto` resolved by shape).
+    pub fn resolved_kernel(&self, m: usize, k: usize, n: usize) -> Kernel {
+        match self.kernel {
+            Kernel::Auto => dispatch::auto_kernel(m, k, n),
+            other => other,
+        }
+    }
+
+    /// The number of threads an m×k×n product runs on (1 unless the rung is `threaded` and the
+    /// product is big enough to split; see [`threaded::threads_for`]).
+    pub fn threads_used(&self, m: usize, k: usize, n: usize) -> usize {
+        match self.resolved_kernel(m, k, n) {
+            Kernel::Threaded => {
+                let mr = dispatch::simd_kernel::<T>().mr();
+                threaded::threads_for(m, k, n, mr, self.threads)
+            }
+            _ => 1,
+        }
+    }
+
     /// C ← α·A·B + β·C with this context's rung; errors if the shapes do not fit.
     pub fn run(
         &mut self,
@@ -176,12 +196,7 @@ impl<T: Float> Gemm<T> {
         c: MatMut<'_, T>,
     ) -> Result<()> {
         check_shapes(&a, &b, &c)?;
-        let (m, k, n) = (a.rows(), a.cols(), b.cols());
-        let kernel = match self.kernel {
-            Kernel::Auto => dispatch::auto_kernel(m, k, n),
-            other => other,
-        };
-        match kernel {
+        match self.resolved_kernel(a.rows(), a.cols(), b.cols()) {
             Kernel::Naive => naive::gemm(alpha, a, b, beta, c),
             Kernel::Reordered => reordered::gemm(alpha, a, b, beta, c),
             Kernel::Blocked => {
