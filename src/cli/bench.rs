@@ -204,7 +204,7 @@ fn gemm_report(args: GemmArgs) -> Result<()> {
             "{} · {} · peak {:.1} GFLOP/s/core f32 · {} · {}",
             env.cpu, env.simd, peak.f32_per_core, env.rustc, env.date
         );
-        let svg = report::gemm::chart(&points, subtitle).render()?;
+        let svg = report::gemm::chart(&points, config.threads, subtitle).render()?;
         write_atomic(path, svg.as_bytes())?;
         eprintln!("wrote {}", path.display());
     }

@@ -90,10 +90,10 @@ pub fn csv_table(points: &[Point], peak: &Peak) -> Table {
 }
 
 /// GFLOP/s against n for the square problems, one line per kernel (in measurement order).
-pub fn chart(points: &[Point], subtitle: String) -> LineChart {
+pub fn chart(points: &[Point], threads: usize, subtitle: String) -> LineChart {
     let mut series: Vec<Series> = Vec::new();
     for p in points.iter().filter(|p| p.problem.is_square()) {
-        let name = format!("{} ({} thr)", p.kernel, p.threads);
+        let name = p.kernel.to_string();
         let point = (p.problem.n as f64, p.gflops_median);
         match series.iter_mut().find(|s| s.name == name) {
             Some(s) => s.points.push(point),
@@ -105,7 +105,9 @@ pub fn chart(points: &[Point], subtitle: String) -> LineChart {
     }
     let precision = points.first().map_or("f32", |p| p.precision);
     LineChart {
-        title: format!("GEMM throughput, {precision}, n×n×n"),
+        title: format!(
+            "GEMM throughput, {precision}, n×n×n (threaded and auto: up to {threads} threads)"
+        ),
         subtitle: Some(subtitle),
         x_label: "n (log scale)".into(),
         y_label: "GFLOP/s (median)".into(),
@@ -164,7 +166,7 @@ mod tests {
         let human = table(&pts, &peak).to_text();
         assert!(human.contains("160.0×"), "{human}");
         assert_eq!(noisy_points(&pts), 1);
-        let c = chart(&pts, "m".into());
+        let c = chart(&pts, 2, "m".into());
         assert_eq!(c.series.len(), 2);
     }
 }

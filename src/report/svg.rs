@@ -19,7 +19,7 @@ pub struct LineChart {
     pub subtitle: Option<String>,
     pub x_label: String,
     pub y_label: String,
-    /// Logarithmic x axis (base 2 sizes read better that way).
+    /// Base-2 logarithmic x axis, ticks labelled with powers of two (for sizes 64…2048).
     pub log_x: bool,
     pub series: Vec<Series>,
 }
@@ -43,9 +43,22 @@ fn chart_err(e: impl std::fmt::Display) -> Error {
 impl LineChart {
     /// The chart as an SVG document.
     pub fn render(&self) -> Result<String> {
-        let pts = self.series.iter().flat_map(|s| s.points.iter());
+        // A log axis is drawn as a linear axis over log2(x), so ticks fall on powers of two
+        // and read as sizes (64, 128, …) rather than plotters' decimal log ticks.
+        let fx = |x: f64| if self.log_x { x.log2() } else { x };
+        let series: Vec<Vec<(f64, f64)>> = self
+            .series
+            .iter()
+            .map(|s| {
+                s.points
+                    .iter()
+                    .filter(|p| p.1.is_finite() && (!self.log_x || p.0 > 0.0))
+                    .map(|&(x, y)| (fx(x), y))
+                    .collect()
+            })
+            .collect();
         let (mut x0, mut x1, mut y1) = (f64::INFINITY, f64::NEG_INFINITY, 0.0_f64);
-        for &(x, y) in pts {
+        for &(x, y) in series.iter().flatten() {
             x0 = x0.min(x);
             x1 = x1.max(x);
             if y.is_finite() {
@@ -60,6 +73,11 @@ impl LineChart {
         if x1 <= x0 {
             x1 = x0 + 1.0;
         }
+        let (x0, x1) = if self.log_x {
+            (x0 - 0.15, x1 + 0.15)
+        } else {
+            (x0, x1)
+        };
         let y1 = if y1 > 0.0 { y1 * 1.08 } else { 1.0 };
         let mut svg = String::new();
         {
@@ -84,60 +102,55 @@ impl LineChart {
                 .margin(16)
                 .x_label_area_size(50)
                 .y_label_area_size(70);
-            macro_rules! draw {
-                ($chart:expr) => {{
-                    let mut chart = $chart;
-                    chart
-                        .configure_mesh()
-                        .x_desc(self.x_label.as_str())
-                        .y_desc(self.y_label.as_str())
-                        .label_style(("sans-serif", 14))
-                        .axis_desc_style(("sans-serif", 16))
-                        .light_line_style(RGBColor(235, 235, 235))
-                        .draw()
-                        .map_err(chart_err)?;
-                    for (i, s) in self.series.iter().enumerate() {
-                        let color = COLORS[i % COLORS.len()];
-                        let pts: Vec<(f64, f64)> = s
-                            .points
-                            .iter()
-                            .copied()
-                            .filter(|p| p.1.is_finite())
-                            .collect();
-                        chart
-                            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-                            .map_err(chart_err)?
-                            .label(s.name.as_str())
-                            .legend(move |(x, y)| {
-                                PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
-                            });
-                        chart
-                            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                            .map_err(chart_err)?;
-                    }
-                    chart
-                        .configure_series_labels()
-                        .position(SeriesLabelPosition::UpperLeft)
-                        .background_style(WHITE.mix(0.9))
-                        .border_style(RGBColor(160, 160, 160))
-                        .label_font(("sans-serif", 14))
-                        .draw()
-                        .map_err(chart_err)?;
-                }};
-            }
-            if self.log_x {
-                draw!(
-                    builder
-                        .build_cartesian_2d((x0..x1).log_scale(), 0.0..y1)
-                        .map_err(chart_err)?
-                );
+            let mut chart = builder
+                .build_cartesian_2d(x0..x1, 0.0..y1)
+                .map_err(chart_err)?;
+            let log_x = self.log_x;
+            let x_fmt = move |x: &f64| {
+                if log_x {
+                    format!("{}", 2f64.powf(*x).round())
+                } else {
+                    format!("{x}")
+                }
+            };
+            let x_ticks = if log_x {
+                ((x1 - x0).floor() as usize + 1).max(2)
             } else {
-                draw!(
-                    builder
-                        .build_cartesian_2d(x0..x1, 0.0..y1)
-                        .map_err(chart_err)?
-                );
+                10
+            };
+            chart
+                .configure_mesh()
+                .x_desc(self.x_label.as_str())
+                .y_desc(self.y_label.as_str())
+                .x_labels(x_ticks)
+                .x_label_formatter(&x_fmt)
+                .label_style(("sans-serif", 14))
+                .axis_desc_style(("sans-serif", 16))
+                .light_line_style(WHITE)
+                .bold_line_style(RGBColor(225, 225, 225))
+                .draw()
+                .map_err(chart_err)?;
+            for (i, (s, pts)) in self.series.iter().zip(&series).enumerate() {
+                let color = COLORS[i % COLORS.len()];
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                    .map_err(chart_err)?
+                    .label(s.name.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
+                    });
+                chart
+                    .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(chart_err)?;
             }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperLeft)
+                .background_style(WHITE.mix(0.9))
+                .border_style(RGBColor(160, 160, 160))
+                .label_font(("sans-serif", 14))
+                .draw()
+                .map_err(chart_err)?;
             root.present().map_err(chart_err)?;
         }
         Ok(svg)
