@@ -28,6 +28,18 @@ pub enum Error {
     },
     /// A flag or setting is out of range or contradicts another one.
     Config(String),
+    /// A dataset was not found in any of the places searched.
+    MissingDataset {
+        name: String,
+        searched: Vec<PathBuf>,
+        hint: String,
+    },
+    /// Training produced a NaN or infinite loss.
+    Diverged {
+        epoch: usize,
+        step: usize,
+        loss: f64,
+    },
 }
 
 impl fmt::Display for Error {
@@ -43,6 +55,24 @@ impl fmt::Display for Error {
                 write!(f, "shape mismatch in {op}: expected {expected}, got {got}")
             }
             Error::Config(msg) => write!(f, "{msg}"),
+            Error::MissingDataset {
+                name,
+                searched,
+                hint,
+            } => {
+                let places: Vec<String> =
+                    searched.iter().map(|p| p.display().to_string()).collect();
+                write!(
+                    f,
+                    "dataset {name} not found; looked in: {}. {hint}",
+                    places.join(", ")
+                )
+            }
+            Error::Diverged { epoch, step, loss } => write!(
+                f,
+                "training diverged: the loss became {loss} at epoch {epoch}, iteration {step}; \
+                 try a smaller learning rate (--lr)"
+            ),
         }
     }
 }

@@ -24,7 +24,10 @@ pub mod atomic_write;
 pub mod bench;
 pub mod cli;
 pub mod error;
+pub mod gradcheck;
 pub mod matrix;
+pub mod nn;
+pub mod optim;
 pub mod report;
 
 pub use error::{Error, Result};

@@ -92,8 +92,8 @@ impl Problem {
 impl std::str::FromStr for Problem {
     type Err = Error;
 
-    /// Parses `MxKxN` (also with `×`), optionally followed by `t` markers: `784x100x100:ta`,
-    /// `100x100x784:tb`, `64x64x64:ta,tb` is not allowed (use `:tab`).
+    /// Parses `MxKxN` (also with `×`), optionally followed by which operands are stored
+    /// transposed: `784x100x100:ta`, `100x100x784:tb`, `64x64x64:tab`.
     fn from_str(s: &str) -> Result<Self> {
         let bad = || {
             Error::Config(format!(

@@ -30,9 +30,20 @@ pub struct Matrix<T> {
     data: Vec<T>,
 }
 
-impl<T: Float> std::fmt::Debug for Matrix<T> {
+impl<T> Default for Matrix<T> {
+    /// The empty 0×0 matrix (an output buffer before its first use).
+    fn default() -> Self {
+        Matrix {
+            rows: 0,
+            cols: 0,
+            data: Vec::new(),
+        }
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Matrix<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "Matrix<{}> {}×{} [", T::NAME, self.rows, self.cols)?;
+        writeln!(f, "Matrix {}×{} [", self.rows, self.cols)?;
         for row in self.data.chunks(self.cols.max(1)).take(self.rows) {
             writeln!(f, "  {row:?}")?;
         }
@@ -142,6 +153,41 @@ impl<T: Float> Matrix<T> {
         self.data.is_empty()
     }
 
+    /// Makes this a `rows`×`cols` matrix, reusing the allocation when it is big enough. The
+    /// contents are unspecified afterwards: this is for output buffers about to be overwritten.
+    pub fn ensure_shape(&mut self, rows: usize, cols: usize) {
+        self.rows = rows;
+        self.cols = cols;
+        self.data.resize(rows * cols, T::ZERO);
+    }
+
+    /// Copies the rows listed in `indices` into `self` (a mini-batch gather, no allocation in
+    /// steady state).
+    pub fn gather_rows_from(&mut self, src: &Matrix<T>, indices: &[usize]) {
+        self.ensure_shape(indices.len(), src.cols);
+        if src.cols == 0 {
+            return;
+        }
+        for (dst, &i) in self.data.chunks_exact_mut(src.cols).zip(indices) {
+            dst.copy_from_slice(src.row(i));
+        }
+    }
+
+    /// Copies `src` into `self`, reusing the allocation.
+    pub fn copy_from(&mut self, src: &Matrix<T>) {
+        self.ensure_shape(src.rows, src.cols);
+        self.data.copy_from_slice(&src.data);
+    }
+
+    /// A new matrix holding rows `start..end`.
+    pub fn rows_range(&self, start: usize, end: usize) -> Self {
+        Matrix {
+            rows: end - start,
+            cols: self.cols,
+            data: self.data[start * self.cols..end * self.cols].to_vec(),
+        }
+    }
+
     /// All elements, row-major.
     pub fn as_slice(&self) -> &[T] {
         &self.data
@@ -177,15 +223,9 @@ impl<T: Float> Matrix<T> {
 
     /// A new matrix holding the rows listed in `indices` (a mini-batch gather).
     pub fn select_rows(&self, indices: &[usize]) -> Self {
-        let mut data = Vec::with_capacity(indices.len() * self.cols);
-        for &i in indices {
-            data.extend_from_slice(self.row(i));
-        }
-        Matrix {
-            rows: indices.len(),
-            cols: self.cols,
-            data,
-        }
+        let mut out = Matrix::zeros(0, self.cols);
+        out.gather_rows_from(self, indices);
+        out
     }
 
     /// The transpose as a new, row-major matrix. GEMM does not need this (use [`Matrix::t`]).

@@ -1,0 +1,98 @@
+//! Affine (fully connected) layer: `out = x·W + b`.
+
+use super::{Layer, Mode, Param};
+use crate::matrix::gemm::{Gemm, Kernel};
+use crate::matrix::{Float, Matrix};
+
+/// `out = x·W + b` with `W`: in × out, `b`: 1 × out.
+///
+/// Backward, as GEMMs on transposed views (nothing is transposed in memory):
+/// `dW = xᵀ·dout`, `db = Σ_rows dout`, `dx = dout·Wᵀ` — and `dx` is skipped for the first
+/// layer, whose input is data.
+#[derive(Debug)]
+pub struct Affine<T> {
+    pub w: Matrix<T>,
+    pub b: Matrix<T>,
+    pub dw: Matrix<T>,
+    pub db: Matrix<T>,
+    gemm: Gemm<T>,
+}
+
+impl<T: Float> Affine<T> {
+    /// A layer with the given weights and zero bias; GEMM runs on up to `threads` threads.
+    pub fn new(w: Matrix<T>, threads: usize) -> Self {
+        let (n_in, n_out) = w.shape();
+        Affine {
+            w,
+            b: Matrix::zeros(1, n_out),
+            dw: Matrix::zeros(n_in, n_out),
+            db: Matrix::zeros(1, n_out),
+            gemm: Gemm::with_threads(Kernel::Auto, threads),
+        }
+    }
+
+    /// The input width.
+    pub fn n_in(&self) -> usize {
+        self.w.rows()
+    }
+
+    /// The output width.
+    pub fn n_out(&self) -> usize {
+        self.w.cols()
+    }
+}
+
+impl<T: Float> Layer<T> for Affine<T> {
+    fn name(&self) -> &'static str {
+        "Affine"
+    }
+
+    fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, _mode: Mode) {
+        // x: N × in, W: in × out  →  out: N × out. Caches nothing: backward reads x.
+        out.ensure_shape(x.rows(), self.n_out());
+        self.gemm
+            .run(T::ONE, x.view(), self.w.view(), T::ZERO, out.view_mut())
+            .expect("Affine: the network checked the input width");
+        out.add_row_in_place(self.b.as_slice())
+            .expect("bias width matches W");
+    }
+
+    fn backward(
+        &mut self,
+        x: &Matrix<T>,
+        _out: &Matrix<T>,
+        dout: &Matrix<T>,
+        dx: Option<&mut Matrix<T>>,
+    ) {
+        // dout: N × out.  dW = xᵀ·dout (in × out), db = Σ_n dout (1 × out), dx = dout·Wᵀ (N × in).
+        self.gemm
+            .run(T::ONE, x.t(), dout.view(), T::ZERO, self.dw.view_mut())
+            .expect("Affine: dW shape");
+        dout.sum_cols_into(self.db.as_mut_slice());
+        if let Some(dx) = dx {
+            dx.ensure_shape(dout.rows(), self.n_in());
+            self.gemm
+                .run(T::ONE, dout.view(), self.w.t(), T::ZERO, dx.view_mut())
+                .expect("Affine: dx shape");
+        }
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
+        let w_shape = self.w.shape();
+        f(Param {
+            name: "weight",
+            value: self.w.as_mut_slice(),
+            grad: self.dw.as_mut_slice(),
+            decay: true,
+            shape: w_shape,
+        });
+        let b_shape = self.b.shape();
+        f(Param {
+            name: "bias",
+            value: self.b.as_mut_slice(),
+            grad: self.db.as_mut_slice(),
+            decay: false,
+            shape: b_shape,
+        });
+    }
+}

@@ -1,0 +1,86 @@
+//! Dropout (Srivastava et al., 2014), in the textbook's non-inverted form.
+
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+
+use super::{Layer, Mode};
+use crate::matrix::{Float, Matrix};
+
+/// Train mode zeroes each activation with probability `ratio` (a fresh mask per forward pass,
+/// from the layer's own seeded RNG); eval mode scales by `1 − ratio` so expectations match.
+#[derive(Debug)]
+pub struct Dropout {
+    pub ratio: f64,
+    mask: Vec<bool>,
+    rng: StdRng,
+}
+
+impl Dropout {
+    pub fn new(ratio: f64, seed: u64) -> Self {
+        Dropout {
+            ratio,
+            mask: Vec::new(),
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// The RNG, so a checkpoint can store and restore the mask sequence.
+    pub fn rng_mut(&mut self) -> &mut StdRng {
+        &mut self.rng
+    }
+}
+
+impl<T: Float> Layer<T> for Dropout {
+    fn name(&self) -> &'static str {
+        "Dropout"
+    }
+
+    fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, mode: Mode) {
+        // x: N × d → out: N × d. Train mode caches mask (N·d booleans, true = kept).
+        out.ensure_shape(x.rows(), x.cols());
+        match mode {
+            Mode::Train => {
+                self.mask.clear();
+                let ratio = self.ratio;
+                let rng = &mut self.rng;
+                self.mask
+                    .extend((0..x.len()).map(|_| rng.random::<f64>() > ratio));
+                for ((o, &v), &keep) in out
+                    .as_mut_slice()
+                    .iter_mut()
+                    .zip(x.as_slice())
+                    .zip(&self.mask)
+                {
+                    *o = if keep { v } else { T::ZERO };
+                }
+            }
+            Mode::Eval => {
+                let keep = T::from_f64(1.0 - self.ratio);
+                for (o, &v) in out.as_mut_slice().iter_mut().zip(x.as_slice()) {
+                    *o = v * keep;
+                }
+            }
+        }
+    }
+
+    fn backward(
+        &mut self,
+        _x: &Matrix<T>,
+        _out: &Matrix<T>,
+        dout: &Matrix<T>,
+        dx: Option<&mut Matrix<T>>,
+    ) {
+        // dx = dout where the mask kept the unit.
+        if let Some(dx) = dx {
+            dx.ensure_shape(dout.rows(), dout.cols());
+            for ((d, &g), &keep) in dx
+                .as_mut_slice()
+                .iter_mut()
+                .zip(dout.as_slice())
+                .zip(&self.mask)
+            {
+                *d = if keep { g } else { T::ZERO };
+            }
+        }
+    }
+}

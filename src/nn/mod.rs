@@ -1,0 +1,67 @@
+//! The layer stack: the textbook's layers, each with a forward pass that caches what its
+//! backward pass needs, plus initialisation and the network that chains them.
+//!
+//! Buffers are owned by the [`Network`](network::Network), not by the layers: each layer reads
+//! its input `x` and writes its output `out` into buffers the network keeps from step to step,
+//! and its backward pass gets `x` and `out` back. So a layer caches only what cannot be read
+//! from those (batch norm's `xc`/`std`, dropout's `mask`), nothing is copied, and a training
+//! step in steady state allocates nothing.
+
+pub mod affine;
+pub mod batch_norm;
+pub mod dropout;
+pub mod graph;
+pub mod init;
+pub mod network;
+pub mod relu;
+pub mod sigmoid;
+pub mod softmax_with_loss;
+pub mod tanh;
+
+use crate::matrix::{Float, Matrix};
+
+/// Whether a forward pass is for training (batch statistics, dropout active) or evaluation
+/// (running statistics, no dropout). Passed explicitly, never inferred from layer names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Eval,
+}
+
+/// One learnable tensor as the optimizer and gradient checks see it.
+pub struct Param<'a, T> {
+    /// PyTorch-style name within the layer: `weight`, `bias`.
+    pub name: &'static str,
+    pub value: &'a mut [T],
+    pub grad: &'a mut [T],
+    /// Whether L2 weight decay applies (weights yes, biases and batch-norm shifts no).
+    pub decay: bool,
+    /// Shape as (rows, cols), for messages and checkpoints.
+    pub shape: (usize, usize),
+}
+
+/// A layer of the network.
+pub trait Layer<T: Float>: Send {
+    /// The layer's name in messages (`Affine`, `ReLU`, …).
+    fn name(&self) -> &'static str;
+
+    /// `out ← f(x)`. `out` is resized as needed; `mode` selects training or evaluation.
+    fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, mode: Mode);
+
+    /// Given `dout = ∂L/∂out`, accumulates the parameter gradients and, when `dx` is given,
+    /// writes `∂L/∂x` into it. `x` and `out` are the forward pass's input and output.
+    /// `dout` is never modified.
+    fn backward(
+        &mut self,
+        x: &Matrix<T>,
+        out: &Matrix<T>,
+        dout: &Matrix<T>,
+        dx: Option<&mut Matrix<T>>,
+    );
+
+    /// Calls `f` on each learnable tensor, in a fixed order.
+    fn visit_params(&mut self, _f: &mut dyn FnMut(Param<'_, T>)) {}
+
+    /// Calls `f` on each non-learned state tensor (batch norm's running statistics).
+    fn visit_buffers(&mut self, _f: &mut dyn FnMut(&'static str, &mut [T])) {}
+}

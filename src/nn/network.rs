@@ -1,0 +1,433 @@
+//! The network: a sequence of layers built from [`LayerSpec`]s, ending in softmax with loss.
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::affine::Affine;
+use super::batch_norm::BatchNorm;
+use super::dropout::Dropout;
+use super::init::Init;
+use super::relu::Relu;
+use super::sigmoid::Sigmoid;
+use super::softmax_with_loss::{SoftmaxWithLoss, Targets};
+use super::tanh::Tanh;
+use super::{Layer, Mode, Param};
+use crate::error::{Error, Result};
+use crate::matrix::{Float, Matrix};
+
+/// Rows per forward pass when evaluating a whole dataset: big enough for the GEMM to use every
+/// thread, small enough that activations stay a few MiB.
+pub const EVAL_BATCH: usize = 5000;
+
+/// The hidden layers' nonlinearity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    Relu,
+    Sigmoid,
+    Tanh,
+}
+
+impl Activation {
+    pub fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Sigmoid => "sigmoid",
+            Activation::Tanh => "tanh",
+        }
+    }
+
+    /// The textbook's pairing: He for ReLU, Xavier for sigmoid and tanh.
+    pub fn default_init(self) -> Init {
+        match self {
+            Activation::Relu => Init::He,
+            Activation::Sigmoid | Activation::Tanh => Init::Xavier,
+        }
+    }
+
+    fn spec(self) -> LayerSpec {
+        match self {
+            Activation::Relu => LayerSpec::Relu,
+            Activation::Sigmoid => LayerSpec::Sigmoid,
+            Activation::Tanh => LayerSpec::Tanh,
+        }
+    }
+}
+
+impl std::str::FromStr for Activation {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "relu" => Ok(Activation::Relu),
+            "sigmoid" => Ok(Activation::Sigmoid),
+            "tanh" => Ok(Activation::Tanh),
+            _ => Err(Error::Config(format!(
+                "unknown activation '{s}': choose relu, sigmoid or tanh"
+            ))),
+        }
+    }
+}
+
+/// One layer of a network as the CLI parses it, the builder consumes it and a checkpoint
+/// stores it. Adding a layer kind here makes every `match` on it fail to compile until the
+/// builder and the checkpoint handle it too.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerSpec {
+    Affine { n_in: usize, n_out: usize },
+    BatchNorm { dim: usize },
+    Relu,
+    Sigmoid,
+    Tanh,
+    Dropout { ratio: f64 },
+}
+
+/// A multi-layer perceptron as the textbook's `MultiLayerNetExtend` describes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MlpSpec {
+    pub input: usize,
+    /// Hidden layer widths; empty for a linear (softmax-regression) model.
+    pub hidden: Vec<usize>,
+    pub classes: usize,
+    pub activation: Activation,
+    pub init: Init,
+    pub batchnorm: bool,
+    pub dropout: Option<f64>,
+    /// L2 coefficient λ: ½λ‖W‖² in the loss, λW in the gradient.
+    pub weight_decay: f64,
+}
+
+impl MlpSpec {
+    /// Rejects impossible configurations with a message naming the flag.
+    pub fn validate(&self) -> Result<()> {
+        if self.input == 0 || self.classes < 2 {
+            return Err(Error::Config(format!(
+                "a network needs at least 1 input and 2 classes (got {} and {})",
+                self.input, self.classes
+            )));
+        }
+        if self.hidden.contains(&0) {
+            return Err(Error::Config(
+                "--hidden: every hidden layer needs at least 1 unit".into(),
+            ));
+        }
+        if let Some(p) = self.dropout {
+            if !(0.0..1.0).contains(&p) {
+                return Err(Error::Config(format!(
+                    "--dropout must be in [0, 1), got {p}"
+                )));
+            }
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return Err(Error::Config(format!(
+                "--weight-decay must be a finite number ≥ 0, got {}",
+                self.weight_decay
+            )));
+        }
+        Ok(())
+    }
+
+    /// The layer sequence: [Affine, BatchNorm?, activation, Dropout?] per hidden layer, then the
+    /// output Affine — the order of PyTorch's `nn.Sequential` for the same model.
+    pub fn layer_specs(&self) -> Vec<LayerSpec> {
+        let mut specs = Vec::new();
+        let mut n_in = self.input;
+        for &h in &self.hidden {
+            specs.push(LayerSpec::Affine { n_in, n_out: h });
+            if self.batchnorm {
+                specs.push(LayerSpec::BatchNorm { dim: h });
+            }
+            specs.push(self.activation.spec());
+            if let Some(ratio) = self.dropout.filter(|&r| r > 0.0) {
+                specs.push(LayerSpec::Dropout { ratio });
+            }
+            n_in = h;
+        }
+        specs.push(LayerSpec::Affine {
+            n_in,
+            n_out: self.classes,
+        });
+        specs
+    }
+}
+
+/// A feed-forward network with softmax-with-loss on top, holding every buffer a training step
+/// needs so that steps after the first allocate nothing.
+pub struct Network<T: Float> {
+    specs: Vec<LayerSpec>,
+    layers: Vec<Box<dyn Layer<T>>>,
+    loss_layer: SoftmaxWithLoss<T>,
+    weight_decay: T,
+    /// acts[0] is the input batch, acts[i + 1] the output of layer i.
+    acts: Vec<Matrix<T>>,
+    /// grads[i] = ∂L/∂acts[i] (grads[0] stays empty: the input needs no gradient).
+    grads: Vec<Matrix<T>>,
+}
+
+impl<T: Float> std::fmt::Debug for Network<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network")
+            .field("specs", &self.specs)
+            .finish()
+    }
+}
+
+impl<T: Float> Network<T> {
+    /// Builds an MLP; weights are drawn from `seed`, GEMMs use up to `threads` threads.
+    pub fn mlp(spec: &MlpSpec, seed: u64, threads: usize) -> Result<Self> {
+        spec.validate()?;
+        Self::from_specs(
+            spec.layer_specs(),
+            spec.init,
+            spec.weight_decay,
+            seed,
+            threads,
+        )
+    }
+
+    /// Builds a network from an explicit layer list.
+    pub fn from_specs(
+        specs: Vec<LayerSpec>,
+        init: Init,
+        weight_decay: f64,
+        seed: u64,
+        threads: usize,
+    ) -> Result<Self> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut layers: Vec<Box<dyn Layer<T>>> = Vec::with_capacity(specs.len());
+        let mut width: Option<usize> = None;
+        for (i, spec) in specs.iter().enumerate() {
+            let layer: Box<dyn Layer<T>> = match *spec {
+                LayerSpec::Affine { n_in, n_out } => {
+                    if width.is_some_and(|w| w != n_in) || n_in == 0 || n_out == 0 {
+                        return Err(Error::Config(format!(
+                            "layer {i}: Affine {n_in}→{n_out} does not fit the previous width {width:?}"
+                        )));
+                    }
+                    width = Some(n_out);
+                    Box::new(Affine::new(
+                        init.weights::<T, _>(n_in, n_out, &mut rng),
+                        threads,
+                    ))
+                }
+                LayerSpec::BatchNorm { dim } => {
+                    if width != Some(dim) {
+                        return Err(Error::Config(format!(
+                            "layer {i}: BatchNorm of {dim} features after width {width:?}"
+                        )));
+                    }
+                    Box::new(BatchNorm::new(dim))
+                }
+                LayerSpec::Relu => Box::new(Relu),
+                LayerSpec::Sigmoid => Box::new(Sigmoid),
+                LayerSpec::Tanh => Box::new(Tanh),
+                LayerSpec::Dropout { ratio } => Box::new(Dropout::new(
+                    ratio,
+                    seed.wrapping_add(0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(i as u64 + 1)),
+                )),
+            };
+            layers.push(layer);
+        }
+        if !matches!(specs.first(), Some(LayerSpec::Affine { .. })) || width.is_none() {
+            return Err(Error::Config(
+                "a network must start with an Affine layer".into(),
+            ));
+        }
+        let n = layers.len();
+        Ok(Network {
+            specs,
+            layers,
+            loss_layer: SoftmaxWithLoss::new(),
+            weight_decay: T::from_f64(weight_decay),
+            acts: (0..=n).map(|_| Matrix::zeros(0, 0)).collect(),
+            grads: (0..=n).map(|_| Matrix::zeros(0, 0)).collect(),
+        })
+    }
+
+    pub fn specs(&self) -> &[LayerSpec] {
+        &self.specs
+    }
+
+    /// Input width (the first Affine's n_in).
+    pub fn input_dim(&self) -> usize {
+        match self.specs[0] {
+            LayerSpec::Affine { n_in, .. } => n_in,
+            _ => unreachable!("checked in from_specs"),
+        }
+    }
+
+    /// Output width: the number of classes.
+    pub fn classes(&self) -> usize {
+        self.specs
+            .iter()
+            .rev()
+            .find_map(|s| match *s {
+                LayerSpec::Affine { n_out, .. } => Some(n_out),
+                _ => None,
+            })
+            .expect("checked in from_specs")
+    }
+
+    fn check_input(&self, x: &Matrix<T>) -> Result<()> {
+        if x.cols() != self.input_dim() {
+            return Err(Error::shape(
+                "network input",
+                format!("{} features per sample", self.input_dim()),
+                format!("{} (input {}×{})", x.cols(), x.rows(), x.cols()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The input buffer the next `*_on_input` call reads (fill it with e.g.
+    /// [`Matrix::gather_rows_from`] to avoid a copy).
+    pub fn input_mut(&mut self) -> &mut Matrix<T> {
+        &mut self.acts[0]
+    }
+
+    fn forward(&mut self, mode: Mode) {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            let (xs, outs) = self.acts.split_at_mut(i + 1);
+            layer.forward(&xs[i], &mut outs[0], mode);
+        }
+    }
+
+    /// Class scores (before softmax) for `x`: N × classes.
+    pub fn predict(&mut self, x: &Matrix<T>, mode: Mode) -> Result<&Matrix<T>> {
+        self.check_input(x)?;
+        self.acts[0].copy_from(x);
+        self.forward(mode);
+        Ok(&self.acts[self.layers.len()])
+    }
+
+    /// ½λ Σ‖W‖² over the weights that decay.
+    fn decay_penalty(&mut self) -> f64 {
+        let lambda = self.weight_decay.to_f64();
+        if lambda == 0.0 {
+            return 0.0;
+        }
+        let mut sum = 0.0;
+        self.visit_params(&mut |_, p| {
+            if p.decay {
+                sum += p.value.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>();
+            }
+        });
+        0.5 * lambda * sum
+    }
+
+    /// Mean cross-entropy (plus weight decay) of `x` against `t`.
+    pub fn loss(&mut self, x: &Matrix<T>, t: Targets<'_, T>, mode: Mode) -> Result<T> {
+        self.predict(x, mode)?;
+        let data_loss = self.loss_layer.forward(&self.acts[self.layers.len()], t)?;
+        Ok(data_loss + T::from_f64(self.decay_penalty()))
+    }
+
+    /// Backprop on `x`: fills every layer's parameter gradients; returns the loss.
+    pub fn gradient(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> Result<T> {
+        self.check_input(x)?;
+        self.acts[0].copy_from(x);
+        self.gradient_on_input(t)
+    }
+
+    /// [`Network::gradient`] on the batch already in [`Network::input_mut`].
+    pub fn gradient_on_input(&mut self, t: Targets<'_, T>) -> Result<T> {
+        let x_cols = self.acts[0].cols();
+        if x_cols != self.input_dim() {
+            return Err(Error::shape(
+                "network input",
+                format!("{} features per sample", self.input_dim()),
+                format!("{x_cols}"),
+            ));
+        }
+        self.forward(Mode::Train);
+        let n = self.layers.len();
+        let loss = self.loss_layer.forward(&self.acts[n], t)?;
+        self.loss_layer.backward(t, &mut self.grads[n]);
+        for i in (0..n).rev() {
+            let (gx, gout) = self.grads.split_at_mut(i + 1);
+            // The first layer's input is data: no gradient needed, so none is computed.
+            let dx = if i == 0 { None } else { Some(&mut gx[i]) };
+            self.layers[i].backward(&self.acts[i], &self.acts[i + 1], &gout[0], dx);
+        }
+        let lambda = self.weight_decay;
+        if lambda != T::ZERO {
+            self.visit_params(&mut |_, p| {
+                if p.decay {
+                    for (g, &w) in p.grad.iter_mut().zip(p.value.iter()) {
+                        *g += lambda * w;
+                    }
+                }
+            });
+        }
+        Ok(loss + T::from_f64(self.decay_penalty()))
+    }
+
+    /// Mean loss (without weight decay) and accuracy over a whole dataset, in eval mode and in
+    /// batches of [`EVAL_BATCH`] rows.
+    pub fn evaluate(&mut self, x: &Matrix<T>, labels: &[usize]) -> Result<(f64, f64)> {
+        self.check_input(x)?;
+        if x.rows() != labels.len() {
+            return Err(Error::shape(
+                "evaluate",
+                format!("{} labels", x.rows()),
+                format!("{}", labels.len()),
+            ));
+        }
+        let (mut loss_sum, mut correct) = (0.0, 0usize);
+        let n_layers = self.layers.len();
+        for start in (0..x.rows()).step_by(EVAL_BATCH) {
+            let end = (start + EVAL_BATCH).min(x.rows());
+            let input = &mut self.acts[0];
+            input.ensure_shape(end - start, x.cols());
+            input
+                .as_mut_slice()
+                .copy_from_slice(&x.as_slice()[start * x.cols()..end * x.cols()]);
+            self.forward(Mode::Eval);
+            let batch_labels = &labels[start..end];
+            let loss = self
+                .loss_layer
+                .forward(&self.acts[n_layers], Targets::Labels(batch_labels))?;
+            loss_sum += loss.to_f64() * (end - start) as f64;
+            correct += self.acts[n_layers]
+                .row_argmax()
+                .iter()
+                .zip(batch_labels)
+                .filter(|(p, t)| p == t)
+                .count();
+        }
+        let n = x.rows().max(1) as f64;
+        Ok((loss_sum / n, correct as f64 / n))
+    }
+
+    /// Fraction of rows of `x` whose highest score is the label.
+    pub fn accuracy(&mut self, x: &Matrix<T>, labels: &[usize]) -> Result<f64> {
+        self.evaluate(x, labels).map(|(_, acc)| acc)
+    }
+
+    /// Calls `f(layer_index, param)` for every learnable tensor, in a fixed order.
+    pub fn visit_params(&mut self, f: &mut dyn FnMut(usize, Param<'_, T>)) {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            layer.visit_params(&mut |p| f(i, p));
+        }
+    }
+
+    /// Calls `f(layer_index, name, values)` for every non-learned state tensor.
+    pub fn visit_buffers(&mut self, f: &mut dyn FnMut(usize, &'static str, &mut [T])) {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            layer.visit_buffers(&mut |name, v| f(i, name, v));
+        }
+    }
+
+    /// Total number of learnable values.
+    pub fn param_count(&mut self) -> usize {
+        let mut n = 0;
+        self.visit_params(&mut |_, p| n += p.value.len());
+        n
+    }
+
+    /// Names (`0.weight`, …), shapes and lengths of the learnable tensors, in visit order.
+    pub fn param_info(&mut self) -> Vec<(String, (usize, usize))> {
+        let mut out = Vec::new();
+        self.visit_params(&mut |i, p| out.push((format!("{i}.{}", p.name), p.shape)));
+        out
+    }
+}

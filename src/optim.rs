@@ -1,0 +1,248 @@
+//! Optimizers: each algorithm is one plain function over flat slices, with the update rule of
+//! the textbook's `common/optimizer.py` in its doc. Configuration ([`OptimizerConfig`]) is kept
+//! apart from state ([`OptimizerState`]) so a checkpoint can store and resume the state.
+
+use crate::error::{Error, Result};
+use crate::matrix::Float;
+use crate::nn::network::Network;
+
+/// The small constant that keeps the adaptive methods from dividing by zero (the textbook's 1e-7).
+pub const EPS: f64 = 1e-7;
+
+/// Which algorithm, with its hyper-parameters.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum OptimizerConfig {
+    Sgd { lr: f64 },
+    Momentum { lr: f64, momentum: f64 },
+    Nesterov { lr: f64, momentum: f64 },
+    AdaGrad { lr: f64 },
+    RmsProp { lr: f64, decay: f64 },
+    Adam { lr: f64, beta1: f64, beta2: f64 },
+}
+
+impl OptimizerConfig {
+    /// The textbook's defaults for `name` (`sgd`, `momentum`, `nesterov`, `adagrad`, `rmsprop`,
+    /// `adam`), with `lr` overriding the default learning rate when given.
+    pub fn from_name(name: &str, lr: Option<f64>) -> Result<Self> {
+        let mut cfg = match name.to_ascii_lowercase().as_str() {
+            "sgd" => OptimizerConfig::Sgd { lr: 0.01 },
+            "momentum" => OptimizerConfig::Momentum {
+                lr: 0.01,
+                momentum: 0.9,
+            },
+            "nesterov" => OptimizerConfig::Nesterov {
+                lr: 0.01,
+                momentum: 0.9,
+            },
+            "adagrad" => OptimizerConfig::AdaGrad { lr: 0.01 },
+            "rmsprop" => OptimizerConfig::RmsProp {
+                lr: 0.01,
+                decay: 0.99,
+            },
+            "adam" => OptimizerConfig::Adam {
+                lr: 0.001,
+                beta1: 0.9,
+                beta2: 0.999,
+            },
+            _ => {
+                return Err(Error::Config(format!(
+                    "unknown optimizer '{name}': choose sgd, momentum, nesterov, adagrad, rmsprop or adam"
+                )));
+            }
+        };
+        if let Some(lr) = lr {
+            if !(lr > 0.0 && lr.is_finite()) {
+                return Err(Error::Config(format!(
+                    "--lr must be a positive finite number, got {lr}"
+                )));
+            }
+            cfg.set_lr(lr);
+        }
+        Ok(cfg)
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            OptimizerConfig::Sgd { .. } => "sgd",
+            OptimizerConfig::Momentum { .. } => "momentum",
+            OptimizerConfig::Nesterov { .. } => "nesterov",
+            OptimizerConfig::AdaGrad { .. } => "adagrad",
+            OptimizerConfig::RmsProp { .. } => "rmsprop",
+            OptimizerConfig::Adam { .. } => "adam",
+        }
+    }
+
+    pub fn lr(&self) -> f64 {
+        match *self {
+            OptimizerConfig::Sgd { lr }
+            | OptimizerConfig::Momentum { lr, .. }
+            | OptimizerConfig::Nesterov { lr, .. }
+            | OptimizerConfig::AdaGrad { lr }
+            | OptimizerConfig::RmsProp { lr, .. }
+            | OptimizerConfig::Adam { lr, .. } => lr,
+        }
+    }
+
+    fn set_lr(&mut self, new: f64) {
+        match self {
+            OptimizerConfig::Sgd { lr }
+            | OptimizerConfig::Momentum { lr, .. }
+            | OptimizerConfig::Nesterov { lr, .. }
+            | OptimizerConfig::AdaGrad { lr }
+            | OptimizerConfig::RmsProp { lr, .. }
+            | OptimizerConfig::Adam { lr, .. } => *lr = new,
+        }
+    }
+
+    /// State slots per parameter tensor: velocity, squared-gradient sums, moments.
+    fn slots(&self) -> usize {
+        match self {
+            OptimizerConfig::Sgd { .. } => 0,
+            OptimizerConfig::Adam { .. } => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// `p ← p − lr·g`
+pub fn sgd<T: Float>(lr: T, p: &mut [T], g: &[T]) {
+    for (p, &g) in p.iter_mut().zip(g) {
+        *p -= lr * g;
+    }
+}
+
+/// `v ← momentum·v − lr·g;  p ← p + v`
+pub fn momentum<T: Float>(lr: T, momentum: T, p: &mut [T], g: &[T], v: &mut [T]) {
+    for ((p, &g), v) in p.iter_mut().zip(g).zip(v) {
+        *v = momentum * *v - lr * g;
+        *p += *v;
+    }
+}
+
+/// `v ← momentum·v − lr·g;  p ← p + momentum²·v − (1 + momentum)·lr·g`
+/// (the textbook's reformulation of Nesterov's accelerated gradient).
+pub fn nesterov<T: Float>(lr: T, momentum: T, p: &mut [T], g: &[T], v: &mut [T]) {
+    for ((p, &g), v) in p.iter_mut().zip(g).zip(v) {
+        *v = momentum * *v - lr * g;
+        *p += momentum * momentum * *v - (T::ONE + momentum) * lr * g;
+    }
+}
+
+/// `h ← h + g²;  p ← p − lr·g / (√h + 1e-7)`
+pub fn adagrad<T: Float>(lr: T, p: &mut [T], g: &[T], h: &mut [T]) {
+    let eps = T::from_f64(EPS);
+    for ((p, &g), h) in p.iter_mut().zip(g).zip(h) {
+        *h += g * g;
+        *p -= lr * g / (h.sqrt() + eps);
+    }
+}
+
+/// `h ← decay·h + (1 − decay)·g²;  p ← p − lr·g / (√h + 1e-7)`
+pub fn rmsprop<T: Float>(lr: T, decay: T, p: &mut [T], g: &[T], h: &mut [T]) {
+    let eps = T::from_f64(EPS);
+    for ((p, &g), h) in p.iter_mut().zip(g).zip(h) {
+        *h = decay * *h + (T::ONE - decay) * g * g;
+        *p -= lr * g / (h.sqrt() + eps);
+    }
+}
+
+/// Adam (Kingma & Ba, 2015) at step `t` (1-based), with bias correction folded into the rate:
+/// `lr_t = lr·√(1 − β2ᵗ)/(1 − β1ᵗ);  m ← m + (1 − β1)(g − m);  v ← v + (1 − β2)(g² − v);
+/// p ← p − lr_t·m / (√v + 1e-7)`
+#[allow(clippy::too_many_arguments)]
+pub fn adam<T: Float>(
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    t: u64,
+    p: &mut [T],
+    g: &[T],
+    m: &mut [T],
+    v: &mut [T],
+) {
+    let t = t.max(1) as i32;
+    let lr_t = T::from_f64(lr * (1.0 - beta2.powi(t)).sqrt() / (1.0 - beta1.powi(t)));
+    let (b1, b2, eps) = (
+        T::from_f64(1.0 - beta1),
+        T::from_f64(1.0 - beta2),
+        T::from_f64(EPS),
+    );
+    for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+        *m += b1 * (g - *m);
+        *v += b2 * (g * g - *v);
+        *p -= lr_t * *m / (v.sqrt() + eps);
+    }
+}
+
+/// What an optimizer remembers between steps: the step count and, per parameter tensor, its
+/// slots (velocity / squared-gradient sum / Adam's two moments), in the network's visit order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OptimizerState<T> {
+    pub step: u64,
+    pub slots: Vec<Vec<Vec<T>>>,
+}
+
+/// An optimizer: configuration plus state.
+#[derive(Clone, Debug)]
+pub struct Optimizer<T> {
+    pub config: OptimizerConfig,
+    pub state: OptimizerState<T>,
+}
+
+impl<T: Float> Optimizer<T> {
+    pub fn new(config: OptimizerConfig) -> Self {
+        Optimizer {
+            config,
+            state: OptimizerState {
+                step: 0,
+                slots: Vec::new(),
+            },
+        }
+    }
+
+    /// One update of every parameter of `net` from the gradients it holds.
+    pub fn step(&mut self, net: &mut Network<T>) {
+        self.state.step += 1;
+        let (config, state) = (self.config, &mut self.state);
+        let n_slots = config.slots();
+        let step = state.step;
+        let mut idx = 0;
+        net.visit_params(&mut |_, p| {
+            if state.slots.len() <= idx {
+                state
+                    .slots
+                    .push(vec![vec![T::ZERO; p.value.len()]; n_slots]);
+            }
+            let slots = &mut state.slots[idx];
+            let (value, grad) = (p.value, &*p.grad);
+            match config {
+                OptimizerConfig::Sgd { lr } => sgd(T::from_f64(lr), value, grad),
+                OptimizerConfig::Momentum { lr, momentum: mu } => {
+                    momentum(T::from_f64(lr), T::from_f64(mu), value, grad, &mut slots[0])
+                }
+                OptimizerConfig::Nesterov { lr, momentum } => nesterov(
+                    T::from_f64(lr),
+                    T::from_f64(momentum),
+                    value,
+                    grad,
+                    &mut slots[0],
+                ),
+                OptimizerConfig::AdaGrad { lr } => {
+                    adagrad(T::from_f64(lr), value, grad, &mut slots[0])
+                }
+                OptimizerConfig::RmsProp { lr, decay } => rmsprop(
+                    T::from_f64(lr),
+                    T::from_f64(decay),
+                    value,
+                    grad,
+                    &mut slots[0],
+                ),
+                OptimizerConfig::Adam { lr, beta1, beta2 } => {
+                    let (m, v) = slots.split_at_mut(1);
+                    adam(lr, beta1, beta2, step, value, grad, &mut m[0], &mut v[0])
+                }
+            }
+            idx += 1;
+        });
+    }
+}
