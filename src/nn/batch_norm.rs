@@ -45,6 +45,8 @@ impl<T: Float> BatchNorm<T> {
     }
 }
 
+// Per-feature index loops mirror the formulas (γⱼ, μⱼ, σⱼ) more plainly than zipped iterators.
+#[allow(clippy::needless_range_loop)]
 impl<T: Float> Layer<T> for BatchNorm<T> {
     fn name(&self) -> &'static str {
         "BatchNorm"
