@@ -23,12 +23,14 @@
 pub mod atomic_write;
 pub mod bench;
 pub mod cli;
+pub mod data;
 pub mod error;
 pub mod gradcheck;
 pub mod matrix;
 pub mod nn;
 pub mod optim;
 pub mod report;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use matrix::gemm::{Gemm, Kernel};

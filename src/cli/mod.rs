@@ -2,6 +2,7 @@
 //! into library calls.
 
 pub mod bench;
+pub mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -20,12 +21,15 @@ pub enum Command {
     /// Measure performance: `scratchnet bench gemm` times every rung of the GEMM ladder.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Train a network: `scratchnet train --dataset mnist --hidden 100,50 --optimizer adam`.
+    Train(train::TrainCmd),
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Train(cmd) => train::run(cmd),
     }
 }
 

@@ -104,16 +104,15 @@ pub fn chart(points: &[Point], threads: usize, subtitle: String) -> LineChart {
         }
     }
     let precision = points.first().map_or("f32", |p| p.precision);
-    LineChart {
-        title: format!(
-            "GEMM throughput, {precision}, n×n×n (threaded and auto: up to {threads} threads)"
-        ),
-        subtitle: Some(subtitle),
-        x_label: "n (log scale)".into(),
-        y_label: "GFLOP/s (median)".into(),
-        log_x: true,
-        series,
-    }
+    let mut chart = LineChart::new(
+        format!("GEMM throughput, {precision}, n×n×n (threaded and auto: up to {threads} threads)"),
+        "n (log scale)",
+        "GFLOP/s (median)",
+    );
+    chart.subtitle = Some(subtitle);
+    chart.log_x = true;
+    chart.series = series;
+    chart
 }
 
 /// Points whose runs varied a lot (interquartile range over 15% of the median): the machine

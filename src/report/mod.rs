@@ -6,5 +6,6 @@ pub mod gemm;
 pub mod markdown;
 pub mod svg;
 pub mod table;
+pub mod training;
 
 pub use table::{Align, Table};

@@ -1,6 +1,7 @@
 //! SVG line charts through `plotters` (SVG backend only, so no font or system library is
 //! needed; the viewer's browser renders the text).
 
+use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
@@ -12,6 +13,15 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+/// Where the legend box sits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Legend {
+    UpperLeft,
+    UpperRight,
+    LowerLeft,
+    LowerRight,
+}
+
 /// A line chart: one curve per series, a legend, labelled axes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LineChart {
@@ -21,7 +31,28 @@ pub struct LineChart {
     pub y_label: String,
     /// Base-2 logarithmic x axis, ticks labelled with powers of two (for sizes 64…2048).
     pub log_x: bool,
+    /// Fixed y range ends (default: 0 to just above the largest value).
+    pub y_min: Option<f64>,
+    pub y_max: Option<f64>,
+    pub legend: Legend,
     pub series: Vec<Series>,
+}
+
+impl LineChart {
+    /// A chart with a linear x axis, y from 0, the legend at the upper left.
+    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Self {
+        LineChart {
+            title: title.into(),
+            subtitle: None,
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            log_x: false,
+            y_min: None,
+            y_max: None,
+            legend: Legend::UpperLeft,
+            series: Vec::new(),
+        }
+    }
 }
 
 /// Distinguishable colours (Okabe–Ito, readable with colour-vision deficiencies).
@@ -43,6 +74,11 @@ fn chart_err(e: impl std::fmt::Display) -> Error {
 impl LineChart {
     /// The chart as an SVG document.
     pub fn render(&self) -> Result<String> {
+        render_column(std::slice::from_ref(self), self.subtitle.as_deref())
+    }
+
+    /// Draws the chart into `area`.
+    fn draw(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<()> {
         // A log axis is drawn as a linear axis over log2(x), so ticks fall on powers of two
         // and read as sizes (64, 128, …) rather than plotters' decimal log ticks.
         let fx = |x: f64| if self.log_x { x.log2() } else { x };
@@ -61,14 +97,10 @@ impl LineChart {
         for &(x, y) in series.iter().flatten() {
             x0 = x0.min(x);
             x1 = x1.max(x);
-            if y.is_finite() {
-                y1 = y1.max(y);
-            }
+            y1 = y1.max(y);
         }
         if !x0.is_finite() {
-            return Err(Error::Config(
-                "nothing to plot: the chart has no points".into(),
-            ));
+            return Err(Error::Config("nothing to plot: the chart has no points".into()));
         }
         if x1 <= x0 {
             x1 = x0 + 1.0;
@@ -78,83 +110,104 @@ impl LineChart {
         } else {
             (x0, x1)
         };
-        let y1 = if y1 > 0.0 { y1 * 1.08 } else { 1.0 };
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, (960, 600)).into_drawing_area();
-            root.fill(&WHITE).map_err(chart_err)?;
-            let root = match &self.subtitle {
-                Some(sub) => {
-                    let (top, rest) = root.split_vertically(24);
-                    top.draw(&Text::new(
-                        sub.as_str(),
-                        (12, 6),
-                        ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
-                    ))
-                    .map_err(chart_err)?;
-                    rest
-                }
-                None => root,
-            };
-            let mut builder = ChartBuilder::on(&root);
-            builder
-                .caption(&self.title, ("sans-serif", 22))
-                .margin(16)
-                .x_label_area_size(50)
-                .y_label_area_size(70);
-            let mut chart = builder
-                .build_cartesian_2d(x0..x1, 0.0..y1)
-                .map_err(chart_err)?;
-            let log_x = self.log_x;
-            let x_fmt = move |x: &f64| {
-                if log_x {
-                    format!("{}", 2f64.powf(*x).round())
-                } else {
-                    format!("{x}")
-                }
-            };
-            let x_ticks = if log_x {
-                ((x1 - x0).floor() as usize + 1).max(2)
+        let y1 = match self.y_max {
+            Some(m) => m,
+            None if y1 > 0.0 => y1 * 1.08,
+            None => 1.0,
+        };
+        let y0 = self.y_min.unwrap_or(0.0);
+        let mut chart = ChartBuilder::on(area)
+            .caption(&self.title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(50)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(chart_err)?;
+        let log_x = self.log_x;
+        let x_fmt = move |x: &f64| {
+            if log_x {
+                format!("{}", 2f64.powf(*x).round())
+            } else if x.fract() == 0.0 {
+                format!("{x:.0}")
             } else {
-                10
-            };
+                format!("{x:.2}")
+            }
+        };
+        let x_ticks = if log_x {
+            ((x1 - x0).floor() as usize + 1).max(2)
+        } else {
+            10
+        };
+        chart
+            .configure_mesh()
+            .x_desc(self.x_label.as_str())
+            .y_desc(self.y_label.as_str())
+            .x_labels(x_ticks)
+            .x_label_formatter(&x_fmt)
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 16))
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(225, 225, 225))
+            .draw()
+            .map_err(chart_err)?;
+        for (i, (s, pts)) in self.series.iter().zip(&series).enumerate() {
+            let color = COLORS[i % COLORS.len()];
             chart
-                .configure_mesh()
-                .x_desc(self.x_label.as_str())
-                .y_desc(self.y_label.as_str())
-                .x_labels(x_ticks)
-                .x_label_formatter(&x_fmt)
-                .label_style(("sans-serif", 14))
-                .axis_desc_style(("sans-serif", 16))
-                .light_line_style(WHITE)
-                .bold_line_style(RGBColor(225, 225, 225))
-                .draw()
-                .map_err(chart_err)?;
-            for (i, (s, pts)) in self.series.iter().zip(&series).enumerate() {
-                let color = COLORS[i % COLORS.len()];
-                chart
-                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
-                    .map_err(chart_err)?
-                    .label(s.name.as_str())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
-                    });
+                .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                .map_err(chart_err)?
+                .label(s.name.as_str())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
+                });
+            if pts.len() <= 60 {
                 chart
                     .draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))
                     .map_err(chart_err)?;
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
-                .background_style(WHITE.mix(0.9))
-                .border_style(RGBColor(160, 160, 160))
-                .label_font(("sans-serif", 14))
-                .draw()
-                .map_err(chart_err)?;
-            root.present().map_err(chart_err)?;
         }
-        Ok(svg)
+        chart
+            .configure_series_labels()
+            .position(match self.legend {
+                Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+                Legend::UpperRight => SeriesLabelPosition::UpperRight,
+                Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+                Legend::LowerRight => SeriesLabelPosition::LowerRight,
+            })
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(160, 160, 160))
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(chart_err)?;
+        Ok(())
     }
+}
+
+/// Several charts stacked vertically in one SVG, with an optional subtitle line on top.
+pub fn render_column(charts: &[LineChart], subtitle: Option<&str>) -> Result<String> {
+    let height = 600 * charts.len().max(1) as u32 - 200 * charts.len().saturating_sub(1) as u32;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (960, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(chart_err)?;
+        let body = match subtitle {
+            Some(sub) => {
+                let (top, rest) = root.split_vertically(24);
+                top.draw(&Text::new(
+                    sub,
+                    (12, 6),
+                    ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
+                ))
+                .map_err(chart_err)?;
+                rest
+            }
+            None => root.clone(),
+        };
+        for (chart, area) in charts.iter().zip(body.split_evenly((charts.len(), 1))) {
+            chart.draw(&area)?;
+        }
+        root.present().map_err(chart_err)?;
+    }
+    Ok(svg)
 }
 
 #[cfg(test)]
@@ -163,13 +216,10 @@ mod tests {
 
     #[test]
     fn renders_series_legend_and_axes() {
-        let chart = LineChart {
-            title: "GEMM".into(),
-            subtitle: Some("machine".into()),
-            x_label: "n".into(),
-            y_label: "GFLOP/s".into(),
-            log_x: true,
-            series: vec![
+        let mut chart = LineChart::new("GEMM", "n", "GFLOP/s");
+        chart.subtitle = Some("machine".into());
+        chart.log_x = true;
+        chart.series = vec![
                 Series {
                     name: "naive".into(),
                     points: vec![(64.0, 1.0), (128.0, 0.8)],
@@ -178,8 +228,7 @@ mod tests {
                     name: "simd".into(),
                     points: vec![(64.0, 40.0), (128.0, 70.0)],
                 },
-            ],
-        };
+            ];
         let svg = chart.render().unwrap();
         assert!(svg.starts_with("<svg"));
         for text in ["GEMM", "GFLOP/s", "naive", "simd", "machine"] {
@@ -190,14 +239,6 @@ mod tests {
 
     #[test]
     fn empty_chart_is_an_error() {
-        let chart = LineChart {
-            title: "t".into(),
-            subtitle: None,
-            x_label: "x".into(),
-            y_label: "y".into(),
-            log_x: false,
-            series: vec![],
-        };
-        assert!(chart.render().is_err());
+        assert!(LineChart::new("t", "x", "y").render().is_err());
     }
 }

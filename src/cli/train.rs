@@ -1,0 +1,402 @@
+//! `scratchnet train`: train an MLP on a dataset, with a progress bar, a per-epoch table and
+//! optional CSV log, SVG plot and JSON summary.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::atomic_write::{check_writable_dir, write_atomic};
+use crate::bench::environment::debug_build_warning;
+use crate::data::{self, DatasetName, LoadOptions};
+use crate::error::{Error, Result};
+use crate::matrix::Float;
+use crate::matrix::gemm::dispatch::default_threads;
+use crate::nn::init::Init;
+use crate::nn::network::{Activation, MlpSpec, Network};
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::report::{csv, svg, training};
+use crate::train::{self, Event, History, Length, Sampling, TrainConfig, TrainData};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Precision {
+    F32,
+    F64,
+}
+
+impl Precision {
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SamplingArg {
+    Shuffle,
+    Random,
+}
+
+/// Flags shared by every command that builds and trains a network.
+#[derive(Clone, Debug, Args)]
+pub struct TrainArgs {
+    /// mnist, fashion-mnist, cifar10, circle, xor, gauss or spiral.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: String,
+    /// Folder holding the dataset (or a <dataset>/ folder); searched before $SCRATCHNET_DATA.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Hidden layer widths, comma-separated (`none` for a linear model).
+    #[arg(long, default_value = "100,50")]
+    pub hidden: String,
+    /// relu, sigmoid or tanh.
+    #[arg(long, default_value = "relu")]
+    pub activation: String,
+    /// he, xavier or std:SIGMA [default: he for relu, xavier otherwise].
+    #[arg(long)]
+    pub init: Option<String>,
+    /// Batch normalisation after each hidden affine layer.
+    #[arg(long)]
+    pub batchnorm: bool,
+    /// Dropout ratio after each hidden activation, in [0, 1).
+    #[arg(long, value_name = "P")]
+    pub dropout: Option<f64>,
+    /// L2 weight decay λ (½λ‖W‖² added to the loss).
+    #[arg(long, value_name = "L", default_value_t = 0.0)]
+    pub weight_decay: f64,
+    /// sgd, momentum, nesterov, adagrad, rmsprop or adam.
+    #[arg(long, default_value = "adam")]
+    pub optimizer: String,
+    /// Learning rate [default: the optimizer's textbook default: 0.01, adam 0.001].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Epochs to train [default: 10 unless --iters is given].
+    #[arg(long, conflicts_with = "iters")]
+    pub epochs: Option<usize>,
+    /// Iterations (mini-batch steps) to train instead of epochs.
+    #[arg(long)]
+    pub iters: Option<usize>,
+    /// shuffle: every sample once per epoch; random: batches drawn with replacement.
+    #[arg(long, value_enum, default_value_t = SamplingArg::Shuffle)]
+    pub sampling: SamplingArg,
+    /// Seed for initialisation, batch order, dropout and generated data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// GEMM threads [default: $SCRATCHNET_THREADS or all cores]. Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
+    /// CIFAR-10 as 1024 gray values per image instead of 3072 colour values.
+    #[arg(long)]
+    pub grayscale: bool,
+    /// Gaussian noise (σ) added to playground points.
+    #[arg(long, default_value_t = 0.0)]
+    pub noise: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainCmd {
+    #[command(flatten)]
+    pub args: TrainArgs,
+    /// Write the per-epoch table as CSV.
+    #[arg(long, value_name = "FILE.csv")]
+    pub log: Option<PathBuf>,
+    /// Write the loss and accuracy curves as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// Write a JSON summary of the run.
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+    /// No progress bar and no table: only errors (and the files asked for).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// A parsed, validated training setup.
+#[derive(Clone, Debug)]
+pub struct Setup {
+    pub dataset: DatasetName,
+    pub load: LoadOptions,
+    pub hidden: Vec<usize>,
+    pub activation: Activation,
+    pub init: Init,
+    pub optimizer: OptimizerConfig,
+    pub train: TrainConfig,
+    pub threads: usize,
+}
+
+/// Parses a `--hidden` list.
+pub fn parse_hidden(s: &str) -> Result<Vec<usize>> {
+    if s.trim().eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    let sizes = crate::cli::parse_list("--hidden", s, |p| {
+        p.parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| Error::Config(format!("'{p}' is not a positive integer")))
+    })?;
+    if sizes.is_empty() {
+        return Err(Error::Config(
+            "--hidden: give at least one width, e.g. 100,50 (or `none` for a linear model)".into(),
+        ));
+    }
+    Ok(sizes)
+}
+
+impl TrainArgs {
+    /// Checks and converts every flag, before any data is loaded.
+    pub fn setup(&self) -> Result<Setup> {
+        let dataset: DatasetName = self.dataset.parse()?;
+        let activation: Activation = self.activation.parse()?;
+        let init = match &self.init {
+            Some(s) => s.parse()?,
+            None => activation.default_init(),
+        };
+        let optimizer = OptimizerConfig::from_name(&self.optimizer, self.lr)?;
+        let threads = match self.threads {
+            Some(0) => {
+                return Err(Error::Config(
+                    "--threads must be at least 1 (omit it to use every core)".into(),
+                ));
+            }
+            Some(t) => t,
+            None => default_threads(),
+        };
+        if !(self.noise >= 0.0 && self.noise.is_finite()) {
+            return Err(Error::Config(format!("--noise must be ≥ 0, got {}", self.noise)));
+        }
+        if self.grayscale && dataset != DatasetName::Cifar10 {
+            return Err(Error::Config("--grayscale applies to --dataset cifar10 only".into()));
+        }
+        let length = match (self.epochs, self.iters) {
+            (_, Some(i)) => Length::Iters(i),
+            (Some(e), None) => Length::Epochs(e),
+            (None, None) => Length::Epochs(10),
+        };
+        let train = TrainConfig {
+            batch: self.batch,
+            length,
+            sampling: match self.sampling {
+                SamplingArg::Shuffle => Sampling::Shuffle,
+                SamplingArg::Random => Sampling::Random,
+            },
+            seed: self.seed,
+        };
+        let setup = Setup {
+            dataset,
+            load: LoadOptions {
+                data_dir: self.data_dir.clone(),
+                grayscale: self.grayscale,
+                seed: self.seed,
+                noise: self.noise,
+            },
+            hidden: parse_hidden(&self.hidden)?,
+            activation,
+            init,
+            optimizer,
+            train,
+            threads,
+        };
+        // Validate the network flags now (input and class counts are placeholders).
+        setup.mlp(1, 2).validate()?;
+        if let Length::Epochs(0) | Length::Iters(0) = length {
+            return Err(Error::Config("--epochs and --iters must be at least 1".into()));
+        }
+        if self.batch == 0 {
+            return Err(Error::Config("--batch must be at least 1".into()));
+        }
+        Ok(setup)
+    }
+}
+
+impl Setup {
+    /// The network description for `input` features and `classes` classes.
+    pub fn mlp(&self, input: usize, classes: usize) -> MlpSpec {
+        MlpSpec {
+            input,
+            hidden: self.hidden.clone(),
+            classes,
+            activation: self.activation,
+            init: self.init,
+            batchnorm: false,
+            dropout: None,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+/// Builds the network described by `args` for `ds` and trains it in precision `T`.
+pub fn run_training<T: Float>(
+    args: &TrainArgs,
+    setup: &Setup,
+    ds: &data::Dataset,
+    on_event: impl FnMut(Event<'_>),
+) -> Result<(History, MlpSpec)> {
+    let mut spec = setup.mlp(ds.input_dim(), ds.classes);
+    spec.batchnorm = args.batchnorm;
+    spec.dropout = args.dropout;
+    spec.weight_decay = args.weight_decay;
+    spec.validate()?;
+    let mut net = Network::<T>::mlp(&spec, setup.train.seed, setup.threads)?;
+    let mut opt = Optimizer::<T>::new(setup.optimizer);
+    let data = TrainData::<T>::from_dataset(ds);
+    let history = train::train(&mut net, &mut opt, &data, &setup.train, on_event)?;
+    Ok((history, spec))
+}
+
+pub fn run(cmd: TrainCmd) -> Result<()> {
+    let setup = cmd.args.setup()?;
+    for path in [&cmd.log, &cmd.plot, &cmd.summary_json].into_iter().flatten() {
+        check_writable_dir(path)?;
+    }
+    if let Some(w) = debug_build_warning() {
+        eprintln!("{w}");
+    }
+    let ds = data::load(setup.dataset, &setup.load)?;
+    setup.train.validate(ds.x_train.rows())?;
+    let total = setup.train.total_iters(ds.x_train.rows());
+    if !cmd.quiet {
+        let source = ds
+            .source
+            .as_ref()
+            .map_or("generated".to_string(), |p| p.display().to_string());
+        println!(
+            "{}: {} train / {} test samples, {} features, {} classes ({source})",
+            ds.name,
+            ds.x_train.rows(),
+            ds.x_test.rows(),
+            ds.input_dim(),
+            ds.classes
+        );
+        println!(
+            "network {}-{}-{} {}, init {}, optimizer {} lr {}, batch {}, {} iterations, {} threads, {}",
+            ds.input_dim(),
+            if setup.hidden.is_empty() {
+                "linear".to_string()
+            } else {
+                setup.hidden.iter().map(|h| h.to_string()).collect::<Vec<_>>().join("-")
+            },
+            ds.classes,
+            setup.activation.name(),
+            setup.init.name(),
+            setup.optimizer.name(),
+            setup.optimizer.lr(),
+            setup.train.batch,
+            total,
+            setup.threads,
+            cmd.args.precision.name()
+        );
+        println!("{}", training::header_line());
+    }
+    let show_bar = !cmd.quiet && std::io::stderr().is_terminal();
+    let bar = if show_bar {
+        let bar = ProgressBar::new(total as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} it  loss {msg}  {per_sec} [{elapsed}<{eta}]")
+                .expect("valid template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let quiet = cmd.quiet;
+    let on_event = |ev: Event<'_>| match ev {
+        Event::Step { iteration, loss, .. } => {
+            if iteration % 10 == 0 {
+                bar.set_position(iteration as u64);
+                bar.set_message(format!("{loss:.4}"));
+            }
+        }
+        Event::Epoch(r) => {
+            if !quiet {
+                bar.suspend(|| println!("{}", training::row_line(r)));
+            }
+        }
+    };
+    let (history, spec) = match cmd.args.precision {
+        Precision::F32 => run_training::<f32>(&cmd.args, &setup, &ds, on_event)?,
+        Precision::F64 => run_training::<f64>(&cmd.args, &setup, &ds, on_event)?,
+    };
+    bar.finish_and_clear();
+    let last = history.epochs.last().expect("at least one epoch");
+    if !quiet {
+        println!(
+            "done: test accuracy {:.4}, train accuracy {:.4}, {:.2} s training + {:.2} s evaluation",
+            last.test_acc, last.train_acc, history.train_seconds, history.eval_seconds
+        );
+    }
+    if let Some(path) = &cmd.log {
+        write_atomic(path, csv::render(&training::table(&history)).as_bytes())?;
+    }
+    if let Some(path) = &cmd.plot {
+        let title = format!("{} {}", ds.name, describe(&spec));
+        let subtitle = format!(
+            "optimizer {} lr {} · batch {} · {} iterations · seed {}",
+            setup.optimizer.name(),
+            setup.optimizer.lr(),
+            setup.train.batch,
+            history.iterations,
+            setup.train.seed
+        );
+        let svg = svg::render_column(&training::charts(&history, &title), Some(&subtitle))?;
+        write_atomic(path, svg.as_bytes())?;
+    }
+    if let Some(path) = &cmd.summary_json {
+        let json = summary_json(&cmd.args, &setup, &spec, &history);
+        let text = serde_json::to_string_pretty(&json).expect("JSON values serialise") + "\n";
+        write_atomic(path, text.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `784-100-50-10 relu` style description.
+pub fn describe(spec: &MlpSpec) -> String {
+    let mut sizes = vec![spec.input];
+    sizes.extend(&spec.hidden);
+    sizes.push(spec.classes);
+    let sizes: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
+    let mut s = format!("{} {}", sizes.join("-"), spec.activation.name());
+    if spec.batchnorm {
+        s.push_str(" +bn");
+    }
+    if let Some(p) = spec.dropout {
+        s.push_str(&format!(" +dropout {p}"));
+    }
+    s
+}
+
+/// The `--summary-json` object.
+pub fn summary_json(args: &TrainArgs, setup: &Setup, spec: &MlpSpec, h: &History) -> serde_json::Value {
+    let last = h.epochs.last();
+    serde_json::json!({
+        "dataset": setup.dataset.name(),
+        "hidden": spec.hidden,
+        "activation": spec.activation.name(),
+        "init": spec.init.name(),
+        "batchnorm": spec.batchnorm,
+        "dropout": spec.dropout,
+        "weight_decay": spec.weight_decay,
+        "optimizer": setup.optimizer.name(),
+        "lr": setup.optimizer.lr(),
+        "batch": setup.train.batch,
+        "sampling": setup.train.sampling.name(),
+        "iterations": h.iterations,
+        "epochs": h.epochs.len(),
+        "seed": setup.train.seed,
+        "threads": setup.threads,
+        "precision": args.precision.name(),
+        "final_loss": h.final_loss,
+        "train_acc": last.map(|r| r.train_acc),
+        "test_acc": last.map(|r| r.test_acc),
+        "train_seconds": h.train_seconds,
+        "eval_seconds": h.eval_seconds,
+    })
+}

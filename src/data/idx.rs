@@ -1,0 +1,147 @@
+//! The IDX format of MNIST and Fashion-MNIST, gzip-compressed or raw.
+//!
+//! Big-endian. A 4-byte magic `0x00 0x00 TYPE NDIM` (TYPE `0x08` = unsigned byte), NDIM
+//! 32-bit dimension sizes, then the data row-major. Images: magic 2051 (dims N, 28, 28);
+//! labels: magic 2049 (dim N). Every header field is checked against the file's real length,
+//! so a truncated or mislabelled file is an error naming the file, never a panic.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use byteorder::{BigEndian, ReadBytesExt};
+use flate2::read::GzDecoder;
+
+use super::{Dataset, DatasetName, io_error};
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+
+pub const IMAGES_MAGIC: u32 = 0x0000_0803;
+pub const LABELS_MAGIC: u32 = 0x0000_0801;
+
+/// The four files of a split, by their canonical names (each may also end in `.gz`).
+pub const FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+fn format_err(path: &Path, what: impl Into<String>) -> Error {
+    Error::Format {
+        path: path.to_path_buf(),
+        what: what.into(),
+    }
+}
+
+/// The path of `base` in `dir`: the raw file if present, else `base.gz`.
+pub fn file_in(dir: &Path, base: &str) -> Option<PathBuf> {
+    let raw = dir.join(base);
+    if raw.is_file() {
+        return Some(raw);
+    }
+    let gz = dir.join(format!("{base}.gz"));
+    gz.is_file().then_some(gz)
+}
+
+/// Reads a file, decompressing it if it starts with the gzip magic (`1f 8b`).
+pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        GzDecoder::new(&bytes[..])
+            .read_to_end(&mut out)
+            .map_err(|e| format_err(path, format!("truncated or corrupt gzip data ({e})")))?;
+        Ok(out)
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// Parses an IDX header: checks the magic and returns the dimensions and the data.
+fn parse<'a>(bytes: &'a [u8], path: &Path, magic: u32, what: &str) -> Result<(Vec<usize>, &'a [u8])> {
+    let mut cur = bytes;
+    let got = cur
+        .read_u32::<BigEndian>()
+        .map_err(|_| format_err(path, "shorter than an IDX header (4 bytes)"))?;
+    if got != magic {
+        return Err(format_err(
+            path,
+            format!("wrong magic number 0x{got:08x}: expected 0x{magic:08x} for IDX {what}"),
+        ));
+    }
+    let ndim = (magic & 0xff) as usize;
+    let mut dims = Vec::with_capacity(ndim);
+    for _ in 0..ndim {
+        let d = cur
+            .read_u32::<BigEndian>()
+            .map_err(|_| format_err(path, "truncated IDX header"))?;
+        dims.push(d as usize);
+    }
+    let expected = dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    match expected {
+        Some(n) if n == cur.len() => Ok((dims, cur)),
+        Some(n) => Err(format_err(
+            path,
+            format!(
+                "header promises {n} data bytes ({}), file has {}{}",
+                dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("×"),
+                cur.len(),
+                if cur.len() < n { " (truncated)" } else { "" }
+            ),
+        )),
+        None => Err(format_err(path, "dimensions overflow")),
+    }
+}
+
+/// Images as rows of pixels scaled to [0, 1], and their (height, width).
+pub fn read_images(path: &Path) -> Result<(Matrix<f32>, (usize, usize))> {
+    let bytes = read_maybe_gz(path)?;
+    let (dims, data) = parse(&bytes, path, IMAGES_MAGIC, "images (3 dimensions)")?;
+    let (n, h, w) = (dims[0], dims[1], dims[2]);
+    let pixels = data.iter().map(|&b| f32::from(b) / 255.0).collect();
+    let m = Matrix::from_vec(n, h * w, pixels).map_err(|e| format_err(path, e.to_string()))?;
+    Ok((m, (h, w)))
+}
+
+/// Labels as class indices.
+pub fn read_labels(path: &Path) -> Result<Vec<usize>> {
+    let bytes = read_maybe_gz(path)?;
+    let (_, data) = parse(&bytes, path, LABELS_MAGIC, "labels (1 dimension)")?;
+    Ok(data.iter().map(|&b| usize::from(b)).collect())
+}
+
+/// Reads an image file and its label file, checking that they describe the same samples.
+pub fn read_split(images: &Path, labels: &Path, classes: usize) -> Result<(Matrix<f32>, Vec<usize>, (usize, usize))> {
+    let (x, hw) = read_images(images)?;
+    let t = read_labels(labels)?;
+    if x.rows() != t.len() {
+        return Err(format_err(
+            labels,
+            format!("{} labels for {} images in {}", t.len(), x.rows(), images.display()),
+        ));
+    }
+    if let Some(&bad) = t.iter().find(|&&c| c >= classes) {
+        return Err(format_err(labels, format!("label {bad} is outside 0..{classes}")));
+    }
+    Ok((x, t, hw))
+}
+
+/// Loads MNIST or Fashion-MNIST from a directory holding the four files.
+pub fn load_dir(name: DatasetName, dir: &Path) -> Result<Dataset> {
+    let path = |i: usize| file_in(dir, FILES[i]).unwrap_or_else(|| dir.join(FILES[i]));
+    let (x_train, t_train, (h, w)) = read_split(&path(0), &path(1), 10)?;
+    let (x_test, t_test, hw_test) = read_split(&path(2), &path(3), 10)?;
+    if hw_test != (h, w) {
+        return Err(format_err(&path(2), format!("test images are {}×{}, train images {h}×{w}", hw_test.0, hw_test.1)));
+    }
+    Ok(Dataset {
+        name,
+        x_train,
+        t_train,
+        x_test,
+        t_test,
+        classes: 10,
+        image_shape: Some((1, h, w)),
+        source: Some(dir.to_path_buf()),
+    })
+}

@@ -1,0 +1,75 @@
+//! Where datasets are looked for, in order: `--data-dir`, `$SCRATCHNET_DATA`,
+//! `./datasets/<name>/`, then `/usr/share/datasets/<name>/` (where Debian's
+//! `dataset-fashion-mnist` package installs). A data directory may hold the files directly or a
+//! `<name>/` folder with them.
+
+use std::path::{Path, PathBuf};
+
+use super::{DatasetName, cifar, idx};
+use crate::error::{Error, Result};
+
+/// The environment variable naming a folder of datasets.
+pub const ENV: &str = "SCRATCHNET_DATA";
+
+/// Whether `dir` holds every file `name` needs.
+pub fn has_files(name: DatasetName, dir: &Path) -> bool {
+    match name {
+        DatasetName::Mnist | DatasetName::FashionMnist => {
+            idx::FILES.iter().all(|f| idx::file_in(dir, f).is_some())
+        }
+        DatasetName::Cifar10 => cifar::TRAIN_FILES
+            .iter()
+            .chain([&cifar::TEST_FILE])
+            .all(|f| dir.join(f).is_file()),
+        _ => true,
+    }
+}
+
+/// Every directory searched for `name`, in order.
+pub fn candidates(name: DatasetName, data_dir: Option<&Path>) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut add_root = |root: PathBuf| {
+        out.push(root.join(name.name()));
+        out.push(root);
+    };
+    if let Some(d) = data_dir {
+        add_root(d.to_path_buf());
+    }
+    if let Some(env) = std::env::var_os(ENV).filter(|v| !v.is_empty()) {
+        add_root(PathBuf::from(env));
+    }
+    out.push(PathBuf::from("datasets").join(name.name()));
+    out.push(PathBuf::from("/usr/share/datasets").join(name.name()));
+    out
+}
+
+/// The first candidate directory that holds the dataset's files.
+pub fn find(name: DatasetName, data_dir: Option<&Path>) -> Result<PathBuf> {
+    let searched = candidates(name, data_dir);
+    if let Some(dir) = searched.iter().find(|d| has_files(name, d)) {
+        return Ok(dir.clone());
+    }
+    Err(Error::MissingDataset {
+        name: name.name().to_string(),
+        searched,
+        hint: hint(name),
+    })
+}
+
+/// What to do about a missing dataset.
+pub fn hint(name: DatasetName) -> String {
+    let files = match name {
+        DatasetName::Cifar10 => "the CIFAR-10 binary batches (data_batch_1.bin … test_batch.bin)",
+        _ => "the four IDX files (.gz or raw)",
+    };
+    let debian = if name == DatasetName::FashionMnist {
+        " On Debian/Ubuntu: apt-get install dataset-fashion-mnist."
+    } else {
+        ""
+    };
+    format!(
+        "Put {files} in datasets/{0}/, or point {ENV} or --data-dir at a folder holding {0}/ \
+         (see datasets/README.md).{debian}",
+        name.name()
+    )
+}

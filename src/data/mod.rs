@@ -1,0 +1,170 @@
+//! Datasets: MNIST and Fashion-MNIST (IDX), CIFAR-10 (binary batches), and the generated 2-D
+//! playground sets. Everything loads into [`Dataset`]: features in [0, 1] (images) or [-4, 4]
+//! (playground) as `f32` rows, labels as class indices.
+
+pub mod cifar;
+pub mod idx;
+pub mod locate;
+pub mod playground;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+
+/// The datasets scratchnet knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatasetName {
+    Mnist,
+    FashionMnist,
+    Cifar10,
+    Circle,
+    Xor,
+    Gauss,
+    Spiral,
+}
+
+impl DatasetName {
+    pub const ALL: [DatasetName; 7] = [
+        DatasetName::Mnist,
+        DatasetName::FashionMnist,
+        DatasetName::Cifar10,
+        DatasetName::Circle,
+        DatasetName::Xor,
+        DatasetName::Gauss,
+        DatasetName::Spiral,
+    ];
+
+    /// The CLI name, also the folder name under a data directory.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetName::Mnist => "mnist",
+            DatasetName::FashionMnist => "fashion-mnist",
+            DatasetName::Cifar10 => "cifar10",
+            DatasetName::Circle => "circle",
+            DatasetName::Xor => "xor",
+            DatasetName::Gauss => "gauss",
+            DatasetName::Spiral => "spiral",
+        }
+    }
+
+    /// Whether the data is generated from the seed rather than read from files.
+    pub fn is_generated(self) -> bool {
+        matches!(
+            self,
+            DatasetName::Circle | DatasetName::Xor | DatasetName::Gauss | DatasetName::Spiral
+        )
+    }
+}
+
+impl std::fmt::Display for DatasetName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for DatasetName {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        DatasetName::ALL
+            .into_iter()
+            .find(|d| d.name() == s.to_ascii_lowercase())
+            .ok_or_else(|| {
+                let names: Vec<_> = DatasetName::ALL.iter().map(|d| d.name()).collect();
+                Error::Config(format!(
+                    "unknown dataset '{s}': choose one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
+}
+
+/// A train/test split ready for training.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub name: DatasetName,
+    pub x_train: Matrix<f32>,
+    pub t_train: Vec<usize>,
+    pub x_test: Matrix<f32>,
+    pub t_test: Vec<usize>,
+    pub classes: usize,
+    /// (channels, height, width) for image data, for drawing samples.
+    pub image_shape: Option<(usize, usize, usize)>,
+    /// Where the files were found (`None` for generated data).
+    pub source: Option<PathBuf>,
+}
+
+impl Dataset {
+    /// Features per sample.
+    pub fn input_dim(&self) -> usize {
+        self.x_train.cols()
+    }
+
+    /// Checks the invariants every loader promises, so a bad file cannot reach training.
+    pub fn validate(&self) -> Result<()> {
+        let origin = self
+            .source
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(self.name.name()));
+        let fail = |what: String| {
+            Err(Error::Format {
+                path: origin.clone(),
+                what,
+            })
+        };
+        if self.x_train.rows() == 0 || self.x_test.rows() == 0 {
+            return fail("the dataset has no samples in its train or test split".into());
+        }
+        if self.x_train.rows() != self.t_train.len() || self.x_test.rows() != self.t_test.len() {
+            return fail("image and label counts differ".into());
+        }
+        if self.x_train.cols() != self.x_test.cols() {
+            return fail("train and test samples have different sizes".into());
+        }
+        if let Some(&bad) = self.t_train.iter().chain(&self.t_test).find(|&&t| t >= self.classes) {
+            return fail(format!("label {bad} is outside 0..{}", self.classes));
+        }
+        Ok(())
+    }
+}
+
+/// Options for loading a dataset.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// `--data-dir`: searched first.
+    pub data_dir: Option<PathBuf>,
+    /// CIFAR-10 as 1024 gray values instead of 3072 colour values.
+    pub grayscale: bool,
+    /// Seed for the generated playground sets.
+    pub seed: u64,
+    /// Gaussian noise (standard deviation) added to playground points.
+    pub noise: f64,
+}
+
+/// Finds and loads `name` (or generates it, for the playground sets).
+pub fn load(name: DatasetName, opts: &LoadOptions) -> Result<Dataset> {
+    let ds = match name {
+        DatasetName::Mnist | DatasetName::FashionMnist => {
+            let dir = locate::find(name, opts.data_dir.as_deref())?;
+            idx::load_dir(name, &dir)?
+        }
+        DatasetName::Cifar10 => {
+            let dir = locate::find(name, opts.data_dir.as_deref())?;
+            cifar::load_dir(&dir, opts.grayscale)?
+        }
+        DatasetName::Circle | DatasetName::Xor | DatasetName::Gauss | DatasetName::Spiral => {
+            playground::generate(name, playground::TRAIN, playground::TEST, opts.noise, opts.seed)
+        }
+    };
+    ds.validate()?;
+    Ok(ds)
+}
+
+/// A file-level I/O error with its path.
+pub(crate) fn io_error(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}

@@ -1,0 +1,232 @@
+//! The trainer, shaped like the textbook's `common/trainer.py`: each epoch is one pass of
+//! mini-batch steps, then an evaluation on the full train and test sets, recorded in a
+//! [`History`] and reported through a callback.
+//!
+//! Training time and evaluation time are measured separately: `train_seconds` covers only the
+//! steps (gather, forward, backward, update), so speed comparisons are not skewed by how often
+//! one chooses to evaluate.
+
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::matrix::{Float, Matrix};
+use crate::nn::network::Network;
+use crate::nn::softmax_with_loss::Targets;
+use crate::optim::Optimizer;
+
+/// How batches are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sampling {
+    /// Each epoch visits every training sample once, in a fresh random order.
+    Shuffle,
+    /// Each batch is drawn with replacement, like the textbook's `np.random.choice`;
+    /// an epoch is then `⌊N / batch⌋` iterations.
+    Random,
+}
+
+impl Sampling {
+    pub fn name(self) -> &'static str {
+        match self {
+            Sampling::Shuffle => "shuffle",
+            Sampling::Random => "random",
+        }
+    }
+}
+
+/// How long to train.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Length {
+    Epochs(usize),
+    Iters(usize),
+}
+
+/// Trainer settings (the network and optimizer are passed separately).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainConfig {
+    pub batch: usize,
+    pub length: Length,
+    pub sampling: Sampling,
+    pub seed: u64,
+}
+
+/// One row of the per-epoch table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    /// Iterations done so far (cumulative).
+    pub iterations: usize,
+    /// Mean training loss over this epoch's batches.
+    pub loss: f64,
+    pub train_acc: f64,
+    pub test_acc: f64,
+    /// Training time of this epoch (evaluation excluded).
+    pub seconds: f64,
+    pub samples_per_sec: f64,
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct History {
+    pub epochs: Vec<EpochRecord>,
+    pub iterations: usize,
+    /// Loss of the last training batch.
+    pub final_loss: f64,
+    pub train_seconds: f64,
+    pub eval_seconds: f64,
+}
+
+/// What the trainer reports while it runs.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// After each iteration: (iterations done, total, this batch's loss).
+    Step {
+        iteration: usize,
+        total: usize,
+        loss: f64,
+    },
+    /// After each epoch's evaluation.
+    Epoch(&'a EpochRecord),
+}
+
+/// A dataset converted to the training precision.
+#[derive(Clone, Debug)]
+pub struct TrainData<T> {
+    pub x_train: Matrix<T>,
+    pub t_train: Vec<usize>,
+    pub x_test: Matrix<T>,
+    pub t_test: Vec<usize>,
+}
+
+impl<T: Float> TrainData<T> {
+    pub fn from_dataset(ds: &Dataset) -> Self {
+        TrainData {
+            x_train: ds.x_train.cast(),
+            t_train: ds.t_train.clone(),
+            x_test: ds.x_test.cast(),
+            t_test: ds.t_test.clone(),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Iterations per epoch for `n` training samples.
+    pub fn iters_per_epoch(&self, n: usize) -> usize {
+        match self.sampling {
+            Sampling::Shuffle => n.div_ceil(self.batch),
+            Sampling::Random => (n / self.batch).max(1),
+        }
+    }
+
+    /// Total iterations for `n` training samples.
+    pub fn total_iters(&self, n: usize) -> usize {
+        match self.length {
+            Length::Epochs(e) => e * self.iters_per_epoch(n),
+            Length::Iters(i) => i,
+        }
+    }
+
+    /// Rejects settings that cannot train, naming the flag.
+    pub fn validate(&self, n_train: usize) -> Result<()> {
+        if self.batch == 0 {
+            return Err(Error::Config("--batch must be at least 1".into()));
+        }
+        if self.batch > n_train {
+            return Err(Error::Config(format!(
+                "--batch {} is larger than the {n_train} training samples",
+                self.batch
+            )));
+        }
+        match self.length {
+            Length::Epochs(0) => Err(Error::Config("--epochs must be at least 1".into())),
+            Length::Iters(0) => Err(Error::Config("--iters must be at least 1".into())),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Trains `net` with `opt` on `data`; stops with [`Error::Diverged`] on a NaN or infinite loss.
+pub fn train<T: Float>(
+    net: &mut Network<T>,
+    opt: &mut Optimizer<T>,
+    data: &TrainData<T>,
+    cfg: &TrainConfig,
+    mut on_event: impl FnMut(Event<'_>),
+) -> Result<History> {
+    let n = data.x_train.rows();
+    cfg.validate(n)?;
+    let ipe = cfg.iters_per_epoch(n);
+    let total = cfg.total_iters(n);
+    let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0xba7c_4e5_u64);
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut batch_idx: Vec<usize> = Vec::with_capacity(cfg.batch);
+    let mut batch_t: Vec<usize> = Vec::with_capacity(cfg.batch);
+    let mut history = History::default();
+    let mut it = 0;
+    let mut epoch = 0;
+    while it < total {
+        epoch += 1;
+        let start = Instant::now();
+        if cfg.sampling == Sampling::Shuffle {
+            order.shuffle(&mut rng);
+        }
+        let steps = ipe.min(total - it);
+        let (mut loss_sum, mut samples) = (0.0, 0usize);
+        for j in 0..steps {
+            batch_idx.clear();
+            match cfg.sampling {
+                Sampling::Shuffle => {
+                    batch_idx.extend_from_slice(&order[j * cfg.batch..((j + 1) * cfg.batch).min(n)])
+                }
+                Sampling::Random => {
+                    batch_idx.extend((0..cfg.batch).map(|_| rng.random_range(0..n)))
+                }
+            }
+            batch_t.clear();
+            batch_t.extend(batch_idx.iter().map(|&i| data.t_train[i]));
+            net.input_mut().gather_rows_from(&data.x_train, &batch_idx);
+            let loss = net.gradient_on_input(Targets::Labels(&batch_t))?.to_f64();
+            it += 1;
+            if !loss.is_finite() {
+                return Err(Error::Diverged {
+                    epoch,
+                    step: it,
+                    loss,
+                });
+            }
+            opt.step(net);
+            loss_sum += loss;
+            samples += batch_idx.len();
+            history.final_loss = loss;
+            on_event(Event::Step {
+                iteration: it,
+                total,
+                loss,
+            });
+        }
+        let seconds = start.elapsed().as_secs_f64();
+        history.train_seconds += seconds;
+
+        let eval_start = Instant::now();
+        let train_acc = net.accuracy(&data.x_train, &data.t_train)?;
+        let test_acc = net.accuracy(&data.x_test, &data.t_test)?;
+        history.eval_seconds += eval_start.elapsed().as_secs_f64();
+        let record = EpochRecord {
+            epoch,
+            iterations: it,
+            loss: loss_sum / steps as f64,
+            train_acc,
+            test_acc,
+            seconds,
+            samples_per_sec: samples as f64 / seconds.max(1e-9),
+        };
+        on_event(Event::Epoch(&record));
+        history.epochs.push(record);
+    }
+    history.iterations = it;
+    Ok(history)
+}
