@@ -1,4 +1,4 @@
-//! Records the compiler version and the git commit for the experiment header of reports.
+//! Records the compiler version, git commit and optimisation level for report headers.
 
 use std::process::Command;
 
@@ -16,6 +16,11 @@ fn main() {
         output("git", &["rev-parse", "--short=10", "HEAD"]).unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=SCRATCHNET_RUSTC={version}");
     println!("cargo:rustc-env=SCRATCHNET_COMMIT={commit}");
+    // The optimisation level, so `train` and `bench` can warn about unoptimised builds (the
+    // test profile keeps debug assertions but is optimised, so cfg!(debug_assertions) is no
+    // guide).
+    let opt = std::env::var("OPT_LEVEL").unwrap_or_else(|_| "?".into());
+    println!("cargo:rustc-env=SCRATCHNET_OPT_LEVEL={opt}");
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
 }

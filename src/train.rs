@@ -161,7 +161,8 @@ pub fn train<T: Float>(
     cfg.validate(n)?;
     let ipe = cfg.iters_per_epoch(n);
     let total = cfg.total_iters(n);
-    let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0xba7c_4e5_u64);
+    // Mixed into the seed so batch order and weight init never share a random stream.
+    let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0x0ba7_c4e5_u64);
     let mut order: Vec<usize> = (0..n).collect();
     let mut batch_idx: Vec<usize> = Vec::with_capacity(cfg.batch);
     let mut batch_t: Vec<usize> = Vec::with_capacity(cfg.batch);

@@ -170,3 +170,194 @@ fn clap_rejects_unknown_values_without_panicking() {
         .stderr(predicate::str::contains("f16"))
         .stderr(predicate::str::contains("panicked").not());
 }
+
+#[test]
+fn train_on_the_circle_writes_log_plot_and_summary() {
+    let dir = std::env::temp_dir().join(format!("scratchnet-train-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (log, plot, json) = (
+        dir.join("log.csv"),
+        dir.join("plot.svg"),
+        dir.join("s.json"),
+    );
+    let out = scratchnet()
+        .args([
+            "train",
+            "--dataset",
+            "circle",
+            "--hidden",
+            "30,5,10",
+            "--epochs",
+            "40",
+        ])
+        .args(["--batch", "10", "--lr", "0.01", "--seed", "3"])
+        .arg("--log")
+        .arg(&log)
+        .arg("--plot")
+        .arg(&plot)
+        .arg("--summary-json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("epoch  iterations"), "{stdout}");
+    assert!(stdout.contains("done: test accuracy"), "{stdout}");
+    let csv = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(csv.lines().count(), 41);
+    assert!(csv.starts_with("epoch,iterations,loss,train_acc,test_acc,seconds,samples_per_sec\n"));
+    assert!(std::fs::read_to_string(&plot).unwrap().contains("accuracy"));
+    let summary = std::fs::read_to_string(&json).unwrap();
+    for key in [
+        "\"dataset\": \"circle\"",
+        "\"hidden\"",
+        "\"activation\": \"relu\"",
+        "\"optimizer\": \"adam\"",
+        "\"lr\": 0.01",
+        "\"batch\": 10",
+        "\"iterations\": 4000",
+        "\"epochs\": 40",
+        "\"seed\": 3",
+        "\"threads\"",
+        "\"precision\": \"f32\"",
+        "\"final_loss\"",
+        "\"train_acc\"",
+        "\"test_acc\"",
+        "\"train_seconds\"",
+        "\"eval_seconds\"",
+    ] {
+        assert!(summary.contains(key), "{key} missing from {summary}");
+    }
+    let test_acc: f64 = summary
+        .lines()
+        .find(|l| l.contains("\"test_acc\""))
+        .and_then(|l| l.split(':').nth(1))
+        .map(|v| v.trim().trim_end_matches(',').parse().unwrap())
+        .unwrap();
+    assert!(test_acc >= 0.99, "circle reached {test_acc}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn same_seed_same_result_whatever_the_threads() {
+    let run = |threads: &str| {
+        let out = scratchnet()
+            .args([
+                "train",
+                "--dataset",
+                "spiral",
+                "--hidden",
+                "16,16",
+                "--epochs",
+                "3",
+            ])
+            .args([
+                "--quiet",
+                "--summary-json",
+                "/dev/stdout",
+                "--threads",
+                threads,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let s = String::from_utf8(out.stdout).unwrap();
+        s.lines()
+            .filter(|l| l.contains("final_loss") || l.contains("_acc"))
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run("1"), run("2"));
+}
+
+#[test]
+fn bad_train_flags_are_one_line_errors() {
+    let circle = ["train", "--dataset", "circle", "--epochs", "1"];
+    let with = |extra: &[&'static str]| -> Vec<&'static str> {
+        circle
+            .iter()
+            .copied()
+            .chain(extra.iter().copied())
+            .collect()
+    };
+    assert_one_line_error(&with(&["--lr", "0"]), "--lr must be a positive");
+    assert_one_line_error(&with(&["--lr", "NaN"]), "--lr must be a positive");
+    assert_one_line_error(&with(&["--lr=-0.1"]), "--lr must be a positive");
+    assert_one_line_error(&with(&["--batch", "0"]), "--batch must be at least 1");
+    assert_one_line_error(
+        &with(&["--batch", "5000"]),
+        "larger than the 1000 training samples",
+    );
+    assert_one_line_error(&with(&["--hidden", ""]), "--hidden");
+    assert_one_line_error(&with(&["--hidden", "10,0"]), "--hidden");
+    assert_one_line_error(&with(&["--dropout", "1"]), "--dropout must be in [0, 1)");
+    assert_one_line_error(&with(&["--dropout=-0.1"]), "--dropout");
+    assert_one_line_error(&with(&["--optimizer", "lamb"]), "unknown optimizer 'lamb'");
+    assert_one_line_error(&with(&["--threads", "0"]), "--threads must be at least 1");
+    assert_one_line_error(&with(&["--init", "std:0"]), "invalid --init");
+    assert_one_line_error(&with(&["--activation", "gelu"]), "unknown activation");
+    assert_one_line_error(&with(&["--weight-decay=-1"]), "--weight-decay");
+    assert_one_line_error(
+        &["train", "--dataset", "imagenet"],
+        "unknown dataset 'imagenet'",
+    );
+    assert_one_line_error(
+        &with(&["--grayscale"]),
+        "--grayscale applies to --dataset cifar10",
+    );
+}
+
+#[test]
+fn missing_dataset_says_where_it_looked() {
+    let empty = std::env::temp_dir().join(format!("scratchnet-nodata-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = scratchnet()
+        .current_dir(&empty)
+        .env("SCRATCHNET_DATA", &empty)
+        .args(["train", "--dataset", "cifar10", "--data-dir"])
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("dataset cifar10 not found; looked in:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("/usr/share/datasets/cifar10"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+    std::fs::remove_dir_all(&empty).unwrap();
+}
+
+#[test]
+fn divergence_is_an_error_suggesting_a_smaller_learning_rate() {
+    let out = scratchnet()
+        .args([
+            "train",
+            "--dataset",
+            "spiral",
+            "--hidden",
+            "64,64",
+            "--init",
+            "std:1",
+        ])
+        .args([
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "10000",
+            "--epochs",
+            "50",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: training diverged"), "{stderr}");
+    assert!(stderr.contains("smaller learning rate"), "{stderr}");
+}

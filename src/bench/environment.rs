@@ -62,18 +62,23 @@ impl Environment {
     }
 }
 
-/// `"release"` for optimised builds, `"debug (unoptimised: tens of times slower)"` otherwise.
+/// Whether this binary was compiled without optimisation (`opt-level = 0`).
+pub fn is_unoptimised() -> bool {
+    env!("SCRATCHNET_OPT_LEVEL") == "0"
+}
+
+/// `"optimised (opt-level N)"`, or a warning-worthy description of a debug build.
 pub fn build_profile() -> &'static str {
-    if cfg!(debug_assertions) {
+    if is_unoptimised() {
         "debug (unoptimised: tens of times slower)"
     } else {
-        "release"
+        concat!("optimised (opt-level ", env!("SCRATCHNET_OPT_LEVEL"), ")")
     }
 }
 
-/// The warning `train` and `bench` print first in a debug build, or `None` in release.
+/// The warning `train` and `bench` print first in an unoptimised build, or `None`.
 pub fn debug_build_warning() -> Option<&'static str> {
-    cfg!(debug_assertions).then_some(
+    is_unoptimised().then_some(
         "warning: this is a debug build, tens of times slower than release; use `cargo run --release`",
     )
 }

@@ -2,6 +2,7 @@
 //! into library calls.
 
 pub mod bench;
+pub mod gradcheck;
 pub mod train;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,8 @@ pub enum Command {
     Bench(bench::BenchCommand),
     /// Train a network: `scratchnet train --dataset mnist --hidden 100,50 --optimizer adam`.
     Train(train::TrainCmd),
+    /// Check backprop against numerical gradients on real data, and time both.
+    Gradcheck(gradcheck::GradcheckCmd),
 }
 
 /// Runs a parsed command line.
@@ -30,6 +33,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Train(cmd) => train::run(cmd),
+        Command::Gradcheck(cmd) => gradcheck::run(cmd),
     }
 }
 

@@ -171,10 +171,15 @@ impl TrainArgs {
             None => default_threads(),
         };
         if !(self.noise >= 0.0 && self.noise.is_finite()) {
-            return Err(Error::Config(format!("--noise must be ≥ 0, got {}", self.noise)));
+            return Err(Error::Config(format!(
+                "--noise must be ≥ 0, got {}",
+                self.noise
+            )));
         }
         if self.grayscale && dataset != DatasetName::Cifar10 {
-            return Err(Error::Config("--grayscale applies to --dataset cifar10 only".into()));
+            return Err(Error::Config(
+                "--grayscale applies to --dataset cifar10 only".into(),
+            ));
         }
         let length = match (self.epochs, self.iters) {
             (_, Some(i)) => Length::Iters(i),
@@ -208,7 +213,9 @@ impl TrainArgs {
         // Validate the network flags now (input and class counts are placeholders).
         setup.mlp(1, 2).validate()?;
         if let Length::Epochs(0) | Length::Iters(0) = length {
-            return Err(Error::Config("--epochs and --iters must be at least 1".into()));
+            return Err(Error::Config(
+                "--epochs and --iters must be at least 1".into(),
+            ));
         }
         if self.batch == 0 {
             return Err(Error::Config("--batch must be at least 1".into()));
@@ -254,7 +261,10 @@ pub fn run_training<T: Float>(
 
 pub fn run(cmd: TrainCmd) -> Result<()> {
     let setup = cmd.args.setup()?;
-    for path in [&cmd.log, &cmd.plot, &cmd.summary_json].into_iter().flatten() {
+    for path in [&cmd.log, &cmd.plot, &cmd.summary_json]
+        .into_iter()
+        .flatten()
+    {
         check_writable_dir(path)?;
     }
     if let Some(w) = debug_build_warning() {
@@ -282,7 +292,12 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
             if setup.hidden.is_empty() {
                 "linear".to_string()
             } else {
-                setup.hidden.iter().map(|h| h.to_string()).collect::<Vec<_>>().join("-")
+                setup
+                    .hidden
+                    .iter()
+                    .map(|h| h.to_string())
+                    .collect::<Vec<_>>()
+                    .join("-")
             },
             ds.classes,
             setup.activation.name(),
@@ -300,8 +315,10 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
     let bar = if show_bar {
         let bar = ProgressBar::new(total as u64);
         bar.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} it  loss {msg}  {per_sec} [{elapsed}<{eta}]")
-                .expect("valid template"),
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} it  loss {msg}  {per_sec} [{elapsed}<{eta}]",
+            )
+            .expect("valid template"),
         );
         bar
     } else {
@@ -309,7 +326,9 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
     };
     let quiet = cmd.quiet;
     let on_event = |ev: Event<'_>| match ev {
-        Event::Step { iteration, loss, .. } => {
+        Event::Step {
+            iteration, loss, ..
+        } => {
             if iteration % 10 == 0 {
                 bar.set_position(iteration as u64);
                 bar.set_message(format!("{loss:.4}"));
@@ -374,7 +393,12 @@ pub fn describe(spec: &MlpSpec) -> String {
 }
 
 /// The `--summary-json` object.
-pub fn summary_json(args: &TrainArgs, setup: &Setup, spec: &MlpSpec, h: &History) -> serde_json::Value {
+pub fn summary_json(
+    args: &TrainArgs,
+    setup: &Setup,
+    spec: &MlpSpec,
+    h: &History,
+) -> serde_json::Value {
     let last = h.epochs.last();
     serde_json::json!({
         "dataset": setup.dataset.name(),

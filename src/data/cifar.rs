@@ -44,7 +44,11 @@ pub fn parse_batch(bytes: &[u8], path: &Path, grayscale: bool) -> Result<(Vec<f3
         let px = &rec[1..];
         if grayscale {
             for j in 0..1024 {
-                let (r, g, b) = (f32::from(px[j]), f32::from(px[1024 + j]), f32::from(px[2048 + j]));
+                let (r, g, b) = (
+                    f32::from(px[j]),
+                    f32::from(px[1024 + j]),
+                    f32::from(px[2048 + j]),
+                );
                 x.push((0.299 * r + 0.587 * g + 0.114 * b) / 255.0);
             }
         } else {

@@ -58,7 +58,12 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Parses an IDX header: checks the magic and returns the dimensions and the data.
-fn parse<'a>(bytes: &'a [u8], path: &Path, magic: u32, what: &str) -> Result<(Vec<usize>, &'a [u8])> {
+fn parse<'a>(
+    bytes: &'a [u8],
+    path: &Path,
+    magic: u32,
+    what: &str,
+) -> Result<(Vec<usize>, &'a [u8])> {
     let mut cur = bytes;
     let got = cur
         .read_u32::<BigEndian>()
@@ -84,7 +89,10 @@ fn parse<'a>(bytes: &'a [u8], path: &Path, magic: u32, what: &str) -> Result<(Ve
             path,
             format!(
                 "header promises {n} data bytes ({}), file has {}{}",
-                dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("×"),
+                dims.iter()
+                    .map(|d| d.to_string())
+                    .collect::<Vec<_>>()
+                    .join("×"),
                 cur.len(),
                 if cur.len() < n { " (truncated)" } else { "" }
             ),
@@ -110,36 +118,60 @@ pub fn read_labels(path: &Path) -> Result<Vec<usize>> {
     Ok(data.iter().map(|&b| usize::from(b)).collect())
 }
 
+/// One split (train or test) of an image dataset.
+#[derive(Clone, Debug)]
+pub struct Split {
+    pub x: Matrix<f32>,
+    pub t: Vec<usize>,
+    /// (height, width) of each image.
+    pub image_hw: (usize, usize),
+}
+
 /// Reads an image file and its label file, checking that they describe the same samples.
-pub fn read_split(images: &Path, labels: &Path, classes: usize) -> Result<(Matrix<f32>, Vec<usize>, (usize, usize))> {
+pub fn read_split(images: &Path, labels: &Path, classes: usize) -> Result<Split> {
     let (x, hw) = read_images(images)?;
     let t = read_labels(labels)?;
     if x.rows() != t.len() {
         return Err(format_err(
             labels,
-            format!("{} labels for {} images in {}", t.len(), x.rows(), images.display()),
+            format!(
+                "{} labels for {} images in {}",
+                t.len(),
+                x.rows(),
+                images.display()
+            ),
         ));
     }
     if let Some(&bad) = t.iter().find(|&&c| c >= classes) {
-        return Err(format_err(labels, format!("label {bad} is outside 0..{classes}")));
+        return Err(format_err(
+            labels,
+            format!("label {bad} is outside 0..{classes}"),
+        ));
     }
-    Ok((x, t, hw))
+    Ok(Split { x, t, image_hw: hw })
 }
 
 /// Loads MNIST or Fashion-MNIST from a directory holding the four files.
 pub fn load_dir(name: DatasetName, dir: &Path) -> Result<Dataset> {
     let path = |i: usize| file_in(dir, FILES[i]).unwrap_or_else(|| dir.join(FILES[i]));
-    let (x_train, t_train, (h, w)) = read_split(&path(0), &path(1), 10)?;
-    let (x_test, t_test, hw_test) = read_split(&path(2), &path(3), 10)?;
-    if hw_test != (h, w) {
-        return Err(format_err(&path(2), format!("test images are {}×{}, train images {h}×{w}", hw_test.0, hw_test.1)));
+    let train = read_split(&path(0), &path(1), 10)?;
+    let test = read_split(&path(2), &path(3), 10)?;
+    let (h, w) = train.image_hw;
+    if test.image_hw != (h, w) {
+        return Err(format_err(
+            &path(2),
+            format!(
+                "test images are {}×{}, train images {h}×{w}",
+                test.image_hw.0, test.image_hw.1
+            ),
+        ));
     }
     Ok(Dataset {
         name,
-        x_train,
-        t_train,
-        x_test,
-        t_test,
+        x_train: train.x,
+        t_train: train.t,
+        x_test: test.x,
+        t_test: test.t,
         classes: 10,
         image_shape: Some((1, h, w)),
         source: Some(dir.to_path_buf()),

@@ -25,8 +25,18 @@ pub fn has_files(name: DatasetName, dir: &Path) -> bool {
     }
 }
 
-/// Every directory searched for `name`, in order.
+/// Every directory searched for `name`, in order, with `$SCRATCHNET_DATA` as it is set now.
 pub fn candidates(name: DatasetName, data_dir: Option<&Path>) -> Vec<PathBuf> {
+    let env = std::env::var_os(ENV).filter(|v| !v.is_empty());
+    candidates_with(name, data_dir, env.as_deref().map(Path::new))
+}
+
+/// Every directory searched for `name`, given the `--data-dir` and `$SCRATCHNET_DATA` values.
+pub fn candidates_with(
+    name: DatasetName,
+    data_dir: Option<&Path>,
+    env: Option<&Path>,
+) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut add_root = |root: PathBuf| {
         out.push(root.join(name.name()));
@@ -35,8 +45,8 @@ pub fn candidates(name: DatasetName, data_dir: Option<&Path>) -> Vec<PathBuf> {
     if let Some(d) = data_dir {
         add_root(d.to_path_buf());
     }
-    if let Some(env) = std::env::var_os(ENV).filter(|v| !v.is_empty()) {
-        add_root(PathBuf::from(env));
+    if let Some(env) = env {
+        add_root(env.to_path_buf());
     }
     out.push(PathBuf::from("datasets").join(name.name()));
     out.push(PathBuf::from("/usr/share/datasets").join(name.name()));
@@ -45,7 +55,11 @@ pub fn candidates(name: DatasetName, data_dir: Option<&Path>) -> Vec<PathBuf> {
 
 /// The first candidate directory that holds the dataset's files.
 pub fn find(name: DatasetName, data_dir: Option<&Path>) -> Result<PathBuf> {
-    let searched = candidates(name, data_dir);
+    find_in(name, candidates(name, data_dir))
+}
+
+/// The first of `searched` that holds the dataset, or an error listing them all.
+pub fn find_in(name: DatasetName, searched: Vec<PathBuf>) -> Result<PathBuf> {
     if let Some(dir) = searched.iter().find(|d| has_files(name, d)) {
         return Ok(dir.clone());
     }

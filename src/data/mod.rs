@@ -122,7 +122,12 @@ impl Dataset {
         if self.x_train.cols() != self.x_test.cols() {
             return fail("train and test samples have different sizes".into());
         }
-        if let Some(&bad) = self.t_train.iter().chain(&self.t_test).find(|&&t| t >= self.classes) {
+        if let Some(&bad) = self
+            .t_train
+            .iter()
+            .chain(&self.t_test)
+            .find(|&&t| t >= self.classes)
+        {
             return fail(format!("label {bad} is outside 0..{}", self.classes));
         }
         Ok(())
@@ -154,7 +159,13 @@ pub fn load(name: DatasetName, opts: &LoadOptions) -> Result<Dataset> {
             cifar::load_dir(&dir, opts.grayscale)?
         }
         DatasetName::Circle | DatasetName::Xor | DatasetName::Gauss | DatasetName::Spiral => {
-            playground::generate(name, playground::TRAIN, playground::TEST, opts.noise, opts.seed)
+            playground::generate(
+                name,
+                playground::TRAIN,
+                playground::TEST,
+                opts.noise,
+                opts.seed,
+            )
         }
     };
     ds.validate()?;

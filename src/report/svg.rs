@@ -40,7 +40,11 @@ pub struct LineChart {
 
 impl LineChart {
     /// A chart with a linear x axis, y from 0, the legend at the upper left.
-    pub fn new(title: impl Into<String>, x_label: impl Into<String>, y_label: impl Into<String>) -> Self {
+    pub fn new(
+        title: impl Into<String>,
+        x_label: impl Into<String>,
+        y_label: impl Into<String>,
+    ) -> Self {
         LineChart {
             title: title.into(),
             subtitle: None,
@@ -100,7 +104,9 @@ impl LineChart {
             y1 = y1.max(y);
         }
         if !x0.is_finite() {
-            return Err(Error::Config("nothing to plot: the chart has no points".into()));
+            return Err(Error::Config(
+                "nothing to plot: the chart has no points".into(),
+            ));
         }
         if x1 <= x0 {
             x1 = x0 + 1.0;
@@ -220,15 +226,15 @@ mod tests {
         chart.subtitle = Some("machine".into());
         chart.log_x = true;
         chart.series = vec![
-                Series {
-                    name: "naive".into(),
-                    points: vec![(64.0, 1.0), (128.0, 0.8)],
-                },
-                Series {
-                    name: "simd".into(),
-                    points: vec![(64.0, 40.0), (128.0, 70.0)],
-                },
-            ];
+            Series {
+                name: "naive".into(),
+                points: vec![(64.0, 1.0), (128.0, 0.8)],
+            },
+            Series {
+                name: "simd".into(),
+                points: vec![(64.0, 40.0), (128.0, 70.0)],
+            },
+        ];
         let svg = chart.render().unwrap();
         assert!(svg.starts_with("<svg"));
         for text in ["GEMM", "GFLOP/s", "naive", "simd", "machine"] {

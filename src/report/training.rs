@@ -64,9 +64,17 @@ pub fn table(history: &History) -> Table {
 /// Loss above, train/test accuracy below, against epochs.
 pub fn charts(history: &History, title: &str) -> Vec<LineChart> {
     let pts = |f: fn(&EpochRecord) -> f64| -> Vec<(f64, f64)> {
-        history.epochs.iter().map(|r| (r.epoch as f64, f(r))).collect()
+        history
+            .epochs
+            .iter()
+            .map(|r| (r.epoch as f64, f(r)))
+            .collect()
     };
-    let mut loss = LineChart::new(format!("{title}: training loss"), "epoch", "mean batch loss");
+    let mut loss = LineChart::new(
+        format!("{title}: training loss"),
+        "epoch",
+        "mean batch loss",
+    );
     loss.legend = Legend::UpperRight;
     loss.series = vec![Series {
         name: "train loss".into(),
@@ -79,7 +87,11 @@ pub fn charts(history: &History, title: &str) -> Vec<LineChart> {
         .iter()
         .flat_map(|r| [r.train_acc, r.test_acc])
         .fold(1.0_f64, f64::min);
-    acc.y_min = Some((lowest - 0.02).clamp(0.0, 0.9).min((lowest * 10.0).floor() / 10.0));
+    acc.y_min = Some(
+        (lowest - 0.02)
+            .clamp(0.0, 0.9)
+            .min((lowest * 10.0).floor() / 10.0),
+    );
     acc.y_max = Some(1.0);
     acc.series = vec![
         Series {
@@ -126,7 +138,10 @@ mod tests {
             text.lines().next().unwrap(),
             "epoch,iterations,loss,train_acc,test_acc,seconds,samples_per_sec"
         );
-        assert_eq!(text.lines().nth(2).unwrap(), "2,1200,0.2500,0.9500,0.9400,0.50,120000");
+        assert_eq!(
+            text.lines().nth(2).unwrap(),
+            "2,1200,0.2500,0.9500,0.9400,0.50,120000"
+        );
         assert_eq!(header_line().len(), row_line(&h.epochs[0]).len());
     }
 

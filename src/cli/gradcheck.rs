@@ -1,0 +1,177 @@
+//! `scratchnet gradcheck`: the textbook's gradient check on real data — backprop against the
+//! central-difference numerical gradient — and what each costs per step.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::train::Precision;
+use crate::data::{self, DatasetName, LoadOptions};
+use crate::error::{Error, Result};
+use crate::gradcheck::{self, ParamCheck};
+use crate::matrix::Float;
+use crate::nn::init::Init;
+use crate::nn::network::{Activation, MlpSpec, Network};
+use crate::nn::softmax_with_loss::Targets;
+use crate::report::{Align, Table};
+
+#[derive(Debug, Args)]
+pub struct GradcheckCmd {
+    /// mnist, fashion-mnist, cifar10 or a playground set.
+    #[arg(long, default_value = "mnist")]
+    pub dataset: String,
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Hidden width of the checked network (input-hidden-classes, as the textbook's TwoLayerNet).
+    #[arg(long, default_value_t = 50)]
+    pub hidden: usize,
+    /// Training samples in the agreement check (the textbook uses 3).
+    #[arg(long, default_value_t = 3)]
+    pub samples: usize,
+    /// Batch size for timing one numerical-gradient step against one backprop step.
+    #[arg(long, default_value_t = 100)]
+    pub timing_batch: usize,
+    /// Skip the timing (a numerical step on 784-50-10 takes tens of seconds).
+    #[arg(long)]
+    pub no_timing: bool,
+    /// Precision of both the check and the timing (the textbook's numpy uses float64).
+    #[arg(long, value_enum, default_value_t = Precision::F64)]
+    pub precision: Precision,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// GEMM threads [default: $SCRATCHNET_THREADS or all cores].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// The agreement table.
+pub fn table(checks: &[ParamCheck]) -> Table {
+    let mut t = Table::new(&[
+        ("param", Align::Left),
+        ("shape", Align::Left),
+        ("mean |bp − num|", Align::Right),
+        ("max |bp − num|", Align::Right),
+        ("rel error", Align::Right),
+    ]);
+    for c in checks {
+        t.push(vec![
+            c.name.clone(),
+            format!("{}×{}", c.shape.0, c.shape.1),
+            format!("{:.3e}", c.mean_abs_diff),
+            format!("{:.3e}", c.max_abs_diff),
+            format!("{:.3e}", c.rel_error),
+        ]);
+    }
+    t
+}
+
+pub fn run(cmd: GradcheckCmd) -> Result<()> {
+    let name: DatasetName = cmd.dataset.parse()?;
+    if cmd.samples == 0 || cmd.hidden == 0 || cmd.timing_batch == 0 {
+        return Err(Error::Config(
+            "--samples, --hidden and --timing-batch must be at least 1".into(),
+        ));
+    }
+    let threads = match cmd.threads {
+        Some(0) => return Err(Error::Config("--threads must be at least 1".into())),
+        Some(t) => t,
+        None => crate::matrix::gemm::dispatch::default_threads(),
+    };
+    let ds = data::load(
+        name,
+        &LoadOptions {
+            data_dir: cmd.data_dir.clone(),
+            seed: cmd.seed,
+            ..LoadOptions::default()
+        },
+    )?;
+    match cmd.precision {
+        Precision::F32 => run_typed::<f32>(&cmd, &ds, threads),
+        Precision::F64 => run_typed::<f64>(&cmd, &ds, threads),
+    }
+}
+
+fn run_typed<T: Float>(cmd: &GradcheckCmd, ds: &data::Dataset, threads: usize) -> Result<()> {
+    let spec = MlpSpec {
+        input: ds.input_dim(),
+        hidden: vec![cmd.hidden],
+        classes: ds.classes,
+        activation: Activation::Relu,
+        init: Init::Std(0.01),
+        batchnorm: false,
+        dropout: None,
+        weight_decay: 0.0,
+    };
+    let mut net = Network::<T>::mlp(&spec, cmd.seed, threads)?;
+    let n = cmd.samples.min(ds.x_train.rows());
+    let idx: Vec<usize> = (0..n).collect();
+    let x = ds.x_train.select_rows(&idx).cast::<T>();
+    let t = &ds.t_train[..n];
+    let sizes = format!("{}-{}-{}", spec.input, cmd.hidden, spec.classes);
+    println!(
+        "gradient check: TwoLayerNet {sizes} (relu, W ~ N(0, 0.01²)) on the first {n} {} training samples, {}, h = {}",
+        ds.name,
+        T::NAME,
+        gradcheck::H
+    );
+    let checks = gradcheck::check(&mut net, &x, Targets::Labels(t))?;
+    print!("{}", table(&checks).to_text());
+    let worst = checks.iter().map(|c| c.rel_error).fold(0.0, f64::max);
+    println!(
+        "largest relative error {worst:.2e}: backprop and the numerical gradient {}",
+        if worst < 1e-6 {
+            "agree"
+        } else if worst < 1e-3 {
+            "agree to within rounding (expected in f32)"
+        } else {
+            "DISAGREE"
+        }
+    );
+    if cmd.no_timing {
+        return Ok(());
+    }
+
+    // Timing: one numerical-gradient step vs one backprop step on a full batch.
+    let b = cmd.timing_batch.min(ds.x_train.rows());
+    let idx: Vec<usize> = (0..b).collect();
+    let xb = ds.x_train.select_rows(&idx).cast::<T>();
+    let tb = &ds.t_train[..b];
+    let params = net.param_count();
+    let backprop_runs = 20;
+    net.gradient(&xb, Targets::Labels(tb))?; // warm-up: buffers allocated
+    let start = Instant::now();
+    for _ in 0..backprop_runs {
+        net.gradient(&xb, Targets::Labels(tb))?;
+    }
+    let backprop = start.elapsed().as_secs_f64() / backprop_runs as f64;
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(params as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "numerical gradient {bar:30} {pos}/{len} params [{elapsed}<{eta}]",
+            )
+            .expect("valid template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let start = Instant::now();
+    gradcheck::numerical_gradient(&mut net, &xb, Targets::Labels(tb), |done, _| {
+        if done % 256 == 0 {
+            bar.set_position(done as u64);
+        }
+    })?;
+    let numerical = start.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    println!(
+        "one step on {sizes}, batch {b}, {}: numerical gradient {numerical:.2} s ({params} parameters × 2 forward passes), backprop {:.3} ms (mean of {backprop_runs}) — backprop is {:.0}× faster",
+        T::NAME,
+        backprop * 1e3,
+        numerical / backprop
+    );
+    Ok(())
+}

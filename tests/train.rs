@@ -1,0 +1,237 @@
+//! Training end to end: convergence on the playground circle, determinism across thread
+//! counts, divergence detection, and — on real MNIST, found through the normal lookup
+//! (CI sets SCRATCHNET_DATA) — a short run that must reach a real accuracy.
+
+mod common;
+
+use scratchnet::data::{self, DatasetName, LoadOptions};
+use scratchnet::nn::init::Init;
+use scratchnet::nn::network::{Activation, MlpSpec, Network};
+use scratchnet::optim::{Optimizer, OptimizerConfig};
+use scratchnet::train::{self, Event, History, Length, Sampling, TrainConfig, TrainData};
+use scratchnet::{Error, Matrix};
+
+fn spec(input: usize, hidden: &[usize], classes: usize, activation: Activation) -> MlpSpec {
+    MlpSpec {
+        input,
+        hidden: hidden.to_vec(),
+        classes,
+        activation,
+        init: activation.default_init(),
+        batchnorm: false,
+        dropout: None,
+        weight_decay: 0.0,
+    }
+}
+
+fn run(
+    spec: &MlpSpec,
+    opt: OptimizerConfig,
+    data: &TrainData<f32>,
+    cfg: &TrainConfig,
+    threads: usize,
+) -> Result<History, Error> {
+    let mut net = Network::<f32>::mlp(spec, cfg.seed, threads)?;
+    let mut optimizer = Optimizer::new(opt);
+    train::train(&mut net, &mut optimizer, data, cfg, |_| {})
+}
+
+#[test]
+fn playground_circle_reaches_99_percent() {
+    let ds = data::load(
+        DatasetName::Circle,
+        &LoadOptions {
+            seed: 3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let data = TrainData::<f32>::from_dataset(&ds);
+    let cfg = TrainConfig {
+        batch: 10,
+        length: Length::Epochs(30),
+        sampling: Sampling::Shuffle,
+        seed: 3,
+    };
+    let opt = OptimizerConfig::from_name("adam", Some(0.01)).unwrap();
+    let h = run(
+        &spec(2, &[30, 5, 10], 2, Activation::Relu),
+        opt,
+        &data,
+        &cfg,
+        1,
+    )
+    .unwrap();
+    let last = h.epochs.last().unwrap();
+    assert!(
+        last.test_acc >= 0.99,
+        "circle test accuracy {}",
+        last.test_acc
+    );
+    // And the loss went down.
+    assert!(h.epochs[0].loss > last.loss);
+}
+
+#[test]
+fn a_linear_model_cannot_learn_the_circle() {
+    let ds = data::load(
+        DatasetName::Circle,
+        &LoadOptions {
+            seed: 3,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let data = TrainData::<f32>::from_dataset(&ds);
+    let cfg = TrainConfig {
+        batch: 10,
+        length: Length::Epochs(20),
+        sampling: Sampling::Shuffle,
+        seed: 3,
+    };
+    let opt = OptimizerConfig::from_name("adam", Some(0.01)).unwrap();
+    let h = run(&spec(2, &[], 2, Activation::Relu), opt, &data, &cfg, 1).unwrap();
+    assert!(h.epochs.last().unwrap().test_acc < 0.8);
+}
+
+#[test]
+fn results_are_bit_identical_whatever_the_thread_count() {
+    // Big enough that the GEMMs split across threads (500×300×300 per forward layer).
+    let mut rng = common::rng(9);
+    let x: Matrix<f32> = common::uniform_matrix(1500, 300, &mut rng);
+    let t: Vec<usize> = (0..1500).map(|i| (i * 7 + i / 13) % 5).collect();
+    let data = TrainData {
+        x_train: x.rows_range(0, 1000),
+        t_train: t[..1000].to_vec(),
+        x_test: x.rows_range(1000, 1500),
+        t_test: t[1000..].to_vec(),
+    };
+    let cfg = TrainConfig {
+        batch: 500,
+        length: Length::Iters(6),
+        sampling: Sampling::Random,
+        seed: 5,
+    };
+    let mut s = spec(300, &[300, 64], 5, Activation::Tanh);
+    s.batchnorm = true;
+    s.dropout = Some(0.2);
+    let opt = OptimizerConfig::from_name("momentum", None).unwrap();
+    let one = run(&s, opt, &data, &cfg, 1).unwrap();
+    for threads in [2, 3] {
+        let many = run(&s, opt, &data, &cfg, threads).unwrap();
+        assert_eq!(
+            one.final_loss.to_bits(),
+            many.final_loss.to_bits(),
+            "{threads} threads"
+        );
+        for (a, b) in one.epochs.iter().zip(&many.epochs) {
+            assert_eq!(a.loss.to_bits(), b.loss.to_bits());
+            assert_eq!(a.test_acc, b.test_acc);
+        }
+    }
+    // A different seed does change the run (the assertion above could fail).
+    let other = run(
+        &s,
+        opt,
+        &data,
+        &TrainConfig {
+            seed: 6,
+            ..cfg.clone()
+        },
+        1,
+    )
+    .unwrap();
+    assert_ne!(one.final_loss.to_bits(), other.final_loss.to_bits());
+}
+
+#[test]
+fn a_huge_learning_rate_stops_with_a_divergence_error() {
+    let ds = data::load(
+        DatasetName::Spiral,
+        &LoadOptions {
+            seed: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let data = TrainData::<f32>::from_dataset(&ds);
+    let cfg = TrainConfig {
+        batch: 50,
+        length: Length::Epochs(50),
+        sampling: Sampling::Shuffle,
+        seed: 1,
+    };
+    let mut s = spec(2, &[64, 64], 2, Activation::Relu);
+    s.init = Init::Std(1.0);
+    let opt = OptimizerConfig::from_name("sgd", Some(1e4)).unwrap();
+    let err = run(&s, opt, &data, &cfg, 1).unwrap_err();
+    assert!(matches!(err, Error::Diverged { .. }), "{err}");
+    assert!(err.to_string().contains("smaller learning rate"));
+}
+
+#[test]
+fn every_optimizer_lowers_the_loss() {
+    let ds = data::load(
+        DatasetName::Gauss,
+        &LoadOptions {
+            seed: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let data = TrainData::<f32>::from_dataset(&ds);
+    let cfg = TrainConfig {
+        batch: 20,
+        length: Length::Epochs(10),
+        sampling: Sampling::Shuffle,
+        seed: 2,
+    };
+    for name in ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"] {
+        let opt = OptimizerConfig::from_name(name, None).unwrap();
+        let h = run(&spec(2, &[8], 2, Activation::Sigmoid), opt, &data, &cfg, 1).unwrap();
+        assert!(
+            h.epochs[9].loss < h.epochs[0].loss,
+            "{name}: {:?}",
+            h.epochs
+        );
+        assert!(
+            h.epochs[9].test_acc > 0.9,
+            "{name}: {}",
+            h.epochs[9].test_acc
+        );
+    }
+}
+
+/// Real MNIST through the project's normal lookup. Without the data this test fails with the
+/// message that says where it looked: set SCRATCHNET_DATA (CI points it at ../shared/datasets).
+#[test]
+fn mnist_short_run_reaches_95_percent() {
+    let ds = data::load(DatasetName::Mnist, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("real MNIST is needed for this test: {e}"));
+    assert_eq!(
+        (ds.x_train.rows(), ds.x_test.rows(), ds.input_dim()),
+        (60000, 10000, 784)
+    );
+    let data = TrainData::<f32>::from_dataset(&ds);
+    let cfg = TrainConfig {
+        batch: 100,
+        length: Length::Iters(600),
+        sampling: Sampling::Shuffle,
+        seed: 1,
+    };
+    let mut s = spec(784, &[100, 50], 10, Activation::Relu);
+    s.batchnorm = true;
+    let opt = OptimizerConfig::from_name("adam", None).unwrap();
+    let mut steps = 0;
+    let mut net = Network::<f32>::mlp(&s, cfg.seed, 2).unwrap();
+    let mut optimizer = Optimizer::new(opt);
+    let h = train::train(&mut net, &mut optimizer, &data, &cfg, |e| {
+        if let Event::Step { .. } = e {
+            steps += 1;
+        }
+    })
+    .unwrap();
+    assert_eq!(steps, 600);
+    let acc = h.epochs.last().unwrap().test_acc;
+    assert!(acc >= 0.95, "one epoch of BN + Adam reached only {acc}");
+}
