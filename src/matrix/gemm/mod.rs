@@ -41,6 +41,7 @@ pub mod naive;
 pub mod pack;
 pub mod packed;
 pub mod params;
+pub mod pool;
 pub mod reordered;
 pub mod threaded;
 
@@ -49,7 +50,6 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::matrix::{Float, MatMut, MatRef, shape_str};
-use pack::PackBuffers;
 
 /// A rung of the GEMM ladder. The CLI name is the lowercase variant name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -117,22 +117,12 @@ impl FromStr for Kernel {
     }
 }
 
-/// Packing buffers for every thread, owned by the caller and reused across products, so a
-/// training step that multiplies the same shapes again allocates nothing.
+/// Packing buffers (and, for `threaded`, the helpers' band buffers), owned by the caller and
+/// reused across products, so a training step that multiplies the same shapes again allocates
+/// nothing.
 #[derive(Debug, Default)]
 pub struct Workspace<T> {
-    per_thread: Vec<PackBuffers<T>>,
-}
-
-impl<T: Float> Workspace<T> {
-    /// Buffers for `threads` workers (grown on first use, then kept).
-    fn buffers(&mut self, threads: usize) -> &mut [PackBuffers<T>] {
-        let threads = threads.max(1);
-        if self.per_thread.len() < threads {
-            self.per_thread.resize_with(threads, PackBuffers::default);
-        }
-        &mut self.per_thread[..threads]
-    }
+    threads: threaded::ThreadBuffers<T>,
 }
 
 /// A GEMM context: the rung to run, the thread budget and the reusable packing workspace.
@@ -206,19 +196,35 @@ impl<T: Float> Gemm<T> {
             Kernel::Packed => {
                 let uk = T::portable_kernel();
                 let params = T::block_params(uk.mr(), uk.nr());
-                let bufs = self.workspace.buffers(1);
-                packed::gemm(&uk, &params, alpha, a, b, beta, c, &mut bufs[0]);
+                packed::gemm(
+                    &uk,
+                    &params,
+                    alpha,
+                    a,
+                    b,
+                    beta,
+                    c,
+                    &mut self.workspace.threads.main,
+                );
             }
             Kernel::Simd => {
                 let uk = dispatch::simd_kernel::<T>();
                 let params = T::block_params(uk.mr(), uk.nr());
-                let bufs = self.workspace.buffers(1);
-                packed::gemm(&uk, &params, alpha, a, b, beta, c, &mut bufs[0]);
+                packed::gemm(
+                    &uk,
+                    &params,
+                    alpha,
+                    a,
+                    b,
+                    beta,
+                    c,
+                    &mut self.workspace.threads.main,
+                );
             }
             Kernel::Threaded => {
                 let uk = dispatch::simd_kernel::<T>();
                 let params = T::block_params(uk.mr(), uk.nr());
-                let bufs = self.workspace.buffers(self.threads);
+                let bufs = &mut self.workspace.threads;
                 threaded::gemm(&uk, &params, self.threads, alpha, a, b, beta, c, bufs);
             }
             Kernel::Auto => unreachable!("auto resolved above"),

@@ -1,32 +1,42 @@
-//! Rung 6 — `threaded`: the `simd` rung split across `std::thread` workers.
+//! Rung 6 — `threaded`: the `simd` rung split across worker threads.
 //!
 //! The rows of C are cut into one contiguous band per thread (at multiples of mr, so every band
-//! but the last is made of whole tiles); each worker runs the complete packed algorithm on its
-//! band — A's rows for that band against all of B — with its own packing buffers. Nothing is
-//! shared but read-only A and B, so there are no locks and no barriers.
+//! but the last is made of whole tiles); each thread runs the complete packed algorithm on its
+//! band — A's rows for that band against all of B — with its own packing buffers. The calling
+//! thread takes the last band itself. The other bands go:
+//!
+//! - for big products (≥ [`SCOPED_MIN_MACS`]), to `std::thread::scope` threads that read A and
+//!   B in place: their start-up cost (50–200 µs here) vanishes beside milliseconds of work;
+//! - for the mid-sized products of a training step, to persistent [`pool`](super::pool)
+//!   workers that are already awake. Pool jobs must own their data, so a helper's band of A, a
+//!   copy of B (shared by all helpers) and its band of C travel to the worker in reusable
+//!   buffers and come back — m·k/threads + k·n + m·n/threads copied elements against
+//!   m·n·k/threads multiply-adds.
 //!
 //! **Determinism.** An element of C is the sum over k in the same kc slices, in the same order,
 //! by the same microkernel, whichever band it falls in; edge tiles merge with the same arithmetic
 //! as full ones. So the result is bit-identical for 1, 2 or 16 threads.
 //!
-//! **Small products stay on one thread.** Spawning and joining a scoped thread costs about
-//! 50 µs here (more when the other vCPU has to be woken), so a band is only worth a thread if it
-//! carries at least [`MIN_MACS_PER_THREAD`] multiply-adds — about 0.25 ms of single-core work.
-//! Measured with `scratchnet bench gemm --kernels simd,threaded --threads 2 --sizes 200,256
-//! --shapes 784x100x100:ta`: at 200³ (8 M MACs) and 784×100×100 two threads were no faster
-//! than one (31–52 vs 33 GFLOP/s, swinging from run to run); from 256³ on they were (62–65 vs
-//! 36).
+//! **Small products stay on one thread.** A band is only worth a thread if it carries at least
+//! [`MIN_MACS_PER_THREAD`] multiply-adds (see docs/gemm.md, rung 6, for the measurement).
 //!
 //! Measure: `scratchnet bench gemm --kernels simd,threaded --threads 2`.
 
+use std::sync::Arc;
+use std::sync::mpsc;
+
 use super::kernel::MicroKernel;
 use super::pack::PackBuffers;
-use super::packed;
 use super::params::BlockParams;
+use super::{packed, pool};
 use crate::matrix::{Float, MatMut, MatRef};
 
-/// The least work (m·n·k multiply-adds) a thread must get before it is worth spawning.
-pub const MIN_MACS_PER_THREAD: usize = 4 << 20;
+/// The least work (m·n·k multiply-adds) a thread must get before it is worth using.
+pub const MIN_MACS_PER_THREAD: usize = 3 << 20;
+
+/// From this many multiply-adds (64 M, about 4 ms on one core) helpers are scoped threads
+/// reading the caller's A and B in place; below it, pool workers with copied operands.
+pub const SCOPED_MIN_MACS: usize = 64 << 20;
 
 /// How many threads a product of `m`×`k`×`n` uses, given at most `max_threads` and a tile of
 /// `mr` rows: limited by the work per thread and by the number of row tiles.
@@ -37,10 +47,27 @@ pub fn threads_for(m: usize, k: usize, n: usize, mr: usize, max_threads: usize) 
     max_threads.min(by_work).min(by_rows).max(1)
 }
 
+/// A helper band's buffers, owned so they can travel to a pool thread and back.
+#[derive(Debug, Default)]
+pub struct BandBuffers<T> {
+    pack: PackBuffers<T>,
+    /// The band's rows of A, row-major.
+    a: Vec<T>,
+    /// The band's rows of C, row-major.
+    c: Vec<T>,
+}
+
+/// Everything the threaded rung keeps between products.
+#[derive(Debug, Default)]
+pub struct ThreadBuffers<T> {
+    /// The calling thread's packing buffers.
+    pub main: PackBuffers<T>,
+    helpers: Vec<BandBuffers<T>>,
+    /// B, row-major, shared read-only by the helpers.
+    b: Arc<Vec<T>>,
+}
+
 /// C ← α·A·B + β·C on up to `max_threads` threads (β = 0: C is never read).
-///
-/// `bufs` must hold at least `max_threads` packing buffers (the [`Workspace`](super::Workspace)
-/// sees to that).
 #[allow(clippy::too_many_arguments)]
 pub fn gemm<T: Float>(
     uk: &MicroKernel<T>,
@@ -51,7 +78,7 @@ pub fn gemm<T: Float>(
     b: MatRef<'_, T>,
     beta: T,
     c: MatMut<'_, T>,
-    bufs: &mut [PackBuffers<T>],
+    bufs: &mut ThreadBuffers<T>,
 ) {
     if !c.rows_are_disjoint() {
         // A column-major C: solve Cᵀ = Bᵀ·Aᵀ, whose rows are C's columns.
@@ -68,36 +95,135 @@ pub fn gemm<T: Float>(
         );
     }
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
-    let threads = threads_for(m, k, n, uk.mr(), max_threads.min(bufs.len()));
+    let threads = threads_for(m, k, n, uk.mr(), max_threads);
     if threads == 1 {
-        packed::gemm(uk, params, alpha, a, b, beta, c, &mut bufs[0]);
+        packed::gemm(uk, params, alpha, a, b, beta, c, &mut bufs.main);
         return;
     }
     // Bands of whole mr-row tiles, as even as possible; the first bands take the extra tiles.
     let tiles = m.div_ceil(uk.mr());
-    let band_rows = |t: usize| {
-        let tiles_t = tiles / threads + usize::from(t < tiles % threads);
-        tiles_t * uk.mr()
-    };
-    std::thread::scope(|scope| {
-        let mut rest = c;
-        let mut row = 0;
-        let mut bufs = bufs.iter_mut();
-        for t in 0..threads {
-            let rows = band_rows(t).min(m - row);
-            let (band, below) = rest
-                .split_rows_at(rows)
-                .expect("rows are disjoint: checked above");
-            rest = below;
-            let a_band = a.sub(row, 0, rows, k);
-            let buf = bufs.next().expect("one buffer per thread");
-            if t + 1 == threads {
-                // The calling thread takes the last band instead of idling in join.
-                packed::gemm(uk, params, alpha, a_band, b, beta, band, buf);
-            } else {
-                scope.spawn(move || packed::gemm(uk, params, alpha, a_band, b, beta, band, buf));
+    let band_rows = |t: usize| (tiles / threads + usize::from(t < tiles % threads)) * uk.mr();
+    if bufs.helpers.len() < threads - 1 {
+        bufs.helpers.resize_with(threads - 1, BandBuffers::default);
+    }
+    if m.saturating_mul(n).saturating_mul(k) >= SCOPED_MIN_MACS {
+        // Big product: milliseconds of work per band, so a fresh scoped thread's start-up is
+        // noise, and the helpers read A and B in place instead of from copies (two copies of a
+        // large B would compete for L3).
+        std::thread::scope(|scope| {
+            let mut rest = c;
+            let mut row = 0;
+            let mut helpers = bufs.helpers.iter_mut();
+            for t in 0..threads {
+                let rows = band_rows(t).min(m - row);
+                let (band, below) = rest.split_rows_at(rows).expect("rows are disjoint");
+                rest = below;
+                let a_band = a.sub(row, 0, rows, k);
+                if t + 1 == threads {
+                    packed::gemm(uk, params, alpha, a_band, b, beta, band, &mut bufs.main);
+                } else {
+                    let pack = &mut helpers.next().expect("one buffer per helper").pack;
+                    scope.spawn(move || {
+                        packed::gemm(uk, params, alpha, a_band, b, beta, band, pack)
+                    });
+                }
+                row += rows;
             }
-            row += rows;
+        });
+        return;
+    }
+
+    // Mid-sized product (a training step's layers): persistent pool workers, which need owned
+    // data. B once, row-major, for every helper.
+    let b_shared = match Arc::get_mut(&mut bufs.b) {
+        Some(v) => v,
+        None => {
+            bufs.b = Arc::new(Vec::new());
+            Arc::get_mut(&mut bufs.b).expect("fresh Arc is unique")
         }
-    });
+    };
+    copy_rows(b, b_shared);
+
+    let (tx, rx) = mpsc::channel::<(usize, BandBuffers<T>)>();
+    let mut row = 0;
+    let mut bands = Vec::with_capacity(threads - 1);
+    for t in 0..threads - 1 {
+        let rows = band_rows(t).min(m - row);
+        let mut band = std::mem::take(&mut bufs.helpers[t]);
+        copy_rows(a.sub(row, 0, rows, k), &mut band.a);
+        if beta == T::ZERO {
+            band.c.clear();
+            band.c.resize(rows * n, T::ZERO);
+        } else {
+            copy_rows(c.as_ref().sub(row, 0, rows, n), &mut band.c);
+        }
+        let (uk, params, b_arc, tx) = (*uk, *params, Arc::clone(&bufs.b), tx.clone());
+        pool::submit(
+            t,
+            Box::new(move || {
+                let BandBuffers { pack, a, c } = &mut band;
+                let a_view = MatRef::new(a, rows, k, k, 1).expect("band of A fits");
+                let b_view = MatRef::new(&b_arc, k, n, n, 1).expect("B fits");
+                let c_view = MatMut::new(c, rows, n, n, 1).expect("band of C fits");
+                packed::gemm(&uk, &params, alpha, a_view, b_view, beta, c_view, pack);
+                drop(b_arc); // before replying, so the caller can reuse B's buffer
+                let _ = tx.send((t, band));
+            }),
+        );
+        bands.push((row, rows));
+        row += rows;
+    }
+    // The calling thread's own band, straight from the caller's views.
+    let (mut top, mine) = c
+        .split_rows_at(row)
+        .expect("rows are disjoint: checked above");
+    packed::gemm(
+        uk,
+        params,
+        alpha,
+        a.sub(row, 0, m - row, k),
+        b,
+        beta,
+        mine,
+        &mut bufs.main,
+    );
+
+    // Collect the helpers' bands (in any order) and copy them into C.
+    drop(tx);
+    for _ in 0..threads - 1 {
+        let (t, band) = rx.recv().expect("a GEMM worker thread panicked");
+        let (r0, rows) = bands[t];
+        for i in 0..rows {
+            for (j, &v) in band.c[i * n..(i + 1) * n].iter().enumerate() {
+                *top.at_mut(r0 + i, j) = v;
+            }
+        }
+        bufs.helpers[t] = band;
+    }
+}
+
+/// Copies a view into `out` as a row-major buffer: one `memcpy` per row when rows are
+/// contiguous, a strided gather otherwise (a transposed operand).
+fn copy_rows<T: Float>(src: MatRef<'_, T>, out: &mut Vec<T>) {
+    let (rows, cols) = src.shape();
+    out.clear();
+    out.reserve(rows * cols);
+    if rows == 0 || cols == 0 {
+        return;
+    }
+    let (rs, cs, data) = (src.rs(), src.cs(), src.data());
+    if cs == 1 {
+        for i in 0..rows {
+            out.extend_from_slice(&data[i * rs..i * rs + cols]);
+        }
+    } else {
+        out.resize(rows * cols, T::ZERO);
+        // Walk the source along its contiguous direction (rs = 1 for a transposed view).
+        for j in 0..cols {
+            let col = &data[j * cs..];
+            for (i, &v) in col.iter().step_by(rs.max(1)).take(rows).enumerate() {
+                out[i * cols + j] = v;
+            }
+        }
+    }
 }
