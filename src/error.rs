@@ -34,7 +34,7 @@ pub enum Error {
         searched: Vec<PathBuf>,
         hint: String,
     },
-    /// Training produced a NaN or infinite loss.
+    /// Training produced a NaN, infinite or exploding loss.
     Diverged {
         epoch: usize,
         step: usize,
@@ -70,7 +70,7 @@ impl fmt::Display for Error {
             }
             Error::Diverged { epoch, step, loss } => write!(
                 f,
-                "training diverged: the loss became {loss} at epoch {epoch}, iteration {step}; \
+                "training diverged: the loss became {loss:.4e} at epoch {epoch}, iteration {step}; \
                  try a smaller learning rate (--lr)"
             ),
         }

@@ -19,6 +19,9 @@ use crate::nn::network::Network;
 use crate::nn::softmax_with_loss::Targets;
 use crate::optim::Optimizer;
 
+/// A batch loss above this many times ln(classes) stops training as diverged.
+pub const EXPLODED_LOSS_FACTOR: f64 = 100.0;
+
 /// How batches are drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sampling {
@@ -149,7 +152,8 @@ impl TrainConfig {
     }
 }
 
-/// Trains `net` with `opt` on `data`; stops with [`Error::Diverged`] on a NaN or infinite loss.
+/// Trains `net` with `opt` on `data`; stops with [`Error::Diverged`] when a batch loss is NaN,
+/// infinite or above [`EXPLODED_LOSS_FACTOR`] · ln(classes).
 pub fn train<T: Float>(
     net: &mut Network<T>,
     opt: &mut Optimizer<T>,
@@ -167,6 +171,16 @@ pub fn train<T: Float>(
     let mut batch_idx: Vec<usize> = Vec::with_capacity(cfg.batch);
     let mut batch_t: Vec<usize> = Vec::with_capacity(cfg.batch);
     let mut history = History::default();
+    // A fresh classifier's loss is about ln(classes); one a hundred times that is not learning
+    // any more, it is diverging (log-sum-exp keeps the loss finite long after the weights blow up).
+    let classes = data
+        .t_train
+        .iter()
+        .chain(&data.t_test)
+        .max()
+        .map_or(2, |&c| c + 1)
+        .max(2);
+    let explode_at = EXPLODED_LOSS_FACTOR * (classes as f64).ln();
     let mut it = 0;
     let mut epoch = 0;
     while it < total {
@@ -192,7 +206,7 @@ pub fn train<T: Float>(
             net.input_mut().gather_rows_from(&data.x_train, &batch_idx);
             let loss = net.gradient_on_input(Targets::Labels(&batch_t))?.to_f64();
             it += 1;
-            if !loss.is_finite() {
+            if !loss.is_finite() || loss > explode_at {
                 return Err(Error::Diverged {
                     epoch,
                     step: it,

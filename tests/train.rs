@@ -235,3 +235,23 @@ fn mnist_short_run_reaches_95_percent() {
     let acc = h.epochs.last().unwrap().test_acc;
     assert!(acc >= 0.95, "one epoch of BN + Adam reached only {acc}");
 }
+
+/// The course's "learning rate 10" run: with a stable log-sum-exp the loss stays finite while
+/// the weights blow up, so the trainer must recognise the explosion itself. (He init: with
+/// std 0.01 the same run instead kills every ReLU and stalls at chance, loss ln 10.)
+#[test]
+fn mnist_with_learning_rate_10_stops_as_diverged() {
+    let ds = data::load(DatasetName::Mnist, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("real MNIST is needed for this test: {e}"));
+    let data = TrainData::<f32>::from_dataset(&ds);
+    let cfg = TrainConfig {
+        batch: 100,
+        length: Length::Iters(600),
+        sampling: Sampling::Random,
+        seed: 42,
+    };
+    let s = spec(784, &[100, 50], 10, Activation::Relu);
+    let opt = OptimizerConfig::from_name("sgd", Some(10.0)).unwrap();
+    let err = run(&s, opt, &data, &cfg, 1).unwrap_err();
+    assert!(matches!(err, Error::Diverged { epoch: 1, .. }), "{err}");
+}

@@ -127,6 +127,9 @@ pub struct Setup {
     pub hidden: Vec<usize>,
     pub activation: Activation,
     pub init: Init,
+    pub batchnorm: bool,
+    pub dropout: Option<f64>,
+    pub weight_decay: f64,
     pub optimizer: OptimizerConfig,
     pub train: TrainConfig,
     pub threads: usize,
@@ -206,6 +209,9 @@ impl TrainArgs {
             hidden: parse_hidden(&self.hidden)?,
             activation,
             init,
+            batchnorm: self.batchnorm,
+            dropout: self.dropout,
+            weight_decay: self.weight_decay,
             optimizer,
             train,
             threads,
@@ -233,25 +239,20 @@ impl Setup {
             classes,
             activation: self.activation,
             init: self.init,
-            batchnorm: false,
-            dropout: None,
-            weight_decay: 0.0,
+            batchnorm: self.batchnorm,
+            dropout: self.dropout,
+            weight_decay: self.weight_decay,
         }
     }
 }
 
-/// Builds the network described by `args` for `ds` and trains it in precision `T`.
+/// Builds the network of `setup` for `ds` and trains it in precision `T`.
 pub fn run_training<T: Float>(
-    args: &TrainArgs,
     setup: &Setup,
     ds: &data::Dataset,
     on_event: impl FnMut(Event<'_>),
 ) -> Result<(History, MlpSpec)> {
-    let mut spec = setup.mlp(ds.input_dim(), ds.classes);
-    spec.batchnorm = args.batchnorm;
-    spec.dropout = args.dropout;
-    spec.weight_decay = args.weight_decay;
-    spec.validate()?;
+    let spec = setup.mlp(ds.input_dim(), ds.classes);
     let mut net = Network::<T>::mlp(&spec, setup.train.seed, setup.threads)?;
     let mut opt = Optimizer::<T>::new(setup.optimizer);
     let data = TrainData::<T>::from_dataset(ds);
@@ -287,25 +288,12 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
             ds.classes
         );
         println!(
-            "network {}-{}-{} {}, init {}, optimizer {} lr {}, batch {}, {} iterations, {} threads, {}",
-            ds.input_dim(),
-            if setup.hidden.is_empty() {
-                "linear".to_string()
-            } else {
-                setup
-                    .hidden
-                    .iter()
-                    .map(|h| h.to_string())
-                    .collect::<Vec<_>>()
-                    .join("-")
-            },
-            ds.classes,
-            setup.activation.name(),
+            "network {}, init {}, optimizer {} lr {}, batch {}, {total} iterations, {} threads, {}",
+            describe(&setup.mlp(ds.input_dim(), ds.classes)),
             setup.init.name(),
             setup.optimizer.name(),
             setup.optimizer.lr(),
             setup.train.batch,
-            total,
             setup.threads,
             cmd.args.precision.name()
         );
@@ -341,8 +329,8 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
         }
     };
     let (history, spec) = match cmd.args.precision {
-        Precision::F32 => run_training::<f32>(&cmd.args, &setup, &ds, on_event)?,
-        Precision::F64 => run_training::<f64>(&cmd.args, &setup, &ds, on_event)?,
+        Precision::F32 => run_training::<f32>(&setup, &ds, on_event)?,
+        Precision::F64 => run_training::<f64>(&setup, &ds, on_event)?,
     };
     bar.finish_and_clear();
     let last = history.epochs.last().expect("at least one epoch");
@@ -350,6 +338,13 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
         println!(
             "done: test accuracy {:.4}, train accuracy {:.4}, {:.2} s training + {:.2} s evaluation",
             last.test_acc, last.train_acc, history.train_seconds, history.eval_seconds
+        );
+    }
+    if last.test_acc <= 1.5 / ds.classes as f64 {
+        eprintln!(
+            "warning: test accuracy {:.4} is chance level for {} classes: the network did not \
+             learn (dead units or a learning rate far too large); try a smaller --lr",
+            last.test_acc, ds.classes
         );
     }
     if let Some(path) = &cmd.log {
