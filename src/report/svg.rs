@@ -139,8 +139,12 @@ impl LineChart {
                 format!("{x:.2}")
             }
         };
+        // Whole-number x values (epochs) over a short range get one tick each, not 1.50, 2.50.
+        let integral = series.iter().flatten().all(|p| p.0.fract() == 0.0);
         let x_ticks = if log_x {
             ((x1 - x0).floor() as usize + 1).max(2)
+        } else if integral && x1 - x0 < 10.0 {
+            (x1 - x0) as usize + 1
         } else {
             10
         };
