@@ -100,6 +100,25 @@ impl<T: Float> Matrix<T> {
         self.data.iter_mut().for_each(|x| *x = f(*x));
     }
 
+    /// `out[i] = f(self[i])` for every element, reusing `out`'s allocation (an activation's
+    /// forward pass).
+    pub fn map_into(&self, out: &mut Matrix<T>, f: impl Fn(T) -> T) {
+        out.ensure_shape(self.rows, self.cols);
+        for (o, &x) in out.data.iter_mut().zip(&self.data) {
+            *o = f(x);
+        }
+    }
+
+    /// `out[i] = f(self[i], other[i])`, reusing `out`'s allocation (an activation's backward
+    /// pass: `dx = f(dout, out)`). Panics if the shapes differ (a layer bug, not user input).
+    pub fn zip_map_into(&self, other: &Matrix<T>, out: &mut Matrix<T>, f: impl Fn(T, T) -> T) {
+        assert_eq!(self.shape(), other.shape(), "zip_map_into: shapes differ");
+        out.ensure_shape(self.rows, self.cols);
+        for ((o, &a), &b) in out.data.iter_mut().zip(&self.data).zip(&other.data) {
+            *o = f(a, b);
+        }
+    }
+
     /// Adds the row vector `row` (length `cols`) to every row: the bias of an affine layer.
     pub fn add_row_in_place(&mut self, row: &[T]) -> Result<()> {
         if row.len() != self.cols {

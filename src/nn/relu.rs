@@ -17,10 +17,7 @@ impl<T: Float> Layer<T> for Relu {
 
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, _mode: Mode) {
         // x: N × d → out: N × d.
-        out.ensure_shape(x.rows(), x.cols());
-        for (o, &v) in out.as_mut_slice().iter_mut().zip(x.as_slice()) {
-            *o = if v > T::ZERO { v } else { T::ZERO };
-        }
+        x.map_into(out, |v| if v > T::ZERO { v } else { T::ZERO });
     }
 
     fn backward(
@@ -32,15 +29,7 @@ impl<T: Float> Layer<T> for Relu {
     ) {
         // dx = dout where out > 0, else 0.
         if let Some(dx) = dx {
-            dx.ensure_shape(dout.rows(), dout.cols());
-            for ((d, &g), &o) in dx
-                .as_mut_slice()
-                .iter_mut()
-                .zip(dout.as_slice())
-                .zip(out.as_slice())
-            {
-                *d = if o > T::ZERO { g } else { T::ZERO };
-            }
+            dout.zip_map_into(out, dx, |g, o| if o > T::ZERO { g } else { T::ZERO });
         }
     }
 }

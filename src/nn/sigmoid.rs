@@ -25,10 +25,7 @@ impl<T: Float> Layer<T> for Sigmoid {
 
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, _mode: Mode) {
         // x: N × d → out: N × d.
-        out.ensure_shape(x.rows(), x.cols());
-        for (o, &v) in out.as_mut_slice().iter_mut().zip(x.as_slice()) {
-            *o = sigmoid(v);
-        }
+        x.map_into(out, sigmoid);
     }
 
     fn backward(
@@ -40,15 +37,7 @@ impl<T: Float> Layer<T> for Sigmoid {
     ) {
         // dx = dout · out · (1 − out).
         if let Some(dx) = dx {
-            dx.ensure_shape(dout.rows(), dout.cols());
-            for ((d, &g), &y) in dx
-                .as_mut_slice()
-                .iter_mut()
-                .zip(dout.as_slice())
-                .zip(out.as_slice())
-            {
-                *d = g * y * (T::ONE - y);
-            }
+            dout.zip_map_into(out, dx, |g, y| g * y * (T::ONE - y));
         }
     }
 }

@@ -14,10 +14,7 @@ impl<T: Float> Layer<T> for Tanh {
 
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, _mode: Mode) {
         // x: N × d → out: N × d.
-        out.ensure_shape(x.rows(), x.cols());
-        for (o, &v) in out.as_mut_slice().iter_mut().zip(x.as_slice()) {
-            *o = v.tanh();
-        }
+        x.map_into(out, |v| v.tanh());
     }
 
     fn backward(
@@ -29,15 +26,7 @@ impl<T: Float> Layer<T> for Tanh {
     ) {
         // dx = dout · (1 − out²).
         if let Some(dx) = dx {
-            dx.ensure_shape(dout.rows(), dout.cols());
-            for ((d, &g), &y) in dx
-                .as_mut_slice()
-                .iter_mut()
-                .zip(dout.as_slice())
-                .zip(out.as_slice())
-            {
-                *d = g * (T::ONE - y * y);
-            }
+            dout.zip_map_into(out, dx, |g, y| g * (T::ONE - y * y));
         }
     }
 }

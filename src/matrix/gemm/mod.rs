@@ -186,29 +186,21 @@ impl<T: Float> Gemm<T> {
         c: MatMut<'_, T>,
     ) -> Result<()> {
         check_shapes(&a, &b, &c)?;
-        match self.resolved_kernel(a.rows(), a.cols(), b.cols()) {
+        let kernel = self.resolved_kernel(a.rows(), a.cols(), b.cols());
+        match kernel {
             Kernel::Naive => naive::gemm(alpha, a, b, beta, c),
             Kernel::Reordered => reordered::gemm(alpha, a, b, beta, c),
             Kernel::Blocked => {
                 let uk = T::portable_kernel();
                 blocked::gemm(&T::block_params(uk.mr(), uk.nr()), alpha, a, b, beta, c)
             }
-            Kernel::Packed => {
-                let uk = T::portable_kernel();
-                let params = T::block_params(uk.mr(), uk.nr());
-                packed::gemm(
-                    &uk,
-                    &params,
-                    alpha,
-                    a,
-                    b,
-                    beta,
-                    c,
-                    &mut self.workspace.threads.main,
-                );
-            }
-            Kernel::Simd => {
-                let uk = dispatch::simd_kernel::<T>();
+            Kernel::Packed | Kernel::Simd => {
+                // The same five loops; only the microkernel differs.
+                let uk = if kernel == Kernel::Packed {
+                    T::portable_kernel()
+                } else {
+                    dispatch::simd_kernel::<T>()
+                };
                 let params = T::block_params(uk.mr(), uk.nr());
                 packed::gemm(
                     &uk,
