@@ -22,6 +22,7 @@
 
 pub mod atomic_write;
 pub mod bench;
+pub mod checkpoint;
 pub mod cli;
 pub mod data;
 pub mod error;

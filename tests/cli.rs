@@ -361,3 +361,56 @@ fn divergence_is_an_error_suggesting_a_smaller_learning_rate() {
     assert!(stderr.starts_with("error: training diverged"), "{stderr}");
     assert!(stderr.contains("smaller learning rate"), "{stderr}");
 }
+
+#[test]
+fn save_eval_predict_and_their_errors() {
+    let dir = std::env::temp_dir().join(format!("scratchnet-model-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("circle.safetensors");
+    scratchnet()
+        .args([
+            "train",
+            "--dataset",
+            "circle",
+            "--hidden",
+            "8",
+            "--epochs",
+            "5",
+            "--quiet",
+        ])
+        .arg("--save")
+        .arg(&model)
+        .assert()
+        .success();
+    scratchnet()
+        .args(["eval", "--model"])
+        .arg(&model)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("accuracy"))
+        .stdout(predicate::str::contains("true \\ pred"));
+    scratchnet()
+        .args(["predict", "--index", "3", "--model"])
+        .arg(&model)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "test sample 3 of circle: predicted",
+        ));
+    let m = model.to_str().unwrap();
+    assert_one_line_error(
+        &["predict", "--model", m, "--index", "500"],
+        "--index 500 is out of range",
+    );
+    assert_one_line_error(
+        &["eval", "--model", m, "--dataset", "imagenet"],
+        "unknown dataset",
+    );
+    let not_a_model = dir.join("junk.safetensors");
+    std::fs::write(&not_a_model, b"junk").unwrap();
+    assert_one_line_error(
+        &["eval", "--model", not_a_model.to_str().unwrap()],
+        "not a safetensors checkpoint",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

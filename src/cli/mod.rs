@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod gradcheck;
+pub mod model;
 pub mod train;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,10 @@ pub enum Command {
     Train(train::TrainCmd),
     /// Check backprop against numerical gradients on real data, and time both.
     Gradcheck(gradcheck::GradcheckCmd),
+    /// Loss, accuracy and confusion matrix of a saved model on a test set.
+    Eval(model::EvalCmd),
+    /// Show one test sample, the model's prediction and its class probabilities.
+    Predict(model::PredictCmd),
 }
 
 /// Runs a parsed command line.
@@ -34,6 +39,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Train(cmd) => train::run(cmd),
         Command::Gradcheck(cmd) => gradcheck::run(cmd),
+        Command::Eval(cmd) => model::eval(cmd),
+        Command::Predict(cmd) => model::predict(cmd),
     }
 }
 

@@ -1,14 +1,16 @@
 //! `scratchnet train`: train an MLP on a dataset, with a progress bar, a per-epoch table and
 //! optional CSV log, SVG plot and JSON summary.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::atomic_write::{check_writable_dir, write_atomic};
 use crate::bench::environment::debug_build_warning;
+use crate::checkpoint;
 use crate::data::{self, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
 use crate::matrix::Float;
@@ -114,6 +116,9 @@ pub struct TrainCmd {
     /// Write a JSON summary of the run.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+    /// Save the trained model as a safetensors checkpoint (PyTorch-loadable; see README).
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
     /// No progress bar and no table: only errors (and the files asked for).
     #[arg(long)]
     pub quiet: bool,
@@ -246,10 +251,12 @@ impl Setup {
     }
 }
 
-/// Builds the network of `setup` for `ds` and trains it in precision `T`.
+/// Builds the network of `setup` for `ds`, trains it in precision `T`, and saves it to `save`
+/// when given.
 pub fn run_training<T: Float>(
     setup: &Setup,
     ds: &data::Dataset,
+    save: Option<&Path>,
     on_event: impl FnMut(Event<'_>),
 ) -> Result<(History, MlpSpec)> {
     let spec = setup.mlp(ds.input_dim(), ds.classes);
@@ -257,6 +264,28 @@ pub fn run_training<T: Float>(
     let mut opt = Optimizer::<T>::new(setup.optimizer);
     let data = TrainData::<T>::from_dataset(ds);
     let history = train::train(&mut net, &mut opt, &data, &setup.train, on_event)?;
+    if let Some(path) = save {
+        let meta: BTreeMap<String, String> = [
+            ("dataset", ds.name.name().to_string()),
+            ("activation", spec.activation.name().to_string()),
+            ("optimizer", setup.optimizer.name().to_string()),
+            ("lr", setup.optimizer.lr().to_string()),
+            ("epochs", history.epochs.len().to_string()),
+            ("iterations", history.iterations.to_string()),
+            ("seed", setup.train.seed.to_string()),
+            (
+                "test_acc",
+                history
+                    .epochs
+                    .last()
+                    .map_or(String::new(), |r| r.test_acc.to_string()),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        checkpoint::save(&mut net, &meta, path)?;
+    }
     Ok((history, spec))
 }
 
@@ -329,8 +358,8 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
         }
     };
     let (history, spec) = match cmd.args.precision {
-        Precision::F32 => run_training::<f32>(&setup, &ds, on_event)?,
-        Precision::F64 => run_training::<f64>(&setup, &ds, on_event)?,
+        Precision::F32 => run_training::<f32>(&setup, &ds, cmd.save.as_deref(), on_event)?,
+        Precision::F64 => run_training::<f64>(&setup, &ds, cmd.save.as_deref(), on_event)?,
     };
     bar.finish_and_clear();
     let last = history.epochs.last().expect("at least one epoch");

@@ -81,6 +81,54 @@ pub enum LayerSpec {
     Dropout { ratio: f64 },
 }
 
+impl std::fmt::Display for LayerSpec {
+    /// The compact form checkpoints store: `affine 784 100`, `batchnorm 100`, `relu`,
+    /// `sigmoid`, `tanh`, `dropout 0.5`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LayerSpec::Affine { n_in, n_out } => write!(f, "affine {n_in} {n_out}"),
+            LayerSpec::BatchNorm { dim } => write!(f, "batchnorm {dim}"),
+            LayerSpec::Relu => write!(f, "relu"),
+            LayerSpec::Sigmoid => write!(f, "sigmoid"),
+            LayerSpec::Tanh => write!(f, "tanh"),
+            LayerSpec::Dropout { ratio } => write!(f, "dropout {ratio}"),
+        }
+    }
+}
+
+impl std::str::FromStr for LayerSpec {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let parts: Vec<&str> = s.split_whitespace().collect();
+        let bad = || Error::Config(format!("invalid layer description '{s}'"));
+        let num = |i: usize| {
+            parts
+                .get(i)
+                .and_then(|p| p.parse::<usize>().ok())
+                .ok_or_else(bad)
+        };
+        Ok(match parts.first().copied() {
+            Some("affine") if parts.len() == 3 => LayerSpec::Affine {
+                n_in: num(1)?,
+                n_out: num(2)?,
+            },
+            Some("batchnorm") if parts.len() == 2 => LayerSpec::BatchNorm { dim: num(1)? },
+            Some("relu") if parts.len() == 1 => LayerSpec::Relu,
+            Some("sigmoid") if parts.len() == 1 => LayerSpec::Sigmoid,
+            Some("tanh") if parts.len() == 1 => LayerSpec::Tanh,
+            Some("dropout") if parts.len() == 2 => LayerSpec::Dropout {
+                ratio: parts[1]
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| (0.0..1.0).contains(r))
+                    .ok_or_else(bad)?,
+            },
+            _ => return Err(bad()),
+        })
+    }
+}
+
 /// A multi-layer perceptron as the textbook's `MultiLayerNetExtend` describes it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MlpSpec {

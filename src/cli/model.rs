@@ -1,0 +1,187 @@
+//! `scratchnet eval` and `scratchnet predict`: use a saved checkpoint on a dataset.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::data::{self, Dataset, DatasetName, LoadOptions};
+use crate::error::{Error, Result};
+use crate::matrix::Matrix;
+use crate::matrix::gemm::dispatch::default_threads;
+use crate::nn::Mode;
+use crate::report::{Align, Table};
+
+/// Flags shared by the commands that read a model.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// A checkpoint written by `scratchnet train --save`.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Dataset to use [default: the one the model was trained on].
+    #[arg(long)]
+    pub dataset: Option<String>,
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// CIFAR-10 as 1024 gray values (must match how the model was trained).
+    #[arg(long)]
+    pub grayscale: bool,
+    /// Seed for generated playground data [default: the model's training seed].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalCmd {
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictCmd {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Index of the test sample to show.
+    #[arg(long, default_value_t = 0)]
+    pub index: usize,
+}
+
+/// Loads the model and the dataset it should run on, checking that they fit together.
+fn load(args: &ModelArgs) -> Result<(Checkpoint<f32>, Dataset)> {
+    let threads = match args.threads {
+        Some(0) => return Err(Error::Config("--threads must be at least 1".into())),
+        Some(t) => t,
+        None => default_threads(),
+    };
+    let ckpt = checkpoint::load::<f32>(&args.model, threads)?;
+    let name: DatasetName = match (&args.dataset, ckpt.metadata.get("dataset")) {
+        (Some(d), _) => d.parse()?,
+        (None, Some(d)) => d.parse()?,
+        (None, None) => {
+            return Err(Error::Config(
+                "the checkpoint does not name its dataset: pass --dataset".into(),
+            ));
+        }
+    };
+    let seed = args
+        .seed
+        .or_else(|| ckpt.metadata.get("seed").and_then(|s| s.parse().ok()))
+        .unwrap_or(42);
+    let ds = data::load(
+        name,
+        &LoadOptions {
+            data_dir: args.data_dir.clone(),
+            grayscale: args.grayscale,
+            seed,
+            noise: 0.0,
+        },
+    )?;
+    let (input, classes) = (ckpt.net.input_dim(), ckpt.net.classes());
+    if input != ds.input_dim() || classes != ds.classes {
+        return Err(Error::Shape {
+            op: "model vs dataset",
+            expected: format!("{input} features and {classes} classes, as the model has"),
+            got: format!(
+                "{} with {} features and {} classes",
+                ds.name,
+                ds.input_dim(),
+                ds.classes
+            ),
+        });
+    }
+    Ok((ckpt, ds))
+}
+
+pub fn eval(cmd: EvalCmd) -> Result<()> {
+    let (mut ckpt, ds) = load(&cmd.model)?;
+    let x: &Matrix<f32> = &ds.x_test;
+    let (loss, acc) = ckpt.net.evaluate(x, &ds.t_test)?;
+    println!(
+        "{} on {} test samples of {}: loss {loss:.4}, accuracy {acc:.4}",
+        cmd.model.model.display(),
+        x.rows(),
+        ds.name
+    );
+    // Confusion matrix: rows are true classes, columns predicted ones.
+    let k = ds.classes;
+    let mut counts = vec![vec![0usize; k]; k];
+    for start in (0..x.rows()).step_by(crate::nn::network::EVAL_BATCH) {
+        let end = (start + crate::nn::network::EVAL_BATCH).min(x.rows());
+        let batch = x.rows_range(start, end);
+        let pred = ckpt.net.predict(&batch, Mode::Eval)?.row_argmax();
+        for (p, &t) in pred.iter().zip(&ds.t_test[start..end]) {
+            counts[t][*p] += 1;
+        }
+    }
+    let mut cols: Vec<(String, Align)> = vec![("true \\ pred".into(), Align::Left)];
+    cols.extend((0..k).map(|c| (c.to_string(), Align::Right)));
+    let col_refs: Vec<(&str, Align)> = cols.iter().map(|(s, a)| (s.as_str(), *a)).collect();
+    let mut table = Table::new(&col_refs);
+    for (t, row) in counts.iter().enumerate() {
+        let mut cells = vec![t.to_string()];
+        cells.extend(row.iter().map(|c| c.to_string()));
+        table.push(cells);
+    }
+    print!("{}", table.to_text());
+    Ok(())
+}
+
+/// A grayscale image as text, darker pixels as denser characters.
+pub fn render_image(pixels: &[f32], width: usize) -> String {
+    const SHADES: &[u8] = b" .:-=+*#%@";
+    let mut out = String::new();
+    for row in pixels.chunks(width.max(1)) {
+        for &p in row {
+            let i = ((p.clamp(0.0, 1.0) * (SHADES.len() - 1) as f32).round()) as usize;
+            let c = SHADES[i] as char;
+            out.push(c);
+            out.push(c);
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn predict(cmd: PredictCmd) -> Result<()> {
+    let (mut ckpt, ds) = load(&cmd.model)?;
+    let n = ds.x_test.rows();
+    if cmd.index >= n {
+        return Err(Error::Config(format!(
+            "--index {} is out of range: the {} test set has {n} samples (0..{})",
+            cmd.index,
+            ds.name,
+            n - 1
+        )));
+    }
+    let x = ds.x_test.rows_range(cmd.index, cmd.index + 1);
+    if let Some((1, _, w)) = ds.image_shape {
+        print!("{}", render_image(x.row(0), w));
+    } else {
+        println!(
+            "point ({:.3}, {:.3})",
+            x.get(0, 0),
+            x.get(0, 1.min(x.cols() - 1))
+        );
+    }
+    let probs = ckpt.net.predict(&x, Mode::Eval)?.softmax_rows();
+    let predicted = probs.row_argmax()[0];
+    let truth = ds.t_test[cmd.index];
+    println!(
+        "test sample {} of {}: predicted {predicted}, true {truth} ({})",
+        cmd.index,
+        ds.name,
+        if predicted == truth {
+            "correct"
+        } else {
+            "wrong"
+        }
+    );
+    for (c, &p) in probs.row(0).iter().enumerate() {
+        let bar = "█".repeat((p * 40.0).round() as usize);
+        println!("  {c}: {p:.4} {bar}");
+    }
+    Ok(())
+}
