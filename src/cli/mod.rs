@@ -24,7 +24,7 @@ pub enum Command {
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Train a network: `scratchnet train --dataset mnist --hidden 100,50 --optimizer adam`.
-    Train(train::TrainCmd),
+    Train(Box<train::TrainCmd>),
     /// Check backprop against numerical gradients on real data, and time both.
     Gradcheck(gradcheck::GradcheckCmd),
     /// Loss, accuracy and confusion matrix of a saved model on a test set.
@@ -37,7 +37,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Bench(cmd) => bench::run(cmd),
-        Command::Train(cmd) => train::run(cmd),
+        Command::Train(cmd) => train::run(*cmd),
         Command::Gradcheck(cmd) => gradcheck::run(cmd),
         Command::Eval(cmd) => model::eval(cmd),
         Command::Predict(cmd) => model::predict(cmd),
