@@ -152,7 +152,7 @@ fn write_raw(
     path
 }
 
-fn load_err(path: &PathBuf) -> String {
+fn load_err(path: &std::path::Path) -> String {
     match checkpoint::load::<f32>(path, 1) {
         Ok(_) => panic!("{} should not load", path.display()),
         Err(e) => e.to_string(),
