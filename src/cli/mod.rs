@@ -2,6 +2,7 @@
 //! into library calls.
 
 pub mod bench;
+pub mod datasets;
 pub mod gradcheck;
 pub mod model;
 pub mod train;
@@ -31,6 +32,10 @@ pub enum Command {
     Eval(model::EvalCmd),
     /// Show one test sample, the model's prediction and its class probabilities.
     Predict(model::PredictCmd),
+    /// Fetch a dataset from its public mirrors and verify its SHA-256.
+    Download(datasets::DownloadCmd),
+    /// List every dataset, where it was found (or searched for) and whether it verifies.
+    Datasets(datasets::DatasetsCmd),
 }
 
 /// Runs a parsed command line.
@@ -41,6 +46,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Gradcheck(cmd) => gradcheck::run(cmd),
         Command::Eval(cmd) => model::eval(cmd),
         Command::Predict(cmd) => model::predict(cmd),
+        Command::Download(cmd) => datasets::download(cmd),
+        Command::Datasets(cmd) => datasets::list(cmd),
     }
 }
 

@@ -72,6 +72,12 @@ pub fn find_in(name: DatasetName, searched: Vec<PathBuf>) -> Result<PathBuf> {
 
 /// What to do about a missing dataset.
 pub fn hint(name: DatasetName) -> String {
+    let get = match name {
+        DatasetName::Mnist | DatasetName::FashionMnist => {
+            format!("Get it with `scratchnet download {0}`, or put", name.name())
+        }
+        _ => "Put".to_string(),
+    };
     let files = match name {
         DatasetName::Cifar10 => "the CIFAR-10 binary batches (data_batch_1.bin … test_batch.bin)",
         _ => "the four IDX files (.gz or raw)",
@@ -82,8 +88,8 @@ pub fn hint(name: DatasetName) -> String {
         ""
     };
     format!(
-        "Put {files} in datasets/{0}/, or point {ENV} or --data-dir at a folder holding {0}/ \
-         (see datasets/README.md).{debian}",
+        "{get} {files} in datasets/{0}/, or point {ENV} or --data-dir at a folder holding \
+         {0}/ (see datasets/README.md).{debian}",
         name.name()
     )
 }

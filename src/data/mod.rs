@@ -3,6 +3,7 @@
 //! (playground) as `f32` rows, labels as class indices.
 
 pub mod cifar;
+pub mod download;
 pub mod idx;
 pub mod locate;
 pub mod playground;
