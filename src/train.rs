@@ -6,6 +6,7 @@
 //! steps (gather, forward, backward, update), so speed comparisons are not skewed by how often
 //! one chooses to evaluate.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use rand::rngs::StdRng;
@@ -152,25 +153,100 @@ impl TrainConfig {
     }
 }
 
-/// Trains `net` with `opt` on `data`; stops with [`Error::Diverged`] when a batch loss is NaN,
-/// infinite or above [`EXPLODED_LOSS_FACTOR`] · ln(classes).
+/// Where a run stands after some iterations: everything, besides the network and optimizer,
+/// needed to continue it exactly as if it had never stopped.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrainState {
+    /// Iterations done.
+    pub iteration: usize,
+    /// Sums over the current, unfinished epoch.
+    pub epoch_loss_sum: f64,
+    pub epoch_samples: usize,
+    pub epoch_seconds: f64,
+    pub history: History,
+}
+
+/// How a call to [`train_from`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Finished,
+    /// The stop flag was raised; the state holds everything needed to resume.
+    Interrupted,
+}
+
+/// Draws mini-batches: the shuffled order or the random draws, from one seeded generator whose
+/// sequence depends only on the seed and the iteration, so a resumed run can replay it.
+struct Sampler {
+    rng: StdRng,
+    order: Vec<usize>,
+    sampling: Sampling,
+    batch: usize,
+}
+
+impl Sampler {
+    fn new(cfg: &TrainConfig, n: usize) -> Self {
+        Sampler {
+            // Mixed into the seed so batch order and weight init never share a random stream.
+            rng: StdRng::seed_from_u64(cfg.seed ^ 0x0ba7_c4e5_u64),
+            order: (0..n).collect(),
+            sampling: cfg.sampling,
+            batch: cfg.batch,
+        }
+    }
+
+    /// The indices of batch `j` of the current epoch (a new epoch starts at j = 0).
+    fn batch(&mut self, j: usize, out: &mut Vec<usize>) {
+        let n = self.order.len();
+        if j == 0 && self.sampling == Sampling::Shuffle {
+            self.order.shuffle(&mut self.rng);
+        }
+        out.clear();
+        match self.sampling {
+            Sampling::Shuffle => {
+                out.extend_from_slice(&self.order[j * self.batch..((j + 1) * self.batch).min(n)])
+            }
+            Sampling::Random => out.extend((0..self.batch).map(|_| self.rng.random_range(0..n))),
+        }
+    }
+}
+
+/// Trains `net` with `opt` on `data` from scratch; see [`train_from`].
 pub fn train<T: Float>(
     net: &mut Network<T>,
     opt: &mut Optimizer<T>,
     data: &TrainData<T>,
     cfg: &TrainConfig,
-    mut on_event: impl FnMut(Event<'_>),
+    on_event: impl FnMut(Event<'_>),
 ) -> Result<History> {
+    let mut state = TrainState::default();
+    train_from(net, opt, data, cfg, &mut state, &AtomicBool::new(false), on_event)?;
+    Ok(state.history)
+}
+
+/// Trains from `state` (fresh or loaded from a checkpoint) until the configured length, or
+/// until `stop` is raised — checked after every completed step, so the state is always that
+/// of a whole number of steps. Stops with [`Error::Diverged`] when a batch loss is NaN,
+/// infinite or above [`EXPLODED_LOSS_FACTOR`] · ln(classes).
+pub fn train_from<T: Float>(
+    net: &mut Network<T>,
+    opt: &mut Optimizer<T>,
+    data: &TrainData<T>,
+    cfg: &TrainConfig,
+    state: &mut TrainState,
+    stop: &AtomicBool,
+    mut on_event: impl FnMut(Event<'_>),
+) -> Result<Outcome> {
     let n = data.x_train.rows();
     cfg.validate(n)?;
     let ipe = cfg.iters_per_epoch(n);
     let total = cfg.total_iters(n);
-    // Mixed into the seed so batch order and weight init never share a random stream.
-    let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0x0ba7_c4e5_u64);
-    let mut order: Vec<usize> = (0..n).collect();
+    let mut sampler = Sampler::new(cfg, n);
     let mut batch_idx: Vec<usize> = Vec::with_capacity(cfg.batch);
     let mut batch_t: Vec<usize> = Vec::with_capacity(cfg.batch);
-    let mut history = History::default();
+    // Replay the sampler over the iterations already done: same draws, no arithmetic.
+    for i in 0..state.iteration {
+        sampler.batch(i % ipe, &mut batch_idx);
+    }
     // A fresh classifier's loss is about ln(classes); one a hundred times that is not learning
     // any more, it is diverging (log-sum-exp keeps the loss finite long after the weights blow up).
     let classes = data
@@ -181,67 +257,60 @@ pub fn train<T: Float>(
         .map_or(2, |&c| c + 1)
         .max(2);
     let explode_at = EXPLODED_LOSS_FACTOR * (classes as f64).ln();
-    let mut it = 0;
-    let mut epoch = 0;
-    while it < total {
-        epoch += 1;
+    while state.iteration < total {
+        let j = state.iteration % ipe;
+        let epoch = state.iteration / ipe + 1;
         let start = Instant::now();
-        if cfg.sampling == Sampling::Shuffle {
-            order.shuffle(&mut rng);
-        }
-        let steps = ipe.min(total - it);
-        let (mut loss_sum, mut samples) = (0.0, 0usize);
-        for j in 0..steps {
-            batch_idx.clear();
-            match cfg.sampling {
-                Sampling::Shuffle => {
-                    batch_idx.extend_from_slice(&order[j * cfg.batch..((j + 1) * cfg.batch).min(n)])
-                }
-                Sampling::Random => {
-                    batch_idx.extend((0..cfg.batch).map(|_| rng.random_range(0..n)))
-                }
-            }
-            batch_t.clear();
-            batch_t.extend(batch_idx.iter().map(|&i| data.t_train[i]));
-            net.input_mut().gather_rows_from(&data.x_train, &batch_idx);
-            let loss = net.gradient_on_input(Targets::Labels(&batch_t))?.to_f64();
-            it += 1;
-            if !loss.is_finite() || loss > explode_at {
-                return Err(Error::Diverged {
-                    epoch,
-                    step: it,
-                    loss,
-                });
-            }
-            opt.step(net);
-            loss_sum += loss;
-            samples += batch_idx.len();
-            history.final_loss = loss;
-            on_event(Event::Step {
-                iteration: it,
-                total,
+        sampler.batch(j, &mut batch_idx);
+        batch_t.clear();
+        batch_t.extend(batch_idx.iter().map(|&i| data.t_train[i]));
+        net.input_mut().gather_rows_from(&data.x_train, &batch_idx);
+        let loss = net.gradient_on_input(Targets::Labels(&batch_t))?.to_f64();
+        state.iteration += 1;
+        if !loss.is_finite() || loss > explode_at {
+            return Err(Error::Diverged {
+                epoch,
+                step: state.iteration,
                 loss,
             });
         }
-        let seconds = start.elapsed().as_secs_f64();
-        history.train_seconds += seconds;
-
-        let eval_start = Instant::now();
-        let train_acc = net.accuracy(&data.x_train, &data.t_train)?;
-        let test_acc = net.accuracy(&data.x_test, &data.t_test)?;
-        history.eval_seconds += eval_start.elapsed().as_secs_f64();
-        let record = EpochRecord {
-            epoch,
-            iterations: it,
-            loss: loss_sum / steps as f64,
-            train_acc,
-            test_acc,
-            seconds,
-            samples_per_sec: samples as f64 / seconds.max(1e-9),
-        };
-        on_event(Event::Epoch(&record));
-        history.epochs.push(record);
+        opt.step(net);
+        state.epoch_loss_sum += loss;
+        state.epoch_samples += batch_idx.len();
+        state.epoch_seconds += start.elapsed().as_secs_f64();
+        state.history.final_loss = loss;
+        state.history.iterations = state.iteration;
+        on_event(Event::Step {
+            iteration: state.iteration,
+            total,
+            loss,
+        });
+        if state.iteration % ipe == 0 || state.iteration == total {
+            let steps = state.iteration - (epoch - 1) * ipe;
+            let seconds = state.epoch_seconds;
+            state.history.train_seconds += seconds;
+            let eval_start = Instant::now();
+            let train_acc = net.accuracy(&data.x_train, &data.t_train)?;
+            let test_acc = net.accuracy(&data.x_test, &data.t_test)?;
+            state.history.eval_seconds += eval_start.elapsed().as_secs_f64();
+            let record = EpochRecord {
+                epoch,
+                iterations: state.iteration,
+                loss: state.epoch_loss_sum / steps as f64,
+                train_acc,
+                test_acc,
+                seconds,
+                samples_per_sec: state.epoch_samples as f64 / seconds.max(1e-9),
+            };
+            on_event(Event::Epoch(&record));
+            state.history.epochs.push(record);
+            state.epoch_loss_sum = 0.0;
+            state.epoch_samples = 0;
+            state.epoch_seconds = 0.0;
+        }
+        if stop.load(Ordering::Relaxed) && state.iteration < total {
+            return Ok(Outcome::Interrupted);
+        }
     }
-    history.iterations = it;
-    Ok(history)
+    Ok(Outcome::Finished)
 }

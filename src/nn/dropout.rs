@@ -6,27 +6,29 @@ use rand::{RngExt, SeedableRng};
 use super::{Layer, Mode};
 use crate::matrix::{Float, Matrix};
 
-/// Train mode zeroes each activation with probability `ratio` (a fresh mask per forward pass,
-/// from the layer's own seeded RNG); eval mode scales by `1 − ratio` so expectations match.
+/// Train mode zeroes each activation with probability `ratio`; eval mode scales by
+/// `1 − ratio` so expectations match.
+///
+/// Each train-mode pass draws its mask from a generator seeded by (layer seed, pass number), so
+/// the whole random state is one counter: a checkpoint stores it and a resumed run draws the
+/// same masks as an uninterrupted one.
 #[derive(Debug)]
 pub struct Dropout {
     pub ratio: f64,
+    seed: u64,
+    /// Train-mode forward passes so far.
+    pub calls: u64,
     mask: Vec<bool>,
-    rng: StdRng,
 }
 
 impl Dropout {
     pub fn new(ratio: f64, seed: u64) -> Self {
         Dropout {
             ratio,
+            seed,
+            calls: 0,
             mask: Vec::new(),
-            rng: StdRng::seed_from_u64(seed),
         }
-    }
-
-    /// The RNG, so a checkpoint can store and restore the mask sequence.
-    pub fn rng_mut(&mut self) -> &mut StdRng {
-        &mut self.rng
     }
 }
 
@@ -42,7 +44,10 @@ impl<T: Float> Layer<T> for Dropout {
             Mode::Train => {
                 self.mask.clear();
                 let ratio = self.ratio;
-                let rng = &mut self.rng;
+                let mut rng = StdRng::seed_from_u64(
+                    self.seed ^ self.calls.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                );
+                self.calls += 1;
                 self.mask
                     .extend((0..x.len()).map(|_| rng.random::<f64>() > ratio));
                 for ((o, &v), &keep) in out
@@ -61,6 +66,10 @@ impl<T: Float> Layer<T> for Dropout {
                 }
             }
         }
+    }
+
+    fn rng_calls(&mut self) -> Option<&mut u64> {
+        Some(&mut self.calls)
     }
 
     fn backward(

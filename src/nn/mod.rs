@@ -64,4 +64,10 @@ pub trait Layer<T: Float>: Send {
 
     /// Calls `f` on each non-learned state tensor (batch norm's running statistics).
     fn visit_buffers(&mut self, _f: &mut dyn FnMut(&'static str, &mut [T])) {}
+
+    /// The layer's random state, for layers that draw random numbers (dropout): a counter of
+    /// draws, saved in checkpoints so a resumed run continues the same sequence.
+    fn rng_calls(&mut self) -> Option<&mut u64> {
+        None
+    }
 }

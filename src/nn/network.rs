@@ -465,6 +465,15 @@ impl<T: Float> Network<T> {
         }
     }
 
+    /// Calls `f(layer_index, counter)` for every layer with random state (dropout).
+    pub fn visit_rng_calls(&mut self, f: &mut dyn FnMut(usize, &mut u64)) {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            if let Some(c) = layer.rng_calls() {
+                f(i, c);
+            }
+        }
+    }
+
     /// Total number of learnable values.
     pub fn param_count(&mut self) -> usize {
         let mut n = 0;
