@@ -21,9 +21,14 @@ use crate::error::{Error, Result};
 use crate::matrix::Float;
 use crate::nn::init::Init;
 use crate::nn::network::{LayerSpec, Network};
+use crate::optim::{Optimizer, OptimizerConfig, OptimizerState};
+use crate::train::{EpochRecord, History, TrainState};
 
 /// The `format` metadata value of a scratchnet checkpoint.
 pub const FORMAT: &str = "scratchnet-mlp";
+
+/// Name prefix of the optimizer-state tensors in a training checkpoint.
+pub const OPTIMIZER_PREFIX: &str = "optimizer.";
 
 /// An owned tensor ready for serialisation.
 struct Owned {
@@ -82,6 +87,69 @@ pub fn save<T: Float>(
     extra: &BTreeMap<String, String>,
     path: &Path,
 ) -> Result<()> {
+    save_with(net, extra, Vec::new(), path)
+}
+
+/// Writes `net`, its optimizer and the trainer's state, so `train --resume` continues the run
+/// exactly. The optimizer's slots are extra tensors `optimizer.<k>.<slot>`; the trainer's
+/// counters, epoch history and dropout counters go in the `train_state` metadata entry.
+pub fn save_training<T: Float>(
+    net: &mut Network<T>,
+    opt: &Optimizer<T>,
+    state: &TrainState,
+    extra: &BTreeMap<String, String>,
+    path: &Path,
+) -> Result<()> {
+    let mut tensors = Vec::new();
+    for (k, slots) in opt.state.slots.iter().enumerate() {
+        for (j, slot) in slots.iter().enumerate() {
+            tensors.push((
+                format!("{OPTIMIZER_PREFIX}{k}.{j}"),
+                float_tensor::<T>(vec![slot.len()], slot.iter().copied()),
+            ));
+        }
+    }
+    let mut dropout = serde_json::Map::new();
+    net.visit_rng_calls(&mut |i, c| {
+        dropout.insert(i.to_string(), serde_json::json!(*c));
+    });
+    let h = &state.history;
+    let record = |r: &EpochRecord| {
+        serde_json::json!([
+            r.epoch,
+            r.iterations,
+            r.loss,
+            r.train_acc,
+            r.test_acc,
+            r.seconds,
+            r.samples_per_sec
+        ])
+    };
+    let json = serde_json::json!({
+        "iteration": state.iteration,
+        "epoch_loss_sum": state.epoch_loss_sum,
+        "epoch_samples": state.epoch_samples,
+        "epoch_seconds": state.epoch_seconds,
+        "final_loss": h.final_loss,
+        "train_seconds": h.train_seconds,
+        "eval_seconds": h.eval_seconds,
+        "epochs": h.epochs.iter().map(record).collect::<Vec<_>>(),
+        "optimizer": opt.config.name(),
+        "lr": opt.config.lr(),
+        "optimizer_step": opt.state.step,
+        "dropout_calls": dropout,
+    });
+    let mut meta = extra.clone();
+    meta.insert("train_state".into(), json.to_string());
+    save_with(net, &meta, tensors, path)
+}
+
+fn save_with<T: Float>(
+    net: &mut Network<T>,
+    extra: &BTreeMap<String, String>,
+    more: Vec<(String, Owned)>,
+    path: &Path,
+) -> Result<()> {
     let specs = net.specs().to_vec();
     let mut tensors: Vec<(String, Owned)> = Vec::new();
     net.visit_params(&mut |i, p| {
@@ -117,6 +185,7 @@ pub fn save<T: Float>(
             ));
         }
     }
+    tensors.extend(more);
     let mut meta: HashMap<String, String> = extra.clone().into_iter().collect();
     meta.insert("format".into(), FORMAT.into());
     meta.insert(
@@ -135,6 +204,9 @@ pub fn save<T: Float>(
     meta.insert("classes".into(), net.classes().to_string());
     meta.insert("precision".into(), T::NAME.into());
     meta.insert("batchnorm_eps".into(), "1e-6".into());
+    // Needed to continue training exactly: the dropout streams and the L2 term.
+    meta.insert("network_seed".into(), net.seed().to_string());
+    meta.insert("weight_decay".into(), net.weight_decay().to_string());
     let bytes =
         safetensors::tensor::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
             .map_err(|e| Error::Config(format!("cannot encode the checkpoint: {e}")))?;
@@ -193,7 +265,23 @@ pub fn load<T: Float>(path: &Path, threads: usize) -> Result<Checkpoint<T>> {
         .map(|s| s.trim().parse::<LayerSpec>())
         .collect::<Result<Vec<_>>>()
         .map_err(|e| fmt(e.to_string()))?;
-    let mut net = Network::<T>::from_specs(specs.clone(), Init::He, 0.0, 0, threads)
+    let number = |key: &str| -> Result<Option<f64>> {
+        match metadata.get(key) {
+            None => Ok(None),
+            Some(v) => v
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| fmt(format!("metadata '{key}' is not a number: '{v}'"))),
+        }
+    };
+    let weight_decay = number("weight_decay")?.unwrap_or(0.0);
+    let seed = match metadata.get("network_seed") {
+        None => 0,
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| fmt(format!("metadata 'network_seed' is not an integer: '{v}'")))?,
+    };
+    let mut net = Network::<T>::from_specs(specs.clone(), Init::He, weight_decay, seed, threads)
         .map_err(|e| fmt(format!("its layer list does not form a network: {e}")))?;
 
     let mut expected: Vec<String> = Vec::new();
@@ -247,7 +335,9 @@ pub fn load<T: Float>(path: &Path, threads: usize) -> Result<Checkpoint<T>> {
         return Err(e);
     }
     for name in st.names() {
-        let known = expected.iter().any(|e| e == name) || name.ends_with(".num_batches_tracked");
+        let known = expected.iter().any(|e| e == name)
+            || name.ends_with(".num_batches_tracked")
+            || name.starts_with(OPTIMIZER_PREFIX);
         if !known {
             return Err(fmt(format!(
                 "unexpected tensor {name} for layers '{layers}'"
@@ -255,4 +345,118 @@ pub fn load<T: Float>(path: &Path, threads: usize) -> Result<Checkpoint<T>> {
         }
     }
     Ok(Checkpoint { net, metadata })
+}
+
+/// Restores the optimizer and trainer state saved by [`save_training`] into `ckpt`'s network
+/// (its dropout counters) and returns them; errors if the file holds only a model.
+pub fn load_training<T: Float>(
+    path: &Path,
+    ckpt: &mut Checkpoint<T>,
+) -> Result<(Optimizer<T>, TrainState)> {
+    let fmt = |what: String| Error::Format {
+        path: path.to_path_buf(),
+        what,
+    };
+    let raw = ckpt.metadata.get("train_state").ok_or_else(|| {
+        fmt("holds a model but no training state: save it with `train --save` to resume".into())
+    })?;
+    let j: serde_json::Value =
+        serde_json::from_str(raw).map_err(|e| fmt(format!("corrupt training state ({e})")))?;
+    let num = |key: &str| {
+        j.get(key)
+            .and_then(|v| v.as_f64())
+            .ok_or_else(|| fmt(format!("training state lacks '{key}'")))
+    };
+    let int = |key: &str| {
+        j.get(key)
+            .and_then(|v| v.as_u64())
+            .ok_or_else(|| fmt(format!("training state lacks '{key}'")))
+    };
+    let name = j
+        .get("optimizer")
+        .and_then(|v| v.as_str())
+        .ok_or_else(|| fmt("training state lacks 'optimizer'".into()))?;
+    let config = OptimizerConfig::from_name(name, Some(num("lr")?))?;
+    let mut epochs = Vec::new();
+    for r in j
+        .get("epochs")
+        .and_then(|v| v.as_array())
+        .ok_or_else(|| fmt("training state lacks 'epochs'".into()))?
+    {
+        let f = |i: usize| {
+            r.get(i)
+                .and_then(|v| v.as_f64())
+                .ok_or_else(|| fmt("corrupt epoch record".into()))
+        };
+        epochs.push(EpochRecord {
+            epoch: f(0)? as usize,
+            iterations: f(1)? as usize,
+            loss: f(2)?,
+            train_acc: f(3)?,
+            test_acc: f(4)?,
+            seconds: f(5)?,
+            samples_per_sec: f(6)?,
+        });
+    }
+    let state = TrainState {
+        iteration: int("iteration")? as usize,
+        epoch_loss_sum: num("epoch_loss_sum")?,
+        epoch_samples: int("epoch_samples")? as usize,
+        epoch_seconds: num("epoch_seconds")?,
+        history: History {
+            epochs,
+            iterations: int("iteration")? as usize,
+            final_loss: num("final_loss")?,
+            train_seconds: num("train_seconds")?,
+            eval_seconds: num("eval_seconds")?,
+        },
+    };
+    // Optimizer slots, in the network's parameter order.
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let st = SafeTensors::deserialize(&bytes)
+        .map_err(|e| fmt(format!("not a safetensors checkpoint or truncated ({e})")))?;
+    let mut lengths = Vec::new();
+    ckpt.net
+        .visit_params(&mut |_, p| lengths.push(p.value.len()));
+    let mut slots = Vec::new();
+    for (k, &len) in lengths.iter().enumerate() {
+        let mut tensor_slots = Vec::new();
+        for s in 0.. {
+            let name = format!("{OPTIMIZER_PREFIX}{k}.{s}");
+            let Ok(view) = st.tensor(&name) else { break };
+            if view.shape() != [len] {
+                return Err(fmt(format!(
+                    "tensor {name} has shape {:?}, expected [{len}]",
+                    view.shape()
+                )));
+            }
+            let vals = values_f64(path, &name, view.dtype(), view.data())?;
+            tensor_slots.push(vals.into_iter().map(T::from_f64).collect::<Vec<T>>());
+        }
+        slots.push(tensor_slots);
+    }
+    let step = int("optimizer_step")?;
+    if step == 0 || slots.iter().all(|s| s.is_empty()) {
+        slots.clear(); // SGD, or no step taken yet: the optimizer recreates its (empty) slots
+    }
+    let dropout = j
+        .get("dropout_calls")
+        .and_then(|v| v.as_object())
+        .cloned()
+        .unwrap_or_default();
+    ckpt.net.visit_rng_calls(&mut |i, c| {
+        if let Some(v) = dropout.get(&i.to_string()).and_then(|v| v.as_u64()) {
+            *c = v;
+        }
+    });
+    Ok((
+        Optimizer {
+            config,
+            state: OptimizerState { step, slots },
+        },
+        state,
+    ))
 }

@@ -219,7 +219,15 @@ pub fn train<T: Float>(
     on_event: impl FnMut(Event<'_>),
 ) -> Result<History> {
     let mut state = TrainState::default();
-    train_from(net, opt, data, cfg, &mut state, &AtomicBool::new(false), on_event)?;
+    train_from(
+        net,
+        opt,
+        data,
+        cfg,
+        &mut state,
+        &AtomicBool::new(false),
+        on_event,
+    )?;
     Ok(state.history)
 }
 

@@ -205,3 +205,122 @@ fn bad_checkpoints_are_clear_errors() {
     let err = load_err(&temp("does-not-exist.st"));
     assert!(err.contains("cannot access"), "{err}");
 }
+
+/// Stops a run after `stop_at` iterations, saves it, loads it back and finishes it: the result
+/// must equal the uninterrupted run bit for bit (weights, optimizer, batch order, dropout
+/// masks, batch-norm statistics, the per-epoch history's losses and accuracies).
+fn interrupted_equals_uninterrupted(
+    sampling: Sampling,
+    length: Length,
+    stop_at: usize,
+    opt_name: &str,
+) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let ds = data::load(
+        DatasetName::Spiral,
+        &LoadOptions {
+            seed: 8,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let data = TrainData::<f32>::from_dataset(&ds);
+    let spec = MlpSpec {
+        input: 2,
+        hidden: vec![16, 8],
+        classes: 2,
+        activation: Activation::Relu,
+        init: Activation::Relu.default_init(),
+        batchnorm: true,
+        dropout: Some(0.2),
+        weight_decay: 0.001,
+    };
+    let cfg = TrainConfig {
+        batch: 64,
+        length,
+        sampling,
+        seed: 8,
+    };
+    let opt_cfg = OptimizerConfig::from_name(opt_name, None).unwrap();
+
+    let mut whole = Network::<f32>::mlp(&spec, 8, 1).unwrap();
+    let mut opt = Optimizer::new(opt_cfg);
+    let full = train::train(&mut whole, &mut opt, &data, &cfg, |_| {}).unwrap();
+
+    let mut first = Network::<f32>::mlp(&spec, 8, 1).unwrap();
+    let mut opt1 = Optimizer::new(opt_cfg);
+    let mut state = train::TrainState::default();
+    let stop = AtomicBool::new(false);
+    let outcome = train::train_from(&mut first, &mut opt1, &data, &cfg, &mut state, &stop, |e| {
+        if let train::Event::Step { iteration, .. } = e {
+            if iteration == stop_at {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    })
+    .unwrap();
+    assert_eq!(outcome, train::Outcome::Interrupted);
+    assert_eq!(state.iteration, stop_at);
+    let path = temp(&format!("resume-{opt_name}-{stop_at}.safetensors"));
+    checkpoint::save_training(&mut first, &opt1, &state, &BTreeMap::new(), &path).unwrap();
+    drop(first);
+
+    let mut ckpt = checkpoint::load::<f32>(&path, 2).unwrap();
+    let (mut opt2, mut state2) = checkpoint::load_training(&path, &mut ckpt).unwrap();
+    assert_eq!(state2, state);
+    let never = AtomicBool::new(false);
+    let outcome = train::train_from(
+        &mut ckpt.net,
+        &mut opt2,
+        &data,
+        &cfg,
+        &mut state2,
+        &never,
+        |_| {},
+    )
+    .unwrap();
+    assert_eq!(outcome, train::Outcome::Finished);
+
+    let x = ds.x_test.clone();
+    let a = whole.predict(&x, Mode::Eval).unwrap().clone();
+    let b = ckpt.net.predict(&x, Mode::Eval).unwrap().clone();
+    assert!(
+        a.as_slice()
+            .iter()
+            .zip(b.as_slice())
+            .all(|(p, q)| p.to_bits() == q.to_bits()),
+        "{opt_name} {sampling:?}: resumed weights differ"
+    );
+    assert_eq!(
+        full.final_loss.to_bits(),
+        state2.history.final_loss.to_bits()
+    );
+    assert_eq!(full.epochs.len(), state2.history.epochs.len());
+    for (p, q) in full.epochs.iter().zip(&state2.history.epochs) {
+        assert_eq!((p.epoch, p.iterations), (q.epoch, q.iterations));
+        assert_eq!(p.loss.to_bits(), q.loss.to_bits(), "epoch {} loss", p.epoch);
+        assert_eq!((p.train_acc, p.test_acc), (q.train_acc, q.test_acc));
+    }
+}
+
+#[test]
+fn resumed_runs_end_bit_identical_to_uninterrupted_ones() {
+    // Mid-epoch (16 iterations per epoch here) and at an epoch boundary, both samplers,
+    // an optimizer with two state slots and one without.
+    interrupted_equals_uninterrupted(Sampling::Shuffle, Length::Epochs(4), 21, "adam");
+    interrupted_equals_uninterrupted(Sampling::Random, Length::Iters(70), 32, "momentum");
+    interrupted_equals_uninterrupted(Sampling::Shuffle, Length::Epochs(3), 16, "sgd");
+}
+
+#[test]
+fn a_model_only_file_cannot_be_resumed() {
+    let (mut net, _) = trained::<f32>();
+    let path = temp("model-only.safetensors");
+    checkpoint::save(&mut net, &BTreeMap::new(), &path).unwrap();
+    let mut ckpt = checkpoint::load::<f32>(&path, 1).unwrap();
+    let err = match checkpoint::load_training(&path, &mut ckpt) {
+        Ok(_) => panic!("resumed from a model-only file"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("no training state"), "{err}");
+}

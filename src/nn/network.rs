@@ -205,6 +205,8 @@ pub struct Network<T: Float> {
     layers: Vec<Box<dyn Layer<T>>>,
     loss_layer: SoftmaxWithLoss<T>,
     weight_decay: T,
+    /// The seed the weights and dropout streams were drawn from (checkpoints keep it).
+    seed: u64,
     /// acts[0] is the input batch, acts[i + 1] the output of layer i.
     acts: Vec<Matrix<T>>,
     /// grads[i] = ∂L/∂acts[i] (grads[0] stays empty: the input needs no gradient).
@@ -286,6 +288,7 @@ impl<T: Float> Network<T> {
             layers,
             loss_layer: SoftmaxWithLoss::new(),
             weight_decay: T::from_f64(weight_decay),
+            seed,
             acts: (0..=n).map(|_| Matrix::zeros(0, 0)).collect(),
             grads: (0..=n).map(|_| Matrix::zeros(0, 0)).collect(),
         })
@@ -293,6 +296,16 @@ impl<T: Float> Network<T> {
 
     pub fn specs(&self) -> &[LayerSpec] {
         &self.specs
+    }
+
+    /// The seed of the weights and of the dropout streams.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The L2 weight-decay coefficient λ.
+    pub fn weight_decay(&self) -> f64 {
+        self.weight_decay.to_f64()
     }
 
     /// Input width (the first Affine's n_in).
