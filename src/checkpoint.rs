@@ -213,6 +213,24 @@ fn save_with<T: Float>(
     write_atomic(path, &bytes)
 }
 
+/// Only the header metadata of a checkpoint (cheap: the tensors are not decoded).
+pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
+    let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| Error::Format {
+        path: path.to_path_buf(),
+        what: format!("not a safetensors checkpoint or truncated ({e})"),
+    })?;
+    Ok(header
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect())
+}
+
 /// A loaded model and its header metadata.
 pub struct Checkpoint<T: Float> {
     pub net: Network<T>,

@@ -414,3 +414,115 @@ fn save_eval_predict_and_their_errors() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+fn summary_line(json: &str, key: &str) -> String {
+    json.lines()
+        .find(|l| l.contains(&format!("\"{key}\"")))
+        .unwrap_or_default()
+        .trim()
+        .trim_end_matches(',')
+        .to_string()
+}
+
+#[test]
+fn resume_continues_exactly_and_save_every_writes_during_training() {
+    let dir = std::env::temp_dir().join(format!("scratchnet-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let common = [
+        "train",
+        "--dataset",
+        "spiral",
+        "--hidden",
+        "16,8",
+        "--dropout",
+        "0.1",
+        "--quiet",
+    ];
+    let straight = dir.join("straight.json");
+    scratchnet()
+        .args(common)
+        .args(["--epochs", "4", "--summary-json"])
+        .arg(&straight)
+        .assert()
+        .success();
+    let ckpt = dir.join("half.safetensors");
+    scratchnet()
+        .args(common)
+        .args(["--epochs", "2", "--save-every", "1", "--save"])
+        .arg(&ckpt)
+        .assert()
+        .success();
+    let resumed = dir.join("resumed.json");
+    scratchnet()
+        .args(["train", "--quiet", "--epochs", "4", "--resume"])
+        .arg(&ckpt)
+        .arg("--summary-json")
+        .arg(&resumed)
+        .assert()
+        .success();
+    let (a, b) = (
+        std::fs::read_to_string(&straight).unwrap(),
+        std::fs::read_to_string(&resumed).unwrap(),
+    );
+    for key in [
+        "final_loss",
+        "test_acc",
+        "train_acc",
+        "iterations",
+        "epochs",
+    ] {
+        assert_eq!(summary_line(&a, key), summary_line(&b, key), "{key}");
+    }
+    // Asking a finished checkpoint for no more work is an error, not a silent no-op.
+    assert_one_line_error(
+        &["train", "--epochs", "2", "--resume", ckpt.to_str().unwrap()],
+        "already done",
+    );
+    scratchnet()
+        .args(["train", "--save-every", "1"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("--save <FILE>"))
+        .stderr(predicate::str::contains("panicked").not());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn ctrl_c_finishes_the_step_saves_and_exits_cleanly() {
+    let dir = std::env::temp_dir().join(format!("scratchnet-sigint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ckpt = dir.join("interrupted.safetensors");
+    let bin = assert_cmd::cargo::cargo_bin("scratchnet");
+    let child = std::process::Command::new(bin)
+        .args([
+            "train",
+            "--dataset",
+            "circle",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1000000",
+            "--quiet",
+        ])
+        .arg("--save")
+        .arg(&ckpt)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("interrupted after iteration"), "{stderr}");
+    assert!(stderr.contains("--resume"), "{stderr}");
+    assert!(!stderr.contains("panicked"));
+    let meta = scratchnet::checkpoint::read_metadata(&ckpt).unwrap();
+    assert!(meta["train_state"].contains("\"iteration\""));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

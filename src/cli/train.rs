@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,10 +17,12 @@ use crate::error::{Error, Result};
 use crate::matrix::Float;
 use crate::matrix::gemm::dispatch::default_threads;
 use crate::nn::init::Init;
-use crate::nn::network::{Activation, MlpSpec, Network};
+use crate::nn::network::{Activation, LayerSpec, MlpSpec, Network};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::report::{csv, svg, training};
-use crate::train::{self, Event, History, Length, Sampling, TrainConfig, TrainData};
+use crate::train::{
+    self, Event, History, Length, Outcome, Sampling, TrainConfig, TrainData, TrainState,
+};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Precision {
@@ -116,9 +119,17 @@ pub struct TrainCmd {
     /// Write a JSON summary of the run.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
-    /// Save the trained model as a safetensors checkpoint (PyTorch-loadable; see README).
+    /// Save the trained model as a safetensors checkpoint (PyTorch-loadable; see README),
+    /// with the optimizer and trainer state so the run can be resumed.
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
+    /// Also save to --save every N epochs during training.
+    #[arg(long, value_name = "N", requires = "save")]
+    pub save_every: Option<usize>,
+    /// Continue the run saved in FILE: its network, optimizer, batch order and progress are
+    /// restored; --epochs / --iters give the new total length.
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
     /// No progress bar and no table: only errors (and the files asked for).
     #[arg(long)]
     pub quiet: bool,
@@ -251,31 +262,79 @@ impl Setup {
     }
 }
 
-/// Builds the network of `setup` for `ds`, trains it in precision `T`, and saves it to `save`
-/// when given.
+/// Raised by Ctrl-C: the trainer finishes its current step and returns.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// The files a run reads and writes besides data.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunFiles<'a> {
+    pub save: Option<&'a Path>,
+    pub save_every: Option<usize>,
+    pub resume: Option<&'a Path>,
+}
+
+/// Builds (or resumes) the network of `setup` for `ds`, trains it in precision `T`, and saves
+/// it as `files` says. Returns the history, the network's description and how training ended.
 pub fn run_training<T: Float>(
     setup: &Setup,
     ds: &data::Dataset,
-    save: Option<&Path>,
-    on_event: impl FnMut(Event<'_>),
-) -> Result<(History, MlpSpec)> {
-    let spec = setup.mlp(ds.input_dim(), ds.classes);
-    let mut net = Network::<T>::mlp(&spec, setup.train.seed, setup.threads)?;
-    let mut opt = Optimizer::<T>::new(setup.optimizer);
+    files: RunFiles<'_>,
+    mut on_event: impl FnMut(Event<'_>),
+) -> Result<(History, Vec<LayerSpec>, Outcome)> {
+    let (mut net, mut opt, mut state) = match files.resume {
+        Some(path) => {
+            let mut ckpt = checkpoint::load::<T>(path, setup.threads)?;
+            if ckpt.net.input_dim() != ds.input_dim() || ckpt.net.classes() != ds.classes {
+                return Err(Error::Shape {
+                    op: "resume",
+                    expected: format!(
+                        "{} features and {} classes, as the checkpoint's model has",
+                        ckpt.net.input_dim(),
+                        ckpt.net.classes()
+                    ),
+                    got: format!("{} with {} and {}", ds.name, ds.input_dim(), ds.classes),
+                });
+            }
+            let (opt, state) = checkpoint::load_training(path, &mut ckpt)?;
+            (ckpt.net, opt, state)
+        }
+        None => {
+            let spec = setup.mlp(ds.input_dim(), ds.classes);
+            (
+                Network::<T>::mlp(&spec, setup.train.seed, setup.threads)?,
+                Optimizer::<T>::new(setup.optimizer),
+                TrainState::default(),
+            )
+        }
+    };
+    let n = ds.x_train.rows();
+    let total = setup.train.total_iters(n);
+    if state.iteration >= total {
+        return Err(Error::Config(format!(
+            "the checkpoint has already done {} of the {total} iterations asked for; ask for \
+             more with --epochs or --iters",
+            state.iteration
+        )));
+    }
     let data = TrainData::<T>::from_dataset(ds);
-    let history = train::train(&mut net, &mut opt, &data, &setup.train, on_event)?;
-    if let Some(path) = save {
+    let save = |net: &mut Network<T>, opt: &Optimizer<T>, state: &TrainState| -> Result<()> {
+        let Some(path) = files.save else {
+            return Ok(());
+        };
         let meta: BTreeMap<String, String> = [
             ("dataset", ds.name.name().to_string()),
-            ("activation", spec.activation.name().to_string()),
-            ("optimizer", setup.optimizer.name().to_string()),
-            ("lr", setup.optimizer.lr().to_string()),
-            ("epochs", history.epochs.len().to_string()),
-            ("iterations", history.iterations.to_string()),
+            ("activation", activation_of(net.specs()).to_string()),
+            ("optimizer", opt.config.name().to_string()),
+            ("lr", opt.config.lr().to_string()),
+            ("batch", setup.train.batch.to_string()),
+            ("sampling", setup.train.sampling.name().to_string()),
             ("seed", setup.train.seed.to_string()),
+            ("epochs", state.history.epochs.len().to_string()),
+            ("iterations", state.iteration.to_string()),
             (
                 "test_acc",
-                history
+                state
+                    .history
                     .epochs
                     .last()
                     .map_or(String::new(), |r| r.test_acc.to_string()),
@@ -284,18 +343,115 @@ pub fn run_training<T: Float>(
         .into_iter()
         .map(|(k, v)| (k.to_string(), v))
         .collect();
-        checkpoint::save(&mut net, &meta, path)?;
+        checkpoint::save_training(net, opt, state, &meta, path)
+    };
+    let ipe = setup.train.iters_per_epoch(n);
+    loop {
+        // Train up to the next --save-every point (or the end), then save there.
+        let target = match files.save_every {
+            Some(e) if e > 0 => ((state.iteration / (e * ipe) + 1) * e * ipe).min(total),
+            _ => total,
+        };
+        let cfg = TrainConfig {
+            length: Length::Iters(target),
+            ..setup.train.clone()
+        };
+        let outcome = train::train_from(
+            &mut net,
+            &mut opt,
+            &data,
+            &cfg,
+            &mut state,
+            &STOP,
+            &mut on_event,
+        )?;
+        save(&mut net, &opt, &state)?;
+        if outcome == Outcome::Interrupted || state.iteration >= total {
+            return Ok((state.history, net.specs().to_vec(), outcome));
+        }
     }
-    Ok((history, spec))
+}
+
+/// The activation of a layer list, for metadata.
+fn activation_of(specs: &[LayerSpec]) -> &'static str {
+    specs
+        .iter()
+        .find_map(|s| match s {
+            LayerSpec::Relu => Some("relu"),
+            LayerSpec::Sigmoid => Some("sigmoid"),
+            LayerSpec::Tanh => Some("tanh"),
+            _ => None,
+        })
+        .unwrap_or("none")
+}
+
+/// `784-100-50-10 relu +bn` from a layer list.
+pub fn describe_layers(specs: &[LayerSpec]) -> String {
+    let mut sizes = Vec::new();
+    for s in specs {
+        if let LayerSpec::Affine { n_in, n_out } = *s {
+            if sizes.is_empty() {
+                sizes.push(n_in);
+            }
+            sizes.push(n_out);
+        }
+    }
+    let sizes: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
+    let mut out = format!("{} {}", sizes.join("-"), activation_of(specs));
+    if specs
+        .iter()
+        .any(|s| matches!(s, LayerSpec::BatchNorm { .. }))
+    {
+        out.push_str(" +bn");
+    }
+    if let Some(LayerSpec::Dropout { ratio }) = specs
+        .iter()
+        .find(|s| matches!(s, LayerSpec::Dropout { .. }))
+    {
+        out.push_str(&format!(" +dropout {ratio}"));
+    }
+    out
 }
 
 pub fn run(cmd: TrainCmd) -> Result<()> {
-    let setup = cmd.args.setup()?;
-    for path in [&cmd.log, &cmd.plot, &cmd.summary_json]
+    let mut setup = cmd.args.setup()?;
+    for path in [&cmd.log, &cmd.plot, &cmd.summary_json, &cmd.save]
         .into_iter()
         .flatten()
     {
         check_writable_dir(path)?;
+    }
+    if cmd.save_every == Some(0) {
+        return Err(Error::Config(
+            "--save-every must be at least 1 epoch".into(),
+        ));
+    }
+    if let Some(path) = &cmd.resume {
+        // The run's data, batch order and seed come from the checkpoint, so it continues exactly.
+        let meta = checkpoint::read_metadata(path)?;
+        let get = |key: &str| {
+            meta.get(key).cloned().ok_or_else(|| Error::Format {
+                path: path.clone(),
+                what: format!("no '{key}' in its metadata: not a training checkpoint"),
+            })
+        };
+        setup.dataset = get("dataset")?.parse()?;
+        setup.load.seed = get("seed")?.parse().unwrap_or(setup.load.seed);
+        setup.train.seed = setup.load.seed;
+        setup.train.batch = get("batch")?
+            .parse()
+            .map_err(|_| Error::Config("bad 'batch' in checkpoint".into()))?;
+        setup.train.sampling = match get("sampling")?.as_str() {
+            "random" => Sampling::Random,
+            _ => Sampling::Shuffle,
+        };
+        let precision = get("precision")?;
+        if precision != cmd.args.precision.name() {
+            return Err(Error::Config(format!(
+                "{} was trained in {precision}: resume it with --precision {precision}",
+                path.display()
+            )));
+        }
     }
     if let Some(w) = debug_build_warning() {
         eprintln!("{w}");
@@ -316,18 +472,31 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
             ds.input_dim(),
             ds.classes
         );
-        println!(
-            "network {}, init {}, optimizer {} lr {}, batch {}, {total} iterations, {} threads, {}",
-            describe(&setup.mlp(ds.input_dim(), ds.classes)),
-            setup.init.name(),
-            setup.optimizer.name(),
-            setup.optimizer.lr(),
-            setup.train.batch,
-            setup.threads,
-            cmd.args.precision.name()
-        );
+        match &cmd.resume {
+            Some(path) => println!(
+                "resuming {} (network, optimizer, batch {} {} and seed {} from the checkpoint), {total} iterations in all, {} threads",
+                path.display(),
+                setup.train.batch,
+                setup.train.sampling.name(),
+                setup.train.seed,
+                setup.threads
+            ),
+            None => println!(
+                "network {}, init {}, optimizer {} lr {}, batch {}, {total} iterations, {} threads, {}",
+                describe_layers(&setup.mlp(ds.input_dim(), ds.classes).layer_specs()),
+                setup.init.name(),
+                setup.optimizer.name(),
+                setup.optimizer.lr(),
+                setup.train.batch,
+                setup.threads,
+                cmd.args.precision.name()
+            ),
+        }
         println!("{}", training::header_line());
     }
+    // Ctrl-C: finish the current step, save (with --save), exit cleanly. A second handler
+    // cannot be installed in one process; tests calling run() twice just keep the first.
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
     let show_bar = !cmd.quiet && std::io::stderr().is_terminal();
     let bar = if show_bar {
         let bar = ProgressBar::new(total as u64);
@@ -357,12 +526,38 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
             }
         }
     };
-    let (history, spec) = match cmd.args.precision {
-        Precision::F32 => run_training::<f32>(&setup, &ds, cmd.save.as_deref(), on_event)?,
-        Precision::F64 => run_training::<f64>(&setup, &ds, cmd.save.as_deref(), on_event)?,
+    let files = RunFiles {
+        save: cmd.save.as_deref(),
+        save_every: cmd.save_every,
+        resume: cmd.resume.as_deref(),
+    };
+    let (history, specs, outcome) = match cmd.args.precision {
+        Precision::F32 => run_training::<f32>(&setup, &ds, files, on_event)?,
+        Precision::F64 => run_training::<f64>(&setup, &ds, files, on_event)?,
     };
     bar.finish_and_clear();
-    let last = history.epochs.last().expect("at least one epoch");
+    if outcome == Outcome::Interrupted {
+        match &cmd.save {
+            Some(p) => eprintln!(
+                "interrupted after iteration {} of {total}; saved to {} — continue with `scratchnet train --resume {} {}`",
+                history.iterations,
+                p.display(),
+                p.display(),
+                match setup.train.length {
+                    Length::Epochs(e) => format!("--epochs {e}"),
+                    Length::Iters(i) => format!("--iters {i}"),
+                }
+            ),
+            None => eprintln!(
+                "interrupted after iteration {} of {total}; nothing saved (pass --save FILE to keep progress)",
+                history.iterations
+            ),
+        }
+        return Ok(());
+    }
+    let Some(last) = history.epochs.last() else {
+        return Ok(());
+    };
     if !quiet {
         println!(
             "done: test accuracy {:.4}, train accuracy {:.4}, {:.2} s training + {:.2} s evaluation",
@@ -380,7 +575,7 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
         write_atomic(path, csv::render(&training::table(&history)).as_bytes())?;
     }
     if let Some(path) = &cmd.plot {
-        let title = format!("{} {}", ds.name, describe(&spec));
+        let title = format!("{} {}", ds.name, describe_layers(&specs));
         let subtitle = format!(
             "optimizer {} lr {} · batch {} · {} iterations · seed {}",
             setup.optimizer.name(),
@@ -393,45 +588,41 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
         write_atomic(path, svg.as_bytes())?;
     }
     if let Some(path) = &cmd.summary_json {
-        let json = summary_json(&cmd.args, &setup, &spec, &history);
+        let json = summary_json(&cmd.args, &setup, &specs, &history);
         let text = serde_json::to_string_pretty(&json).expect("JSON values serialise") + "\n";
         write_atomic(path, text.as_bytes())?;
     }
     Ok(())
 }
 
-/// `784-100-50-10 relu` style description.
-pub fn describe(spec: &MlpSpec) -> String {
-    let mut sizes = vec![spec.input];
-    sizes.extend(&spec.hidden);
-    sizes.push(spec.classes);
-    let sizes: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
-    let mut s = format!("{} {}", sizes.join("-"), spec.activation.name());
-    if spec.batchnorm {
-        s.push_str(" +bn");
-    }
-    if let Some(p) = spec.dropout {
-        s.push_str(&format!(" +dropout {p}"));
-    }
-    s
-}
-
 /// The `--summary-json` object.
 pub fn summary_json(
     args: &TrainArgs,
     setup: &Setup,
-    spec: &MlpSpec,
+    specs: &[LayerSpec],
     h: &History,
 ) -> serde_json::Value {
     let last = h.epochs.last();
+    let mut widths: Vec<usize> = specs
+        .iter()
+        .filter_map(|s| match s {
+            LayerSpec::Affine { n_out, .. } => Some(*n_out),
+            _ => None,
+        })
+        .collect();
+    widths.pop(); // the output layer
+    let dropout = specs.iter().find_map(|s| match s {
+        LayerSpec::Dropout { ratio } => Some(*ratio),
+        _ => None,
+    });
     serde_json::json!({
         "dataset": setup.dataset.name(),
-        "hidden": spec.hidden,
-        "activation": spec.activation.name(),
-        "init": spec.init.name(),
-        "batchnorm": spec.batchnorm,
-        "dropout": spec.dropout,
-        "weight_decay": spec.weight_decay,
+        "hidden": widths,
+        "activation": activation_of(specs),
+        "init": setup.init.name(),
+        "batchnorm": specs.iter().any(|s| matches!(s, LayerSpec::BatchNorm { .. })),
+        "dropout": dropout,
+        "weight_decay": setup.weight_decay,
         "optimizer": setup.optimizer.name(),
         "lr": setup.optimizer.lr(),
         "batch": setup.train.batch,
