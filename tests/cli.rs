@@ -526,3 +526,32 @@ fn ctrl_c_finishes_the_step_saves_and_exits_cleanly() {
     assert!(meta["train_state"].contains("\"iteration\""));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    use std::io::{BufRead, BufReader};
+    let bin = assert_cmd::cargo::cargo_bin("scratchnet");
+    let mut child = std::process::Command::new(bin)
+        .args([
+            "bench",
+            "gemm",
+            "--kernels",
+            "naive,simd",
+            "--sizes",
+            "8,16,32,64",
+        ])
+        .args(["--shapes", "none", "--budget-ms", "20", "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone now (like `| head -1`).
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success());
+}
