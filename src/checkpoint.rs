@@ -261,13 +261,18 @@ pub fn load<T: Float>(path: &Path, threads: usize) -> Result<Checkpoint<T>> {
         path: path.to_path_buf(),
         source,
     })?;
+    load_bytes(&bytes, path, threads)
+}
+
+/// [`load`] on the bytes of a checkpoint already in memory; `path` names it in errors.
+pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result<Checkpoint<T>> {
     let fmt = |what: String| Error::Format {
         path: path.to_path_buf(),
         what,
     };
-    let st = SafeTensors::deserialize(&bytes)
+    let st = SafeTensors::deserialize(bytes)
         .map_err(|e| fmt(format!("not a safetensors checkpoint or truncated ({e})")))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes)
+    let (_, header) = SafeTensors::read_metadata(bytes)
         .map_err(|e| fmt(format!("unreadable safetensors header ({e})")))?;
     let metadata: BTreeMap<String, String> = header
         .metadata()
@@ -283,6 +288,33 @@ pub fn load<T: Float>(path: &Path, threads: usize) -> Result<Checkpoint<T>> {
         .map(|s| s.trim().parse::<LayerSpec>())
         .collect::<Result<Vec<_>>>()
         .map_err(|e| fmt(e.to_string()))?;
+    // Check every tensor's shape against the layer list *before* building the network: the
+    // sizes in a hostile header must not decide how much memory we allocate, the file's real
+    // tensors (already bounds-checked by safetensors) must.
+    for (i, spec) in specs.iter().enumerate() {
+        let wanted: Vec<(String, Vec<usize>)> = match *spec {
+            LayerSpec::Affine { n_in, n_out } => vec![
+                (format!("{i}.weight"), vec![n_out, n_in]),
+                (format!("{i}.bias"), vec![n_out]),
+            ],
+            LayerSpec::BatchNorm { dim } => ["weight", "bias", "running_mean", "running_var"]
+                .iter()
+                .map(|n| (format!("{i}.{n}"), vec![dim]))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (name, shape) in wanted {
+            let view = st
+                .tensor(&name)
+                .map_err(|_| fmt(format!("missing tensor {name} (shape {shape:?})")))?;
+            if view.shape() != shape.as_slice() {
+                return Err(fmt(format!(
+                    "tensor {name} has shape {:?}, this architecture needs {shape:?}",
+                    view.shape()
+                )));
+            }
+        }
+    }
     let number = |key: &str| -> Result<Option<f64>> {
         match metadata.get(key) {
             None => Ok(None),

@@ -555,3 +555,44 @@ fn a_closed_stdout_is_not_a_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success());
 }
+
+#[test]
+fn a_model_that_does_not_fit_the_dataset_is_refused() {
+    // A 2-feature circle model against MNIST's 784 features (real data: SCRATCHNET_DATA).
+    let dir = std::env::temp_dir().join(format!("scratchnet-misfit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("circle.safetensors");
+    scratchnet()
+        .args([
+            "train",
+            "--dataset",
+            "circle",
+            "--hidden",
+            "4",
+            "--epochs",
+            "1",
+            "--quiet",
+        ])
+        .arg("--save")
+        .arg(&model)
+        .assert()
+        .success();
+    let m = model.to_str().unwrap();
+    assert_one_line_error(
+        &["eval", "--model", m, "--dataset", "mnist"],
+        "2 features and 2 classes, as the model has",
+    );
+    assert_one_line_error(
+        &[
+            "train",
+            "--precision",
+            "f64",
+            "--epochs",
+            "2",
+            "--resume",
+            m,
+        ],
+        "resume it with --precision f32",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -46,6 +46,11 @@ pub fn file_in(dir: &Path, base: &str) -> Option<PathBuf> {
 /// Reads a file, decompressing it if it starts with the gzip magic (`1f 8b`).
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
     let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    decode_maybe_gz(bytes, path)
+}
+
+/// Decompresses `bytes` if they start with the gzip magic; `path` names them in errors.
+pub fn decode_maybe_gz(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         GzDecoder::new(&bytes[..])
@@ -103,8 +108,12 @@ fn parse<'a>(
 
 /// Images as rows of pixels scaled to [0, 1], and their (height, width).
 pub fn read_images(path: &Path) -> Result<(Matrix<f32>, (usize, usize))> {
-    let bytes = read_maybe_gz(path)?;
-    let (dims, data) = parse(&bytes, path, IMAGES_MAGIC, "images (3 dimensions)")?;
+    parse_images(&read_maybe_gz(path)?, path)
+}
+
+/// [`read_images`] on bytes already in memory (decompressed); `path` names them in errors.
+pub fn parse_images(bytes: &[u8], path: &Path) -> Result<(Matrix<f32>, (usize, usize))> {
+    let (dims, data) = parse(bytes, path, IMAGES_MAGIC, "images (3 dimensions)")?;
     let (n, h, w) = (dims[0], dims[1], dims[2]);
     let pixels = data.iter().map(|&b| f32::from(b) / 255.0).collect();
     let m = Matrix::from_vec(n, h * w, pixels).map_err(|e| format_err(path, e.to_string()))?;
@@ -113,8 +122,12 @@ pub fn read_images(path: &Path) -> Result<(Matrix<f32>, (usize, usize))> {
 
 /// Labels as class indices.
 pub fn read_labels(path: &Path) -> Result<Vec<usize>> {
-    let bytes = read_maybe_gz(path)?;
-    let (_, data) = parse(&bytes, path, LABELS_MAGIC, "labels (1 dimension)")?;
+    parse_labels(&read_maybe_gz(path)?, path)
+}
+
+/// [`read_labels`] on bytes already in memory (decompressed).
+pub fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<usize>> {
+    let (_, data) = parse(bytes, path, LABELS_MAGIC, "labels (1 dimension)")?;
     Ok(data.iter().map(|&b| usize::from(b)).collect())
 }
 
