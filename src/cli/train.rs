@@ -232,16 +232,10 @@ impl TrainArgs {
             train,
             threads,
         };
-        // Validate the network flags now (input and class counts are placeholders).
+        // Validate the network and trainer flags now, before loading data (input and class
+        // counts are placeholders; --batch against the dataset size is checked once loaded).
         setup.mlp(1, 2).validate()?;
-        if let Length::Epochs(0) | Length::Iters(0) = length {
-            return Err(Error::Config(
-                "--epochs and --iters must be at least 1".into(),
-            ));
-        }
-        if self.batch == 0 {
-            return Err(Error::Config("--batch must be at least 1".into()));
-        }
+        setup.train.validate(usize::MAX)?;
         Ok(setup)
     }
 }
