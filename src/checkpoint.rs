@@ -213,6 +213,29 @@ fn save_with<T: Float>(
     write_atomic(path, &bytes)
 }
 
+/// The tensor `name`, which must exist with exactly `shape`.
+fn checked_tensor<'a>(
+    st: &SafeTensors<'a>,
+    name: &str,
+    shape: &[usize],
+    path: &Path,
+) -> Result<safetensors::tensor::TensorView<'a>> {
+    let fmt = |what: String| Error::Format {
+        path: path.to_path_buf(),
+        what,
+    };
+    let view = st
+        .tensor(name)
+        .map_err(|_| fmt(format!("missing tensor {name} (shape {shape:?})")))?;
+    if view.shape() != shape {
+        return Err(fmt(format!(
+            "tensor {name} has shape {:?}, this architecture needs {shape:?}",
+            view.shape()
+        )));
+    }
+    Ok(view)
+}
+
 /// Only the header metadata of a checkpoint (cheap: the tensors are not decoded).
 pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
@@ -304,15 +327,7 @@ pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result
             _ => Vec::new(),
         };
         for (name, shape) in wanted {
-            let view = st
-                .tensor(&name)
-                .map_err(|_| fmt(format!("missing tensor {name} (shape {shape:?})")))?;
-            if view.shape() != shape.as_slice() {
-                return Err(fmt(format!(
-                    "tensor {name} has shape {:?}, this architecture needs {shape:?}",
-                    view.shape()
-                )));
-            }
+            checked_tensor(&st, &name, &shape, path)?;
         }
     }
     let number = |key: &str| -> Result<Option<f64>> {
@@ -343,15 +358,7 @@ pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result
             }
             expected.push(name.clone());
             let result = (|| -> Result<()> {
-                let view = st
-                    .tensor(&name)
-                    .map_err(|_| fmt(format!("missing tensor {name} (shape {shape:?})")))?;
-                if view.shape() != shape.as_slice() {
-                    return Err(fmt(format!(
-                        "tensor {name} has shape {:?}, this architecture needs {shape:?}",
-                        view.shape()
-                    )));
-                }
+                let view = checked_tensor(&st, &name, &shape, path)?;
                 let vals = values_f64(path, &name, view.dtype(), view.data())?;
                 match transpose {
                     Some((n_in, n_out)) => {
