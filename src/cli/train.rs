@@ -51,7 +51,7 @@ pub struct TrainArgs {
     /// mnist, fashion-mnist, cifar10, circle, xor, gauss or spiral.
     #[arg(long, default_value = "mnist")]
     pub dataset: String,
-    /// Folder holding the dataset (or a <dataset>/ folder); searched before $SCRATCHNET_DATA.
+    /// Folder holding the dataset, or a DATASET/ folder with it; searched before $SCRATCHNET_DATA.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Hidden layer widths, comma-separated (`none` for a linear model).

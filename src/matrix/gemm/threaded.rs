@@ -7,7 +7,7 @@
 //!
 //! - for big products (≥ [`SCOPED_MIN_MACS`]), to `std::thread::scope` threads that read A and
 //!   B in place: their start-up cost (50–200 µs here) vanishes beside milliseconds of work;
-//! - for the mid-sized products of a training step, to persistent [`pool`](super::pool)
+//! - for the mid-sized products of a training step, to persistent [`pool`]
 //!   workers that are already awake. Pool jobs must own their data, so a helper's band of A, a
 //!   copy of B (shared by all helpers) and its band of C travel to the worker in reusable
 //!   buffers and come back — m·k/threads + k·n + m·n/threads copied elements against
