@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
+/// Largest decompressed IDX file accepted (1 GiB; MNIST's largest is 47 MB).
+pub const MAX_DECOMPRESSED: u64 = 1 << 30;
 pub const LABELS_MAGIC: u32 = 0x0000_0801;
 
 /// The four files of a split, by their canonical names (each may also end in `.gz`).
@@ -53,9 +55,17 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 pub fn decode_maybe_gz(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
+        // A hostile .gz can expand a thousandfold; no real IDX file is near this cap.
         GzDecoder::new(&bytes[..])
+            .take(MAX_DECOMPRESSED + 1)
             .read_to_end(&mut out)
             .map_err(|e| format_err(path, format!("truncated or corrupt gzip data ({e})")))?;
+        if out.len() as u64 > MAX_DECOMPRESSED {
+            return Err(format_err(
+                path,
+                format!("decompresses to more than {MAX_DECOMPRESSED} bytes: not an IDX dataset"),
+            ));
+        }
         Ok(out)
     } else {
         Ok(bytes)
