@@ -185,15 +185,8 @@ pub fn download_files(
         for mirror in mirrors {
             let url = format!("{}{}", mirror, spec.remote);
             let result = fetch(&url, progress, spec.name).and_then(|bytes| {
-                let content = if bytes.starts_with(&[0x1f, 0x8b]) {
-                    let mut out = Vec::new();
-                    flate2::read::GzDecoder::new(&bytes[..])
-                        .read_to_end(&mut out)
-                        .map_err(|e| format!("corrupt gzip data ({e})"))?;
-                    out
-                } else {
-                    bytes
-                };
+                let content = super::idx::decode_maybe_gz(bytes, Path::new(spec.remote))
+                    .map_err(|e| e.to_string())?;
                 let got = sha256_hex(&content);
                 if got != spec.sha256 {
                     return Err(format!(
