@@ -25,6 +25,7 @@ pub mod bench;
 pub mod checkpoint;
 pub mod cli;
 pub mod data;
+pub mod descend;
 pub mod error;
 pub mod gradcheck;
 pub mod matrix;

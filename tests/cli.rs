@@ -596,3 +596,46 @@ fn a_model_that_does_not_fit_the_dataset_is_refused() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn descend_reproduces_the_courses_three_learning_rates() {
+    let run = |lr: &str| {
+        let out = scratchnet().args(["descend", "--lr", lr]).output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // The course (numpy, same numerical gradient): (-6.1e-10, 8.1e-10), (-2.58e13, -1.29e12),
+    // (-2.99999994, 3.99999992).
+    let good = run("0.1");
+    assert!(
+        good.contains("end point (-6.11110793e-10, 8.14814391e-10)"),
+        "{good}"
+    );
+    assert!(good.contains("converged"));
+    let big = run("10");
+    assert!(
+        big.contains("end point (-2.58983747e13, -1.29524862e12)"),
+        "{big}"
+    );
+    assert!(big.contains("diverged"));
+    let tiny = run("1e-10");
+    assert!(
+        tiny.contains("end point (-2.99999994e0, 3.99999992e0)"),
+        "{tiny}"
+    );
+    assert!(tiny.contains("barely moved"));
+    let svg = std::env::temp_dir().join(format!("scratchnet-descend-{}.svg", std::process::id()));
+    scratchnet()
+        .args(["descend", "--lr", "0.1", "--plot"])
+        .arg(&svg)
+        .assert()
+        .success();
+    assert!(
+        std::fs::read_to_string(&svg)
+            .unwrap()
+            .contains("gradient descent")
+    );
+    std::fs::remove_file(&svg).unwrap();
+    assert_one_line_error(&["descend", "--init", "1,2,3"], "expected two numbers");
+    assert_one_line_error(&["descend", "--lr", "NaN"], "--lr must be a finite number");
+}

@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod datasets;
+pub mod descend;
 pub mod gradcheck;
 pub mod model;
 pub mod train;
@@ -36,6 +37,8 @@ pub enum Command {
     Download(datasets::DownloadCmd),
     /// List every dataset, where it was found (or searched for) and whether it verifies.
     Datasets(datasets::DatasetsCmd),
+    /// Gradient descent on x0² + x1² with the numerical gradient: what the learning rate does.
+    Descend(descend::DescendCmd),
 }
 
 /// Runs a parsed command line.
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Predict(cmd) => model::predict(cmd),
         Command::Download(cmd) => datasets::download(cmd),
         Command::Datasets(cmd) => datasets::list(cmd),
+        Command::Descend(cmd) => descend::run(cmd),
     }
 }
 

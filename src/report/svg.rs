@@ -220,6 +220,81 @@ pub fn render_column(charts: &[LineChart], subtitle: Option<&str>) -> Result<Str
     Ok(svg)
 }
 
+/// A path of gradient descent drawn over the contours of f(x0, x1) = x0² + x1², in the square
+/// [-`half`, `half`]²; points outside it are left out (the caption says when that happened).
+pub fn descent_chart(path: &[[f64; 2]], title: &str, subtitle: &str, half: f64) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 760)).into_drawing_area();
+        root.fill(&WHITE).map_err(chart_err)?;
+        let (top, body) = root.split_vertically(24);
+        top.draw(&Text::new(
+            subtitle,
+            (12, 6),
+            ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
+        ))
+        .map_err(chart_err)?;
+        let mut chart = ChartBuilder::on(&body)
+            .caption(title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(50)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-half..half, -half..half)
+            .map_err(chart_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("x0")
+            .y_desc("x1")
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 16))
+            .light_line_style(WHITE)
+            .bold_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(chart_err)?;
+        // Contours f = r² for r = 0.5, 1, …: circles.
+        let gray = RGBColor(170, 170, 170);
+        let mut r = 0.5;
+        while r <= half {
+            let circle: Vec<(f64, f64)> = (0..=120)
+                .map(|i| {
+                    let a = std::f64::consts::TAU * i as f64 / 120.0;
+                    (r * a.cos(), r * a.sin())
+                })
+                .collect();
+            chart
+                .draw_series(LineSeries::new(circle, gray.stroke_width(1)))
+                .map_err(chart_err)?;
+            r += 0.5;
+        }
+        let inside: Vec<(f64, f64)> = path
+            .iter()
+            .take_while(|p| p[0].abs() <= half && p[1].abs() <= half)
+            .map(|p| (p[0], p[1]))
+            .collect();
+        let color = COLORS[1];
+        chart
+            .draw_series(LineSeries::new(inside.clone(), color.stroke_width(2)))
+            .map_err(chart_err)?
+            .label("x ← x − lr·∇f(x)")
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
+            });
+        chart
+            .draw_series(inside.iter().map(|&p| Circle::new(p, 3, color.filled())))
+            .map_err(chart_err)?;
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(160, 160, 160))
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(chart_err)?;
+        root.present().map_err(chart_err)?;
+    }
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
