@@ -639,3 +639,65 @@ fn descend_reproduces_the_courses_three_learning_rates() {
     assert_one_line_error(&["descend", "--init", "1,2,3"], "expected two numbers");
     assert_one_line_error(&["descend", "--lr", "NaN"], "--lr must be a finite number");
 }
+
+#[test]
+fn playground_draws_the_boundary_and_a_linear_model_fails() {
+    let dir = std::env::temp_dir().join(format!("scratchnet-pg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plot = dir.join("circle.svg");
+    let out = scratchnet()
+        .args([
+            "playground",
+            "--dataset",
+            "circle",
+            "--epochs",
+            "40",
+            "--snapshots",
+            "20",
+            "--plot",
+        ])
+        .arg(&plot)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let acc: f64 = stdout
+        .split("test accuracy ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(acc >= 0.99, "{stdout}");
+    for f in ["circle.svg", "circle-curves.svg", "circle-epoch-20.svg"] {
+        let svg = std::fs::read_to_string(dir.join(f)).unwrap();
+        assert!(svg.contains("<rect") || svg.contains("accuracy"), "{f}");
+    }
+    let linear = scratchnet()
+        .args([
+            "playground",
+            "--dataset",
+            "circle",
+            "--hidden",
+            "none",
+            "--epochs",
+            "20",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&linear.stdout);
+    let acc: f64 = text
+        .split("test accuracy ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(acc < 0.8, "a linear model cannot separate a circle: {text}");
+    assert_one_line_error(&["playground", "--dataset", "mnist"], "2-D data sets");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

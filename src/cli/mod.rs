@@ -6,6 +6,7 @@ pub mod datasets;
 pub mod descend;
 pub mod gradcheck;
 pub mod model;
+pub mod playground;
 pub mod train;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,8 @@ pub enum Command {
     Datasets(datasets::DatasetsCmd),
     /// Gradient descent on x0² + x1² with the numerical gradient: what the learning rate does.
     Descend(descend::DescendCmd),
+    /// The TensorFlow-Playground experiment: train on a 2-D set, draw the decision boundary.
+    Playground(playground::PlaygroundCmd),
 }
 
 /// Runs a parsed command line.
@@ -52,6 +55,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Download(cmd) => datasets::download(cmd),
         Command::Datasets(cmd) => datasets::list(cmd),
         Command::Descend(cmd) => descend::run(cmd),
+        Command::Playground(cmd) => playground::run(cmd),
     }
 }
 

@@ -295,6 +295,106 @@ pub fn descent_chart(path: &[[f64; 2]], title: &str, subtitle: &str, half: f64) 
     Ok(svg)
 }
 
+/// A classifier's decision field over a square: `field[i][j]` is P(class 1) at the centre of
+/// cell (i, j) of an n×n grid over [-`half`, `half`]² (i along x0, j along x1), drawn from blue
+/// (class 0) to orange (class 1); `points` are (x0, x1, label, is_test) — training points filled,
+/// test points hollow.
+pub fn decision_field_chart(
+    field: &[Vec<f64>],
+    points: &[(f64, f64, usize, bool)],
+    half: f64,
+    title: &str,
+    subtitle: &str,
+) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 760)).into_drawing_area();
+        root.fill(&WHITE).map_err(chart_err)?;
+        let (top, body) = root.split_vertically(24);
+        top.draw(&Text::new(
+            subtitle,
+            (12, 6),
+            ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
+        ))
+        .map_err(chart_err)?;
+        let mut chart = ChartBuilder::on(&body)
+            .caption(title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(50)
+            .y_label_area_size(60)
+            .build_cartesian_2d(-half..half, -half..half)
+            .map_err(chart_err)?;
+        chart
+            .configure_mesh()
+            .x_desc("x0")
+            .y_desc("x1")
+            .disable_mesh()
+            .label_style(("sans-serif", 14))
+            .axis_desc_style(("sans-serif", 16))
+            .draw()
+            .map_err(chart_err)?;
+        let n = field.len().max(1);
+        let cell = 2.0 * half / n as f64;
+        let (blue, orange) = ((0.0, 114.0, 178.0), (230.0, 159.0, 0.0));
+        let mix = |p: f64| {
+            // White at p = 0.5, saturating towards each class colour (pale, so points show).
+            let (c, t) = if p < 0.5 {
+                (blue, 1.0 - 2.0 * p)
+            } else {
+                (orange, 2.0 * p - 1.0)
+            };
+            let t = 0.55 * t.clamp(0.0, 1.0);
+            let ch = |v: f64| (255.0 + (v - 255.0) * t).round() as u8;
+            RGBColor(ch(c.0), ch(c.1), ch(c.2))
+        };
+        chart
+            .draw_series(field.iter().enumerate().flat_map(|(i, col)| {
+                col.iter().enumerate().map(move |(j, &p)| {
+                    let (x, y) = (-half + i as f64 * cell, -half + j as f64 * cell);
+                    Rectangle::new([(x, y), (x + cell, y + cell)], mix(p).filled())
+                })
+            }))
+            .map_err(chart_err)?;
+        let color = |label: usize| {
+            if label == 1 {
+                RGBColor(213, 94, 0)
+            } else {
+                RGBColor(0, 90, 160)
+            }
+        };
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .filter(|p| !p.3)
+                    .map(|&(x, y, l, _)| Circle::new((x, y), 3, color(l).filled())),
+            )
+            .map_err(chart_err)?
+            .label("train (filled)")
+            .legend(|(x, y)| Circle::new((x + 10, y), 4, BLACK.filled()));
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .filter(|p| p.3)
+                    .map(|&(x, y, l, _)| Circle::new((x, y), 4, color(l).stroke_width(2))),
+            )
+            .map_err(chart_err)?
+            .label("test (hollow)")
+            .legend(|(x, y)| Circle::new((x + 10, y), 4, BLACK.stroke_width(2)));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(RGBColor(160, 160, 160))
+            .label_font(("sans-serif", 14))
+            .draw()
+            .map_err(chart_err)?;
+        root.present().map_err(chart_err)?;
+    }
+    Ok(svg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
