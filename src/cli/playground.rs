@@ -20,7 +20,7 @@ use crate::train::{self, Length, Outcome, TrainConfig, TrainData, TrainState};
 /// Half the side of the plotted square: points live in [-4, 4]², the field shows a margin.
 const HALF: f64 = 4.5;
 /// Grid cells per side of the decision field.
-const GRID: usize = 60;
+const GRID: usize = 40;
 
 #[derive(Debug, Args)]
 pub struct PlaygroundCmd {
