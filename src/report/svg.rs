@@ -192,6 +192,21 @@ impl LineChart {
     }
 }
 
+/// Writes `subtitle` in small gray type across the top of `root`; returns the area below it.
+fn with_subtitle<'a>(
+    root: &DrawingArea<SVGBackend<'a>, Shift>,
+    subtitle: &str,
+) -> Result<DrawingArea<SVGBackend<'a>, Shift>> {
+    let (top, rest) = root.split_vertically(24);
+    top.draw(&Text::new(
+        subtitle,
+        (12, 6),
+        ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
+    ))
+    .map_err(chart_err)?;
+    Ok(rest)
+}
+
 /// Several charts stacked vertically in one SVG, with an optional subtitle line on top.
 pub fn render_column(charts: &[LineChart], subtitle: Option<&str>) -> Result<String> {
     let height = 600 * charts.len().max(1) as u32 - 200 * charts.len().saturating_sub(1) as u32;
@@ -200,16 +215,7 @@ pub fn render_column(charts: &[LineChart], subtitle: Option<&str>) -> Result<Str
         let root = SVGBackend::with_string(&mut svg, (960, height)).into_drawing_area();
         root.fill(&WHITE).map_err(chart_err)?;
         let body = match subtitle {
-            Some(sub) => {
-                let (top, rest) = root.split_vertically(24);
-                top.draw(&Text::new(
-                    sub,
-                    (12, 6),
-                    ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
-                ))
-                .map_err(chart_err)?;
-                rest
-            }
+            Some(sub) => with_subtitle(&root, sub)?,
             None => root.clone(),
         };
         for (chart, area) in charts.iter().zip(body.split_evenly((charts.len(), 1))) {
@@ -227,13 +233,7 @@ pub fn descent_chart(path: &[[f64; 2]], title: &str, subtitle: &str, half: f64) 
     {
         let root = SVGBackend::with_string(&mut svg, (720, 760)).into_drawing_area();
         root.fill(&WHITE).map_err(chart_err)?;
-        let (top, body) = root.split_vertically(24);
-        top.draw(&Text::new(
-            subtitle,
-            (12, 6),
-            ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
-        ))
-        .map_err(chart_err)?;
+        let body = with_subtitle(&root, subtitle)?;
         let mut chart = ChartBuilder::on(&body)
             .caption(title, ("sans-serif", 20))
             .margin(16)
@@ -310,13 +310,7 @@ pub fn decision_field_chart(
     {
         let root = SVGBackend::with_string(&mut svg, (720, 760)).into_drawing_area();
         root.fill(&WHITE).map_err(chart_err)?;
-        let (top, body) = root.split_vertically(24);
-        top.draw(&Text::new(
-            subtitle,
-            (12, 6),
-            ("sans-serif", 13).into_font().color(&RGBColor(90, 90, 90)),
-        ))
-        .map_err(chart_err)?;
+        let body = with_subtitle(&root, subtitle)?;
         let mut chart = ChartBuilder::on(&body)
             .caption(title, ("sans-serif", 20))
             .margin(16)
