@@ -701,3 +701,50 @@ fn playground_draws_the_boundary_and_a_linear_model_fails() {
     assert_one_line_error(&["playground", "--dataset", "mnist"], "2-D data sets");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn compare_runs_each_variant_and_tabulates_them() {
+    let dir = std::env::temp_dir().join(format!("scratchnet-cmp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (svg, md) = (dir.join("cmp.svg"), dir.join("cmp.md"));
+    let out = scratchnet()
+        .args([
+            "compare",
+            "--dataset",
+            "xor",
+            "--hidden",
+            "8",
+            "--epochs",
+            "3",
+        ])
+        .args(["--vary", "activation=sigmoid,relu,tanh", "--plot"])
+        .arg(&svg)
+        .arg("--markdown")
+        .arg(&md)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = std::fs::read_to_string(&md).unwrap();
+    assert_eq!(table.lines().count(), 2 + 3, "{table}");
+    for v in ["activation=sigmoid", "activation=relu", "activation=tanh"] {
+        assert!(table.contains(v), "{table}");
+        assert!(std::fs::read_to_string(&svg).unwrap().contains(v));
+    }
+    assert_one_line_error(
+        &["compare", "--dataset", "xor", "--vary", "lr=0.1"],
+        "at least two values",
+    );
+    assert_one_line_error(
+        &["compare", "--dataset", "xor", "--vary", "seed=1,2"],
+        "cannot vary 'seed'",
+    );
+    assert_one_line_error(
+        &["compare", "--dataset", "xor", "--vary", "lr=0.1,abc"],
+        "'abc' is not a number",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -2,6 +2,7 @@
 //! into library calls.
 
 pub mod bench;
+pub mod compare;
 pub mod datasets;
 pub mod descend;
 pub mod gradcheck;
@@ -42,6 +43,8 @@ pub enum Command {
     Descend(descend::DescendCmd),
     /// The TensorFlow-Playground experiment: train on a 2-D set, draw the decision boundary.
     Playground(playground::PlaygroundCmd),
+    /// Several training runs differing in one setting, on one chart and one table.
+    Compare(Box<compare::CompareCmd>),
 }
 
 /// Runs a parsed command line.
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Datasets(cmd) => datasets::list(cmd),
         Command::Descend(cmd) => descend::run(cmd),
         Command::Playground(cmd) => playground::run(cmd),
+        Command::Compare(cmd) => compare::run(*cmd),
     }
 }
 

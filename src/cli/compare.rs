@@ -1,0 +1,204 @@
+//! `scratchnet compare`: several training runs that differ in one setting, side by side on one
+//! chart and one table (`--vary activation=sigmoid,relu`, `--vary hidden=50:100,50`, …).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::atomic_write::{check_writable_dir, write_atomic};
+use crate::cli::train::{Precision, RunFiles, SamplingArg, TrainArgs, run_training};
+use crate::data;
+use crate::error::{Error, Result};
+use crate::report::svg::{Legend, LineChart, Series};
+use crate::report::{Align, Table, markdown};
+use crate::train::History;
+
+#[derive(Debug, Args)]
+pub struct CompareCmd {
+    #[command(flatten)]
+    pub args: TrainArgs,
+    /// KEY=V1,V2,… — the setting to vary: activation, lr, optimizer, init, batch, dropout,
+    /// weight-decay, sampling, batchnorm (true/false) or hidden (variants separated by `:`,
+    /// e.g. hidden=50:100,50).
+    #[arg(long, value_name = "KEY=VALUES")]
+    pub vary: String,
+    /// Write the curves (test accuracy and training loss per epoch, one line per run) as SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+    /// Also write the final-figures table as a Markdown file.
+    #[arg(long, value_name = "FILE.md")]
+    pub markdown: Option<PathBuf>,
+}
+
+/// Splits `KEY=VALUES` into the key and its variants.
+pub fn parse_vary(s: &str) -> Result<(String, Vec<String>)> {
+    let (key, values) = s.split_once('=').ok_or_else(|| {
+        Error::Config(format!(
+            "--vary '{s}': expected KEY=V1,V2, e.g. activation=sigmoid,relu"
+        ))
+    })?;
+    let sep = if key == "hidden" { ':' } else { ',' };
+    let values: Vec<String> = values
+        .split(sep)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect();
+    if values.len() < 2 {
+        return Err(Error::Config(format!(
+            "--vary '{s}': give at least two values to compare"
+        )));
+    }
+    Ok((key.trim().to_string(), values))
+}
+
+/// `args` with `key` set to `value`.
+fn with(args: &TrainArgs, key: &str, value: &str) -> Result<TrainArgs> {
+    let mut a = args.clone();
+    let num = |v: &str| {
+        v.parse::<f64>()
+            .map_err(|_| Error::Config(format!("--vary {key}: '{v}' is not a number")))
+    };
+    match key {
+        "activation" => a.activation = value.into(),
+        "optimizer" => a.optimizer = value.into(),
+        "init" => a.init = Some(value.into()),
+        "hidden" => a.hidden = value.into(),
+        "lr" => a.lr = Some(num(value)?),
+        "dropout" => a.dropout = Some(num(value)?),
+        "weight-decay" => a.weight_decay = num(value)?,
+        "batch" => {
+            a.batch = value
+                .parse()
+                .map_err(|_| Error::Config(format!("--vary batch: '{value}' is not an integer")))?
+        }
+        "sampling" => {
+            a.sampling = match value {
+                "shuffle" => SamplingArg::Shuffle,
+                "random" => SamplingArg::Random,
+                _ => {
+                    return Err(Error::Config(format!(
+                        "--vary sampling: '{value}' is not shuffle or random"
+                    )));
+                }
+            }
+        }
+        "batchnorm" => {
+            a.batchnorm = value.parse().map_err(|_| {
+                Error::Config(format!("--vary batchnorm: '{value}' is not true or false"))
+            })?
+        }
+        _ => {
+            return Err(Error::Config(format!(
+                "--vary: cannot vary '{key}'; choose activation, lr, optimizer, init, hidden, batch, \
+                 dropout, weight-decay, sampling or batchnorm"
+            )));
+        }
+    }
+    Ok(a)
+}
+
+pub fn run(cmd: CompareCmd) -> Result<()> {
+    let (key, values) = parse_vary(&cmd.vary)?;
+    let variants: Vec<(String, TrainArgs)> = values
+        .iter()
+        .map(|v| Ok((format!("{key}={v}"), with(&cmd.args, &key, v)?)))
+        .collect::<Result<_>>()?;
+    // Check every variant's flags before training any.
+    let setups = variants
+        .iter()
+        .map(|(_, a)| a.setup())
+        .collect::<Result<Vec<_>>>()?;
+    for p in [&cmd.plot, &cmd.markdown].into_iter().flatten() {
+        check_writable_dir(p)?;
+    }
+    let ds = data::load(setups[0].dataset, &setups[0].load)?;
+    let mut runs: Vec<(String, History)> = Vec::new();
+    for ((label, args), setup) in variants.iter().zip(&setups) {
+        setup.train.validate(ds.x_train.rows())?;
+        eprintln!("training {label} …");
+        let (history, _, _) = match args.precision {
+            Precision::F32 => run_training::<f32>(setup, &ds, RunFiles::default(), |_| {})?,
+            Precision::F64 => run_training::<f64>(setup, &ds, RunFiles::default(), |_| {})?,
+        };
+        runs.push((label.clone(), history));
+    }
+    let mut table = Table::new(&[
+        ("run", Align::Left),
+        ("test acc", Align::Right),
+        ("train acc", Align::Right),
+        ("final epoch loss", Align::Right),
+        ("train s", Align::Right),
+    ]);
+    for (label, h) in &runs {
+        let last = h.epochs.last().expect("at least one epoch");
+        table.push(vec![
+            label.clone(),
+            format!("{:.4}", last.test_acc),
+            format!("{:.4}", last.train_acc),
+            format!("{:.4}", last.loss),
+            format!("{:.2}", h.train_seconds),
+        ]);
+    }
+    let md = markdown::render(&table);
+    print!("{md}");
+    if let Some(p) = &cmd.markdown {
+        write_atomic(p, md.as_bytes())?;
+    }
+    if let Some(p) = &cmd.plot {
+        let series = |f: fn(&crate::train::EpochRecord) -> f64| -> Vec<Series> {
+            runs.iter()
+                .map(|(label, h)| Series {
+                    name: label.clone(),
+                    points: h.epochs.iter().map(|r| (r.epoch as f64, f(r))).collect(),
+                })
+                .collect()
+        };
+        let mut acc = LineChart::new(
+            format!("{}: test accuracy", ds.name),
+            "epoch",
+            "test accuracy",
+        );
+        acc.legend = Legend::LowerRight;
+        acc.series = series(|r| r.test_acc);
+        let lowest = acc
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.1))
+            .fold(1.0_f64, f64::min);
+        acc.y_min = Some((lowest - 0.02).clamp(0.0, 0.98));
+        acc.y_max = Some(1.0);
+        let mut loss = LineChart::new(
+            format!("{}: training loss", ds.name),
+            "epoch",
+            "mean batch loss",
+        );
+        loss.legend = Legend::UpperRight;
+        loss.series = series(|r| r.loss);
+        let sub = format!(
+            "varying {key}; other flags as given · seed {}",
+            cmd.args.seed
+        );
+        let svg = crate::report::svg::render_column(&[acc, loss], Some(&sub))?;
+        write_atomic(p, svg.as_bytes())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_vary;
+
+    #[test]
+    fn vary_syntax() {
+        assert_eq!(
+            parse_vary("hidden=50:100,50").unwrap(),
+            (
+                "hidden".to_string(),
+                vec!["50".to_string(), "100,50".to_string()]
+            )
+        );
+        assert_eq!(parse_vary("lr=0.1,0.01").unwrap().1.len(), 2);
+        assert!(parse_vary("lr=0.1").is_err());
+        assert!(parse_vary("lr").is_err());
+    }
+}
