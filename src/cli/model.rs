@@ -97,24 +97,20 @@ fn load(args: &ModelArgs) -> Result<(Checkpoint<f32>, Dataset)> {
 pub fn eval(cmd: EvalCmd) -> Result<()> {
     let (mut ckpt, ds) = load(&cmd.model)?;
     let x: &Matrix<f32> = &ds.x_test;
-    let (loss, acc) = ckpt.net.evaluate(x, &ds.t_test)?;
+    // Confusion matrix, filled during the same pass: rows are true classes, columns predicted.
+    let k = ds.classes;
+    let mut counts = vec![vec![0usize; k]; k];
+    let (loss, acc) = ckpt.net.evaluate_with(x, &ds.t_test, |pred, truth| {
+        for (&p, &t) in pred.iter().zip(truth) {
+            counts[t][p] += 1;
+        }
+    })?;
     println!(
         "{} on {} test samples of {}: loss {loss:.4}, accuracy {acc:.4}",
         cmd.model.model.display(),
         x.rows(),
         ds.name
     );
-    // Confusion matrix: rows are true classes, columns predicted ones.
-    let k = ds.classes;
-    let mut counts = vec![vec![0usize; k]; k];
-    for start in (0..x.rows()).step_by(crate::nn::network::EVAL_BATCH) {
-        let end = (start + crate::nn::network::EVAL_BATCH).min(x.rows());
-        let batch = x.rows_range(start, end);
-        let pred = ckpt.net.predict(&batch, Mode::Eval)?.row_argmax();
-        for (p, &t) in pred.iter().zip(&ds.t_test[start..end]) {
-            counts[t][*p] += 1;
-        }
-    }
     let mut cols: Vec<(String, Align)> = vec![("true \\ pred".into(), Align::Left)];
     cols.extend((0..k).map(|c| (c.to_string(), Align::Right)));
     let col_refs: Vec<(&str, Align)> = cols.iter().map(|(s, a)| (s.as_str(), *a)).collect();

@@ -425,6 +425,17 @@ impl<T: Float> Network<T> {
     /// Mean loss (without weight decay) and accuracy over a whole dataset, in eval mode and in
     /// batches of [`EVAL_BATCH`] rows.
     pub fn evaluate(&mut self, x: &Matrix<T>, labels: &[usize]) -> Result<(f64, f64)> {
+        self.evaluate_with(x, labels, |_, _| {})
+    }
+
+    /// [`Network::evaluate`], also handing each batch's predicted classes and true labels to
+    /// `on_batch` (a confusion matrix needs no second pass over the data).
+    pub fn evaluate_with(
+        &mut self,
+        x: &Matrix<T>,
+        labels: &[usize],
+        mut on_batch: impl FnMut(&[usize], &[usize]),
+    ) -> Result<(f64, f64)> {
         self.check_input(x)?;
         if x.rows() != labels.len() {
             return Err(Error::shape(
@@ -448,12 +459,13 @@ impl<T: Float> Network<T> {
                 .loss_layer
                 .forward(&self.acts[n_layers], Targets::Labels(batch_labels))?;
             loss_sum += loss.to_f64() * (end - start) as f64;
-            correct += self.acts[n_layers]
-                .row_argmax()
+            let predicted = self.acts[n_layers].row_argmax();
+            correct += predicted
                 .iter()
                 .zip(batch_labels)
                 .filter(|(p, t)| p == t)
                 .count();
+            on_batch(&predicted, batch_labels);
         }
         let n = x.rows().max(1) as f64;
         Ok((loss_sum / n, correct as f64 / n))
