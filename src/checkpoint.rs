@@ -258,6 +258,9 @@ pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
 pub struct Checkpoint<T: Float> {
     pub net: Network<T>,
     pub metadata: BTreeMap<String, String>,
+    /// The optimizer-state tensors (`optimizer.<k>.<slot>` → shape, values), decoded with the
+    /// rest of the file so [`load_training`] does not read it again.
+    optimizer: BTreeMap<String, (Vec<usize>, Vec<T>)>,
 }
 
 fn values_f64(path: &Path, name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f64>> {
@@ -391,17 +394,26 @@ pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result
     if let Some(e) = error {
         return Err(e);
     }
+    let mut optimizer = BTreeMap::new();
     for name in st.names() {
-        let known = expected.iter().any(|e| e == name)
-            || name.ends_with(".num_batches_tracked")
-            || name.starts_with(OPTIMIZER_PREFIX);
-        if !known {
+        if name.starts_with(OPTIMIZER_PREFIX) {
+            let view = st
+                .tensor(name)
+                .map_err(|e| fmt(format!("tensor {name}: {e}")))?;
+            let vals = values_f64(path, name, view.dtype(), view.data())?;
+            let vals = vals.into_iter().map(T::from_f64).collect();
+            optimizer.insert(name.to_string(), (view.shape().to_vec(), vals));
+        } else if !(expected.iter().any(|e| e == name) || name.ends_with(".num_batches_tracked")) {
             return Err(fmt(format!(
                 "unexpected tensor {name} for layers '{layers}'"
             )));
         }
     }
-    Ok(Checkpoint { net, metadata })
+    Ok(Checkpoint {
+        net,
+        metadata,
+        optimizer,
+    })
 }
 
 /// Restores the optimizer and trainer state saved by [`save_training`] into `ckpt`'s network
@@ -469,12 +481,6 @@ pub fn load_training<T: Float>(
         },
     };
     // Optimizer slots, in the network's parameter order.
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| fmt(format!("not a safetensors checkpoint or truncated ({e})")))?;
     let mut lengths = Vec::new();
     ckpt.net
         .visit_params(&mut |_, p| lengths.push(p.value.len()));
@@ -483,15 +489,15 @@ pub fn load_training<T: Float>(
         let mut tensor_slots = Vec::new();
         for s in 0.. {
             let name = format!("{OPTIMIZER_PREFIX}{k}.{s}");
-            let Ok(view) = st.tensor(&name) else { break };
-            if view.shape() != [len] {
+            let Some((shape, values)) = ckpt.optimizer.remove(&name) else {
+                break;
+            };
+            if shape != [len] {
                 return Err(fmt(format!(
-                    "tensor {name} has shape {:?}, expected [{len}]",
-                    view.shape()
+                    "tensor {name} has shape {shape:?}, expected [{len}]"
                 )));
             }
-            let vals = values_f64(path, &name, view.dtype(), view.data())?;
-            tensor_slots.push(vals.into_iter().map(T::from_f64).collect::<Vec<T>>());
+            tensor_slots.push(values);
         }
         slots.push(tensor_slots);
     }
