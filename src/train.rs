@@ -166,6 +166,21 @@ pub struct TrainState {
     pub history: History,
 }
 
+impl TrainState {
+    /// The iteration at which to pause next when something happens every `every` epochs
+    /// (a checkpoint, a snapshot): the next multiple of `every` epochs after the current
+    /// iteration, capped at `total`; `total` when nothing is periodic.
+    pub fn next_pause(&self, every: Option<usize>, iters_per_epoch: usize, total: usize) -> usize {
+        match every {
+            Some(e) if e > 0 => {
+                let period = e * iters_per_epoch;
+                ((self.iteration / period + 1) * period).min(total)
+            }
+            _ => total,
+        }
+    }
+}
+
 /// How a call to [`train_from`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -321,4 +336,24 @@ pub fn train_from<T: Float>(
         }
     }
     Ok(Outcome::Finished)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TrainState;
+
+    #[test]
+    fn pauses_fall_on_epoch_multiples_and_never_pass_the_end() {
+        let at = |iteration| TrainState {
+            iteration,
+            ..TrainState::default()
+        };
+        // Every 2 epochs of 10 iterations, 45 in all.
+        assert_eq!(at(0).next_pause(Some(2), 10, 45), 20);
+        assert_eq!(at(19).next_pause(Some(2), 10, 45), 20);
+        assert_eq!(at(20).next_pause(Some(2), 10, 45), 40);
+        assert_eq!(at(40).next_pause(Some(2), 10, 45), 45);
+        assert_eq!(at(7).next_pause(None, 10, 45), 45);
+        assert_eq!(at(7).next_pause(Some(0), 10, 45), 45);
+    }
 }

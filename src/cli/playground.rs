@@ -142,10 +142,7 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
     let title = format!("{} · {desc}", ds.name);
     let pts = points(&ds);
     while state.iteration < total {
-        let target = match (cmd.snapshots, &cmd.plot) {
-            (Some(n), Some(_)) => ((state.iteration / (n * ipe) + 1) * n * ipe).min(total),
-            _ => total,
-        };
+        let target = state.next_pause(cmd.snapshots.filter(|_| cmd.plot.is_some()), ipe, total);
         let cfg = TrainConfig {
             length: Length::Iters(target),
             ..setup.train.clone()

@@ -342,10 +342,7 @@ pub fn run_training<T: Float>(
     let ipe = setup.train.iters_per_epoch(n);
     loop {
         // Train up to the next --save-every point (or the end), then save there.
-        let target = match files.save_every {
-            Some(e) if e > 0 => ((state.iteration / (e * ipe) + 1) * e * ipe).min(total),
-            _ => total,
-        };
+        let target = state.next_pause(files.save_every, ipe, total);
         let cfg = TrainConfig {
             length: Length::Iters(target),
             ..setup.train.clone()
