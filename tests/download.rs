@@ -1,26 +1,28 @@
 //! Dataset downloads against a small HTTP server on 127.0.0.1 run inside the test: success,
-//! fallback after a 404, checksum mismatch, and a connection dropped mid-file. A failure must
-//! leave nothing under the final name.
+//! fallback after a 404, checksum mismatch, and a connection dropped mid-file, for per-file
+//! `.gz` datasets and for a `.tar.gz` archive like CIFAR-10's. A failure must leave nothing
+//! under the final names.
+
+mod common;
 
 use std::io::{Read, Write};
+
+use common::gz;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
-use scratchnet::data::download::{self, FileSpec};
+use scratchnet::data::download::{self, ArchiveSpec, FileSpec, Source, Verification};
 
 const CONTENT: &[u8] = b"\x00\x00\x08\x01\x00\x00\x00\x03\x01\x02\x03";
-
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), Compression::default());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
 
 /// Serves requests until the test ends: `/ok/…` the gzipped CONTENT, `/bad/…` other bytes,
 /// `/drop/…` half of the body after promising all of it, anything else 404.
 fn serve() -> String {
+    serve_body(gz(CONTENT))
+}
+
+/// As [`serve`], with `body` served under `/ok/` and `/drop/`.
+fn serve_body(body: Vec<u8>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
@@ -36,7 +38,6 @@ fn serve() -> String {
             }
             let line = String::from_utf8_lossy(&req);
             let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let body = gz(CONTENT);
             let reply = |s: &mut std::net::TcpStream, status: &str, body: &[u8], send: usize| {
                 let head = format!(
                     "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -137,14 +138,169 @@ fn failures_leave_nothing_behind_and_say_why() {
 }
 
 #[test]
-fn generated_and_unsupported_datasets_are_refused() {
+fn generated_datasets_are_refused_and_the_real_ones_have_sources() {
     use scratchnet::data::DatasetName;
     assert!(
-        download::files(DatasetName::Circle)
+        download::source(DatasetName::Circle)
             .unwrap_err()
             .to_string()
             .contains("generated")
     );
-    assert!(download::files(DatasetName::Cifar10).is_err());
-    assert_eq!(download::files(DatasetName::Mnist).unwrap().len(), 4);
+    assert!(matches!(
+        download::source(DatasetName::Mnist).unwrap(),
+        Source::Files(f) if f.len() == 4
+    ));
+    assert!(matches!(
+        download::source(DatasetName::Cifar10).unwrap(),
+        Source::Archive(a) if a.members.len() == 7 && a.sha256.len() == 64
+    ));
+}
+
+/// A CIFAR-like archive: two wanted members in `batches/`, one unwanted beside them, one
+/// wanted name outside the folder (must be ignored: only `<folder>/<member>` counts).
+fn archive(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, bytes) in members {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, path, *bytes).unwrap();
+    }
+    gz(&b.into_inner().unwrap())
+}
+
+fn archive_spec(published: &[u8]) -> ArchiveSpec {
+    ArchiveSpec {
+        remote: "data.tar.gz",
+        sha256: Box::leak(download::sha256_hex(published).into_boxed_str()),
+        folder: "batches",
+        members: &["one.bin", "two.txt"],
+    }
+}
+
+#[test]
+fn archives_are_verified_unpacked_and_given_a_manifest() {
+    let published = archive(&[
+        ("batches/one.bin", b"first member"),
+        ("batches/extra.bin", b"not wanted"),
+        ("two.txt", b"outside the folder"),
+        ("batches/two.txt", b"second member"),
+    ]);
+    let spec = archive_spec(&published);
+    let base = serve_body(published);
+    let dir = temp("tar-ok");
+    let written =
+        download::download_archive(&spec, &[format!("{base}/ok/")], &dir, &mut |_| {}).unwrap();
+    assert_eq!(written.len(), 3, "{written:?}");
+    assert_eq!(std::fs::read(dir.join("one.bin")).unwrap(), b"first member");
+    assert_eq!(
+        std::fs::read(dir.join("two.txt")).unwrap(),
+        b"second member"
+    );
+    let mut names = entries(&dir);
+    names.sort();
+    assert_eq!(names, ["SHA256SUMS", "one.bin", "two.txt"]);
+    assert_eq!(
+        download::verify(Source::Archive(&spec), &dir),
+        Verification::Verified
+    );
+    let again =
+        download::download_archive(&spec, &[format!("{base}/ok/")], &dir, &mut |_| {}).unwrap();
+    assert!(again.is_empty(), "a verified archive is not fetched again");
+
+    // A member changed after download no longer verifies.
+    std::fs::write(dir.join("two.txt"), b"tampered").unwrap();
+    assert_eq!(
+        download::verify(Source::Archive(&spec), &dir),
+        Verification::Mismatch(vec!["two.txt".into()])
+    );
+    // Files placed by hand, without a manifest, cannot be verified.
+    std::fs::remove_file(dir.join("SHA256SUMS")).unwrap();
+    assert!(matches!(
+        download::verify(Source::Archive(&spec), &dir),
+        Verification::Unverifiable(_)
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn archive_failures_leave_nothing_behind_and_say_why() {
+    let published = archive(&[("batches/one.bin", b"only one of two")]);
+    let spec = archive_spec(&published);
+    let base = serve_body(published);
+    let mut wrong = spec;
+    wrong.sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
+    for (i, (spec, route, needle)) in [
+        (wrong, "ok", "checksum mismatch"),
+        (spec, "drop", "connection dropped"),
+        (spec, "missing", "404"),
+        (spec, "ok", "archive lacks batches/two.txt"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let dir = temp(&format!("tar-fail-{i}"));
+        let err =
+            download::download_archive(&spec, &[format!("{base}/{route}/")], &dir, &mut |_| {})
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains(needle), "{route}: {err}");
+        assert!(err.contains("nothing was written"), "{err}");
+        assert!(entries(&dir).is_empty(), "{route} left {:?}", entries(&dir));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[test]
+fn the_cli_downloads_cifar10_only_when_the_archive_matches_the_published_checksum() {
+    // The server's archive is not the real one, so its SHA-256 cannot match the table.
+    let base = serve_body(archive(&[(
+        "cifar-10-batches-bin/test_batch.bin",
+        &[0u8; 3073],
+    )]));
+    let root = temp("cli-cifar");
+    let out = common::scratchnet()
+        .args([
+            "download",
+            "cifar10",
+            "--mirror",
+            &format!("{base}/ok/"),
+            "--dir",
+        ])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("cifar-10-binary.tar.gz"), "{stderr}");
+    assert!(stderr.contains("checksum mismatch"), "{stderr}");
+    assert!(entries(&root.join("cifar10")).is_empty());
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn the_cli_lists_hand_placed_cifar10_as_present_but_unverified() {
+    let root = temp("cli-list");
+    let dir = root.join("cifar10");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin"]
+        .into_iter()
+        .chain(["data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"])
+    {
+        std::fs::write(dir.join(f), [0u8; 3073]).unwrap();
+    }
+    let out = common::scratchnet()
+        .env("SCRATCHNET_DATA", &root)
+        .args(["datasets", "--data-dir"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.starts_with("cifar10")).unwrap();
+    assert!(line.contains("not verified (no SHA256SUMS"), "{line}");
+    let _ = std::fs::remove_dir_all(&root);
 }

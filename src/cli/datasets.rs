@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::data::download::Verification;
 use crate::data::{DatasetName, download, locate};
 use crate::error::Result;
 
 #[derive(Debug, Args)]
 pub struct DownloadCmd {
-    /// mnist or fashion-mnist.
+    /// mnist, fashion-mnist or cifar10.
     pub name: String,
     /// Folder to put `<name>/` in.
     #[arg(long, default_value = "datasets")]
@@ -30,7 +31,7 @@ pub struct DatasetsCmd {
 
 pub fn download(cmd: DownloadCmd) -> Result<()> {
     let name: DatasetName = cmd.name.parse()?;
-    download::files(name)?; // reject non-downloadable names before touching the network
+    download::source(name)?; // reject non-downloadable names before touching the network
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(0);
         bar.set_style(
@@ -71,20 +72,12 @@ pub fn list(cmd: DatasetsCmd) -> Result<()> {
         }
         match locate::find(name, cmd.data_dir.as_deref()) {
             Ok(dir) => {
-                let verdict = match download::files(name) {
-                    Ok(specs) => {
-                        let mut bad = Vec::new();
-                        for spec in specs {
-                            if !download::verify_file(&dir, spec).unwrap_or(false) {
-                                bad.push(spec.name);
-                            }
-                        }
-                        if bad.is_empty() {
-                            "verified (SHA-256)".to_string()
-                        } else {
-                            format!("CHECKSUM MISMATCH: {}", bad.join(", "))
-                        }
+                let verdict = match download::source(name).map(|s| download::verify(s, &dir)) {
+                    Ok(Verification::Verified) => "verified (SHA-256)".to_string(),
+                    Ok(Verification::Mismatch(bad)) => {
+                        format!("CHECKSUM MISMATCH: {}", bad.join(", "))
                     }
+                    Ok(Verification::Unverifiable(why)) => format!("not verified ({why})"),
                     Err(_) => "no checksums on record".to_string(),
                 };
                 println!("{:<14} {} — {verdict}", name.name(), dir.display());

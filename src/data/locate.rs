@@ -73,7 +73,7 @@ pub fn find_in(name: DatasetName, searched: Vec<PathBuf>) -> Result<PathBuf> {
 /// What to do about a missing dataset.
 pub fn hint(name: DatasetName) -> String {
     let get = match name {
-        DatasetName::Mnist | DatasetName::FashionMnist => {
+        DatasetName::Mnist | DatasetName::FashionMnist | DatasetName::Cifar10 => {
             format!("Get it with `scratchnet download {0}`, or put", name.name())
         }
         _ => "Put".to_string(),
