@@ -127,8 +127,12 @@ pub struct TrainCmd {
     #[arg(long, value_name = "N", requires = "save")]
     pub save_every: Option<usize>,
     /// Continue the run saved in FILE: its network, optimizer, batch order and progress are
-    /// restored; --epochs / --iters give the new total length.
-    #[arg(long, value_name = "FILE")]
+    /// restored; --epochs / --iters give the new total length. Flags that would change the
+    /// run (dataset, network, optimizer, batch, seed…) are refused rather than ignored.
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "dataset", "hidden", "activation", "init", "batchnorm", "dropout", "weight_decay",
+        "optimizer", "lr", "batch", "sampling", "seed", "grayscale", "noise",
+    ])]
     pub resume: Option<PathBuf>,
     /// No progress bar and no table: only errors (and the files asked for).
     #[arg(long)]
