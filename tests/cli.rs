@@ -1,27 +1,9 @@
 //! The `scratchnet` binary: exit codes, output formats, and one-line errors on bad input.
 
-use assert_cmd::Command;
+mod common;
+
+use common::{assert_one_line_error, scratchnet};
 use predicates::prelude::*;
-
-fn scratchnet() -> Command {
-    Command::cargo_bin("scratchnet").expect("binary built")
-}
-
-/// Asserts a failed run: non-zero exit, exactly one stderr line starting with `error:` and
-/// containing `needle`, and never a Rust panic.
-fn assert_one_line_error(args: &[&str], needle: &str) {
-    let out = scratchnet().args(args).output().unwrap();
-    assert!(!out.status.success(), "{args:?} should fail");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "{args:?}: expected one line, got {stderr}");
-    assert!(lines[0].starts_with("error:"), "{args:?}: {stderr}");
-    assert!(
-        stderr.contains(needle),
-        "{args:?}: '{needle}' not in {stderr}"
-    );
-}
 
 #[test]
 fn bench_gemm_csv_has_exact_columns_and_one_row_per_point() {
@@ -329,6 +311,7 @@ fn missing_dataset_says_where_it_looked() {
         "{stderr}"
     );
     assert!(stderr.contains("/usr/share/datasets/cifar10"), "{stderr}");
+    assert!(stderr.contains("`scratchnet download cifar10`"), "{stderr}");
     assert!(!stderr.contains("panicked"));
     std::fs::remove_dir_all(&empty).unwrap();
 }
@@ -478,6 +461,23 @@ fn resume_continues_exactly_and_save_every_writes_during_training() {
         &["train", "--epochs", "2", "--resume", ckpt.to_str().unwrap()],
         "already done",
     );
+    // Flags that would change the run are refused on --resume, not silently overridden.
+    for flag in [
+        ["--dataset", "xor"],
+        ["--lr", "0.5"],
+        ["--hidden", "4"],
+        ["--seed", "1"],
+    ] {
+        scratchnet()
+            .args(["train", "--epochs", "6", "--resume", ckpt.to_str().unwrap()])
+            .args(flag)
+            .assert()
+            .failure()
+            .stderr(predicate::str::contains(format!("'{} <", flag[0])))
+            .stderr(predicate::str::contains("cannot be used with"))
+            .stderr(predicate::str::contains("'--resume <FILE>'"))
+            .stderr(predicate::str::contains("panicked").not());
+    }
     scratchnet()
         .args(["train", "--save-every", "1"])
         .assert()

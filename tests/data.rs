@@ -1,11 +1,11 @@
 //! Dataset loaders on small files the tests write themselves: IDX (raw and gzip), CIFAR-10
 //! binary batches, the lookup order, and every kind of corruption.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod common;
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
+use std::path::PathBuf;
+
+use common::{cifar_record, gz, idx_images, idx_labels, write_tiny_mnist};
 use scratchnet::data::{self, DatasetName, LoadOptions, cifar, idx, locate};
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -13,47 +13,6 @@ fn temp_dir(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-fn idx_images(n: u32, h: u32, w: u32, fill: impl Fn(usize) -> u8) -> Vec<u8> {
-    let mut b = vec![0, 0, 8, 3];
-    for d in [n, h, w] {
-        b.extend_from_slice(&d.to_be_bytes());
-    }
-    b.extend((0..(n * h * w) as usize).map(fill));
-    b
-}
-
-fn idx_labels(labels: &[u8]) -> Vec<u8> {
-    let mut b = vec![0, 0, 8, 1];
-    b.extend_from_slice(&(labels.len() as u32).to_be_bytes());
-    b.extend_from_slice(labels);
-    b
-}
-
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
-
-/// A tiny MNIST-format dataset: 6 train and 4 test 3×2 images; train files gzipped.
-fn write_tiny_mnist(dir: &Path) {
-    std::fs::create_dir_all(dir).unwrap();
-    let w = |name: &str, bytes: Vec<u8>| std::fs::write(dir.join(name), bytes).unwrap();
-    w(
-        "train-images-idx3-ubyte.gz",
-        gz(&idx_images(6, 3, 2, |i| (i * 7 % 256) as u8)),
-    );
-    w(
-        "train-labels-idx1-ubyte.gz",
-        gz(&idx_labels(&[0, 1, 2, 3, 4, 9])),
-    );
-    w(
-        "t10k-images-idx3-ubyte",
-        idx_images(4, 3, 2, |i| (255 - i) as u8),
-    );
-    w("t10k-labels-idx1-ubyte", idx_labels(&[5, 6, 7, 8]));
 }
 
 #[test]
@@ -160,14 +119,6 @@ fn mismatched_counts_and_bad_labels_are_rejected() {
     assert!(err.contains("no samples"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&root).unwrap();
-}
-
-fn cifar_record(label: u8, r: u8, g: u8, b: u8) -> Vec<u8> {
-    let mut rec = vec![label];
-    rec.extend(std::iter::repeat_n(r, 1024));
-    rec.extend(std::iter::repeat_n(g, 1024));
-    rec.extend(std::iter::repeat_n(b, 1024));
-    rec
 }
 
 #[test]

@@ -106,16 +106,18 @@ impl Dataset {
     pub fn validate(&self) -> Result<()> {
         let origin = self
             .source
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(self.name.name()));
+            .as_ref()
+            .map_or("generated".to_string(), |p| p.display().to_string());
         let fail = |what: String| {
-            Err(Error::Format {
-                path: origin.clone(),
-                what,
-            })
+            Err(Error::Config(format!(
+                "dataset {} ({origin}) cannot be used: {what}",
+                self.name
+            )))
         };
-        if self.x_train.rows() == 0 || self.x_test.rows() == 0 {
-            return fail("the dataset has no samples in its train or test split".into());
+        for (split, x) in [("train", &self.x_train), ("test", &self.x_test)] {
+            if x.rows() == 0 {
+                return fail(format!("its {split} split has no samples"));
+            }
         }
         if self.x_train.rows() != self.t_train.len() || self.x_test.rows() != self.t_test.len() {
             return fail("image and label counts differ".into());

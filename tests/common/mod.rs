@@ -1,6 +1,12 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use assert_cmd::Command;
+use std::io::Write;
+use std::path::Path;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use scratchnet::{Float, Matrix};
@@ -21,4 +27,78 @@ pub fn integer_matrix<T: Float>(rows: usize, cols: usize, rng: &mut StdRng) -> M
 /// A matrix of uniform values in [-1, 1).
 pub fn uniform_matrix<T: Float>(rows: usize, cols: usize, rng: &mut StdRng) -> Matrix<T> {
     Matrix::random_uniform(rows, cols, -1.0, 1.0, rng)
+}
+
+/// An IDX image file: n images of h×w bytes from `fill(i)`.
+pub fn idx_images(n: u32, h: u32, w: u32, fill: impl Fn(usize) -> u8) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, 3];
+    for d in [n, h, w] {
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    b.extend((0..(n * h * w) as usize).map(fill));
+    b
+}
+
+/// An IDX label file.
+pub fn idx_labels(labels: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, 1];
+    b.extend_from_slice(&(labels.len() as u32).to_be_bytes());
+    b.extend_from_slice(labels);
+    b
+}
+
+/// `bytes` gzipped.
+pub fn gz(bytes: &[u8]) -> Vec<u8> {
+    let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+/// A tiny MNIST-format dataset: 6 train and 4 test 3×2 images; train files gzipped.
+pub fn write_tiny_mnist(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let w = |name: &str, bytes: Vec<u8>| std::fs::write(dir.join(name), bytes).unwrap();
+    w(
+        "train-images-idx3-ubyte.gz",
+        gz(&idx_images(6, 3, 2, |i| (i * 7 % 256) as u8)),
+    );
+    w(
+        "train-labels-idx1-ubyte.gz",
+        gz(&idx_labels(&[0, 1, 2, 3, 4, 9])),
+    );
+    w(
+        "t10k-images-idx3-ubyte",
+        idx_images(4, 3, 2, |i| (255 - i) as u8),
+    );
+    w("t10k-labels-idx1-ubyte", idx_labels(&[5, 6, 7, 8]));
+}
+
+/// One CIFAR-10 record whose three colour planes are flat `r`, `g`, `b`.
+pub fn cifar_record(label: u8, r: u8, g: u8, b: u8) -> Vec<u8> {
+    let mut rec = vec![label];
+    rec.extend(std::iter::repeat_n(r, 1024));
+    rec.extend(std::iter::repeat_n(g, 1024));
+    rec.extend(std::iter::repeat_n(b, 1024));
+    rec
+}
+
+/// The binary under test.
+pub fn scratchnet() -> Command {
+    Command::cargo_bin("scratchnet").expect("binary built")
+}
+
+/// Asserts a failed run: non-zero exit, exactly one stderr line starting with `error:` and
+/// containing `needle`, and never a Rust panic.
+pub fn assert_one_line_error(args: &[&str], needle: &str) {
+    let out = scratchnet().args(args).output().unwrap();
+    assert!(!out.status.success(), "{args:?} should fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{args:?}: expected one line, got {stderr}");
+    assert!(lines[0].starts_with("error:"), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(needle),
+        "{args:?}: '{needle}' not in {stderr}"
+    );
 }
