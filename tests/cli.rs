@@ -734,6 +734,53 @@ fn compare_runs_each_variant_and_tabulates_them() {
         assert!(table.contains(v), "{table}");
         assert!(std::fs::read_to_string(&svg).unwrap().contains(v));
     }
+    // --target adds how fast each run got there; a target above 1 is refused.
+    let out = scratchnet()
+        .args(["compare", "--dataset", "circle", "--hidden", "30,5,10"])
+        .args([
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.03",
+            "--batch",
+            "10",
+            "--epochs",
+            "20",
+        ])
+        .args(["--vary", "activation=sigmoid,relu", "--target", "0.99"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.lines().next().unwrap().contains("epochs to 0.99"),
+        "{stdout}"
+    );
+    let row = |run: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(run))
+            .unwrap()
+            .to_string()
+    };
+    // Sigmoid with plain SGD is the slow one the course describes: not there in 20 epochs.
+    assert!(
+        row("activation=sigmoid").contains("not reached"),
+        "{stdout}"
+    );
+    assert!(!row("activation=relu").contains("not reached"), "{stdout}");
+    assert_one_line_error(
+        &[
+            "compare",
+            "--dataset",
+            "xor",
+            "--vary",
+            "lr=0.1,0.2",
+            "--target",
+            "1.01",
+        ],
+        "--target 1.01",
+    );
     assert_one_line_error(
         &["compare", "--dataset", "xor", "--vary", "lr=0.1"],
         "at least two values",

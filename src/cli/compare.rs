@@ -28,6 +28,20 @@ pub struct CompareCmd {
     /// Also write the final-figures table as a Markdown file.
     #[arg(long, value_name = "FILE.md")]
     pub markdown: Option<PathBuf>,
+    /// Add the epoch (and training seconds) at which each run first reached this test
+    /// accuracy: how fast, not only how far.
+    #[arg(long, value_name = "ACC")]
+    pub target: Option<f64>,
+}
+
+/// The first epoch whose test accuracy reaches `target`, with the training seconds spent up
+/// to the end of it.
+pub fn time_to(h: &History, target: f64) -> Option<(usize, f64)> {
+    let mut seconds = 0.0;
+    h.epochs.iter().find_map(|r| {
+        seconds += r.seconds;
+        (r.test_acc >= target).then_some((r.epoch, seconds))
+    })
 }
 
 /// Splits `KEY=VALUES` into the key and its variants.
@@ -111,6 +125,13 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
     for p in [&cmd.plot, &cmd.markdown].into_iter().flatten() {
         check_writable_dir(p)?;
     }
+    if let Some(t) = cmd.target {
+        if !(t > 0.0 && t <= 1.0) {
+            return Err(Error::Config(format!(
+                "--target {t}: a test accuracy in (0, 1], e.g. 0.99"
+            )));
+        }
+    }
     let ds = data::load(setups[0].dataset, &setups[0].load)?;
     let mut runs: Vec<(String, History)> = Vec::new();
     for ((label, args), setup) in variants.iter().zip(&setups) {
@@ -122,22 +143,35 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
         };
         runs.push((label.clone(), history));
     }
-    let mut table = Table::new(&[
-        ("run", Align::Left),
-        ("test acc", Align::Right),
-        ("train acc", Align::Right),
-        ("final epoch loss", Align::Right),
-        ("train s", Align::Right),
-    ]);
+    let mut columns = vec![
+        ("run".to_string(), Align::Left),
+        ("test acc".to_string(), Align::Right),
+        ("train acc".to_string(), Align::Right),
+        ("final epoch loss".to_string(), Align::Right),
+        ("train s".to_string(), Align::Right),
+    ];
+    if let Some(t) = cmd.target {
+        columns.push((format!("epochs to {t}"), Align::Right));
+        columns.push((format!("train s to {t}"), Align::Right));
+    }
+    let columns: Vec<(&str, Align)> = columns.iter().map(|(c, a)| (c.as_str(), *a)).collect();
+    let mut table = Table::new(&columns);
     for (label, h) in &runs {
         let last = h.epochs.last().expect("at least one epoch");
-        table.push(vec![
+        let mut row = vec![
             label.clone(),
             format!("{:.4}", last.test_acc),
             format!("{:.4}", last.train_acc),
             format!("{:.4}", last.loss),
             format!("{:.2}", h.train_seconds),
-        ]);
+        ];
+        if let Some(t) = cmd.target {
+            match time_to(h, t) {
+                Some((epoch, secs)) => row.extend([epoch.to_string(), format!("{secs:.3}")]),
+                None => row.extend(["not reached".to_string(), "–".to_string()]),
+            }
+        }
+        table.push(row);
     }
     let md = markdown::render(&table);
     print!("{md}");
@@ -186,7 +220,31 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_vary;
+    use super::{parse_vary, time_to};
+    use crate::train::{EpochRecord, History};
+
+    #[test]
+    fn time_to_is_the_first_epoch_at_the_target_with_the_seconds_so_far() {
+        let h = History {
+            epochs: [0.5, 0.8, 0.79, 0.9]
+                .iter()
+                .enumerate()
+                .map(|(i, &acc)| EpochRecord {
+                    epoch: i + 1,
+                    iterations: 10 * (i + 1),
+                    loss: 1.0,
+                    train_acc: acc,
+                    test_acc: acc,
+                    seconds: 0.25,
+                    samples_per_sec: 1.0,
+                })
+                .collect(),
+            ..History::default()
+        };
+        assert_eq!(time_to(&h, 0.8), Some((2, 0.5)));
+        assert_eq!(time_to(&h, 0.85), Some((4, 1.0)));
+        assert_eq!(time_to(&h, 0.95), None);
+    }
 
     #[test]
     fn vary_syntax() {
