@@ -48,7 +48,7 @@ pub trait Layer<T: Float>: Send {
     /// `out ← f(x)`. `out` is resized as needed; `mode` selects training or evaluation.
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, mode: Mode);
 
-    /// Given `dout = ∂L/∂out`, accumulates the parameter gradients and, when `dx` is given,
+    /// Given `dout = ∂L/∂out`, overwrites the parameter gradients and, when `dx` is given,
     /// writes `∂L/∂x` into it. `x` and `out` are the forward pass's input and output.
     /// `dout` is never modified.
     fn backward(

@@ -104,7 +104,7 @@ impl<T: Float> SoftmaxWithLoss<T> {
 
     /// `dx = (y − t) / N` into `dx`.
     pub fn backward(&self, t: Targets<'_, T>, dx: &mut Matrix<T>) {
-        let (n, classes) = self.y.shape();
+        let n = self.y.rows();
         dx.copy_from(&self.y);
         let inv_n = T::ONE / T::from_f64(n.max(1) as f64);
         match t {
@@ -120,7 +120,6 @@ impl<T: Float> SoftmaxWithLoss<T> {
                 }
             }
         }
-        let _ = classes;
         dx.scale_in_place(inv_n);
     }
 }
