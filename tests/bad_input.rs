@@ -8,7 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{
-    assert_one_line_error, cifar_record, gz, idx_images, idx_labels, scratchnet, write_tiny_mnist,
+    assert_one_line_error, cifar_record, gz, idx_images, idx_labels, save_circle_model,
+    write_tiny_mnist,
 };
 
 fn temp(tag: &str) -> PathBuf {
@@ -164,20 +165,7 @@ fn cifar_files_that_are_not_whole_records_are_one_line_errors() {
 fn corrupt_checkpoints_are_one_line_errors() {
     let dir = temp("ckpt");
     let model = dir.join("m.safetensors");
-    scratchnet()
-        .args([
-            "train",
-            "--dataset",
-            "circle",
-            "--hidden",
-            "8",
-            "--epochs",
-            "1",
-        ])
-        .args(["--quiet", "--save"])
-        .arg(&model)
-        .assert()
-        .success();
+    save_circle_model(&model, 1);
     let bytes = std::fs::read(&model).unwrap();
     let write = |name: &str, b: &[u8]| {
         let p = dir.join(name);

@@ -350,21 +350,7 @@ fn save_eval_predict_and_their_errors() {
     let dir = std::env::temp_dir().join(format!("scratchnet-model-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let model = dir.join("circle.safetensors");
-    scratchnet()
-        .args([
-            "train",
-            "--dataset",
-            "circle",
-            "--hidden",
-            "8",
-            "--epochs",
-            "5",
-            "--quiet",
-        ])
-        .arg("--save")
-        .arg(&model)
-        .assert()
-        .success();
+    common::save_circle_model(&model, 5);
     scratchnet()
         .args(["eval", "--model"])
         .arg(&model)
@@ -558,28 +544,23 @@ fn a_closed_stdout_is_not_a_panic() {
 
 #[test]
 fn a_model_that_does_not_fit_the_dataset_is_refused() {
-    // A 2-feature circle model against MNIST's 784 features (real data: SCRATCHNET_DATA).
+    // A 2-feature circle model against an MNIST-format set of 3×2 images.
     let dir = std::env::temp_dir().join(format!("scratchnet-misfit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    common::write_tiny_mnist(&dir.join("mnist"));
     let model = dir.join("circle.safetensors");
-    scratchnet()
-        .args([
-            "train",
-            "--dataset",
-            "circle",
-            "--hidden",
-            "4",
-            "--epochs",
-            "1",
-            "--quiet",
-        ])
-        .arg("--save")
-        .arg(&model)
-        .assert()
-        .success();
+    common::save_circle_model(&model, 1);
     let m = model.to_str().unwrap();
+    let data = dir.to_str().unwrap();
     assert_one_line_error(
-        &["eval", "--model", m, "--dataset", "mnist"],
+        &[
+            "eval",
+            "--model",
+            m,
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            data,
+        ],
         "2 features and 2 classes, as the model has",
     );
     assert_one_line_error(

@@ -84,6 +84,16 @@ fn entries(dir: &Path) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Asserts that a download failed saying `needle` and "nothing was written", and that `dir`
+/// holds nothing; removes `dir`.
+fn assert_failed_cleanly(result: scratchnet::Result<Vec<PathBuf>>, dir: &Path, needle: &str) {
+    let err = result.unwrap_err().to_string();
+    assert!(err.contains(needle), "'{needle}' not in: {err}");
+    assert!(err.contains("nothing was written"), "{err}");
+    assert!(entries(dir).is_empty(), "left {:?}", entries(dir));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn downloads_verifies_and_skips_what_is_already_there() {
     let base = serve();
@@ -126,14 +136,9 @@ fn failures_leave_nothing_behind_and_say_why() {
         ("missing", "404"),
     ] {
         let dir = temp(route);
-        let err =
-            download::download_files(&[spec()], &[format!("{base}/{route}/")], &dir, &mut |_| {})
-                .unwrap_err()
-                .to_string();
-        assert!(err.contains(needle), "{route}: {err}");
-        assert!(err.contains("nothing was written"), "{err}");
-        assert!(entries(&dir).is_empty(), "{route} left {:?}", entries(&dir));
-        let _ = std::fs::remove_dir_all(&dir);
+        let result =
+            download::download_files(&[spec()], &[format!("{base}/{route}/")], &dir, &mut |_| {});
+        assert_failed_cleanly(result, &dir, needle);
     }
 }
 
@@ -241,14 +246,9 @@ fn archive_failures_leave_nothing_behind_and_say_why() {
     .enumerate()
     {
         let dir = temp(&format!("tar-fail-{i}"));
-        let err =
-            download::download_archive(&spec, &[format!("{base}/{route}/")], &dir, &mut |_| {})
-                .unwrap_err()
-                .to_string();
-        assert!(err.contains(needle), "{route}: {err}");
-        assert!(err.contains("nothing was written"), "{err}");
-        assert!(entries(&dir).is_empty(), "{route} left {:?}", entries(&dir));
-        let _ = std::fs::remove_dir_all(&dir);
+        let result =
+            download::download_archive(&spec, &[format!("{base}/{route}/")], &dir, &mut |_| {});
+        assert_failed_cleanly(result, &dir, needle);
     }
 }
 

@@ -102,3 +102,14 @@ pub fn assert_one_line_error(args: &[&str], needle: &str) {
         "{args:?}: '{needle}' not in {stderr}"
     );
 }
+
+/// Trains a small 2-8-2 model on the circle for `epochs` and saves it (with its training
+/// state) to `path`.
+pub fn save_circle_model(path: &Path, epochs: usize) {
+    scratchnet()
+        .args(["train", "--dataset", "circle", "--hidden", "8", "--quiet"])
+        .args(["--epochs", &epochs.to_string(), "--save"])
+        .arg(path)
+        .assert()
+        .success();
+}
