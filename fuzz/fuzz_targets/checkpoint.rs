@@ -1,4 +1,5 @@
-//! Checkpoint loading: safetensors header, metadata, layer list, every tensor's shape/dtype.
+//! Checkpoint loading: safetensors header, metadata, layer list, every tensor's shape/dtype,
+//! then the training state a `--resume` restores (optimizer slots, counters, epoch records).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -6,5 +7,8 @@ use scratchnet::checkpoint;
 use std::path::Path;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = checkpoint::load_bytes::<f32>(data, Path::new("fuzz-input"), 1);
+    let path = Path::new("fuzz-input");
+    if let Ok(mut ckpt) = checkpoint::load_bytes::<f32>(data, path, 1) {
+        let _ = checkpoint::load_training(path, &mut ckpt);
+    }
 });
