@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::DatasetName;
+use super::{DatasetName, cifar};
 use crate::atomic_write::write_atomic;
 use crate::error::{Error, Result};
 
@@ -92,13 +92,14 @@ const CIFAR10: ArchiveSpec = ArchiveSpec {
     remote: "cifar-10-binary.tar.gz",
     sha256: "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
     folder: "cifar-10-batches-bin",
+    // The files the loader reads, plus the class names.
     members: &[
-        "data_batch_1.bin",
-        "data_batch_2.bin",
-        "data_batch_3.bin",
-        "data_batch_4.bin",
-        "data_batch_5.bin",
-        "test_batch.bin",
+        cifar::TRAIN_FILES[0],
+        cifar::TRAIN_FILES[1],
+        cifar::TRAIN_FILES[2],
+        cifar::TRAIN_FILES[3],
+        cifar::TRAIN_FILES[4],
+        cifar::TEST_FILE,
         "batches.meta.txt",
     ],
 };
