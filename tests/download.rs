@@ -293,6 +293,7 @@ fn the_cli_lists_hand_placed_cifar10_as_present_but_unverified() {
         std::fs::write(dir.join(f), [0u8; 3073]).unwrap();
     }
     let out = common::scratchnet()
+        .current_dir(&root)
         .env("SCRATCHNET_DATA", &root)
         .args(["datasets", "--data-dir"])
         .arg(&root)
@@ -302,5 +303,11 @@ fn the_cli_lists_hand_placed_cifar10_as_present_but_unverified() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().find(|l| l.starts_with("cifar10")).unwrap();
     assert!(line.contains("not verified (no SHA256SUMS"), "{line}");
+    // MNIST is nowhere it looks (the run's ./datasets is inside the empty root too): the
+    // listing says where it looked and how to get it.
+    let line = stdout.lines().find(|l| l.starts_with("mnist")).unwrap();
+    assert!(line.contains("not found"), "{line}");
+    assert!(line.contains(root.to_str().unwrap()), "{line}");
+    assert!(line.contains("`scratchnet download mnist`"), "{line}");
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -88,9 +88,10 @@ pub fn list(cmd: DatasetsCmd) -> Result<()> {
                     .map(|p| p.display().to_string())
                     .collect();
                 println!(
-                    "{:<14} not found (searched {})",
+                    "{:<14} not found (searched {}) — get it with `scratchnet download {}`",
                     name.name(),
-                    searched.join(", ")
+                    searched.join(", "),
+                    name.name()
                 );
             }
         }
