@@ -11,6 +11,7 @@ mod ops;
 use rand::{Rng, RngExt};
 
 pub use float::Float;
+pub use ops::softmax_in_place;
 
 use crate::error::{Error, Result};
 

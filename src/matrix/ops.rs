@@ -200,15 +200,7 @@ impl<T: Float> Matrix<T> {
             return;
         }
         for r in self.data.chunks_exact_mut(self.cols) {
-            let max = r
-                .iter()
-                .fold(T::from_f64(f64::NEG_INFINITY), |m, &x| m.max(x));
-            let mut sum = T::ZERO;
-            for x in r.iter_mut() {
-                *x = (*x - max).exp();
-                sum += *x;
-            }
-            r.iter_mut().for_each(|x| *x /= sum);
+            softmax_in_place(r);
         }
     }
 
@@ -225,6 +217,22 @@ impl<T: Float> Matrix<T> {
         )?;
         Ok(out)
     }
+}
+
+/// Softmax of one row in place, stable for large inputs: the row's max is subtracted before
+/// `exp`, so every `exp` is at most 1. Returns that max and Σ exp(x − max), from which a caller
+/// gets log-softmax exactly as `x − max − ln(sum)` (what the loss layer needs).
+pub fn softmax_in_place<T: Float>(row: &mut [T]) -> (T, T) {
+    let max = row
+        .iter()
+        .fold(T::from_f64(f64::NEG_INFINITY), |m, &x| m.max(x));
+    let mut sum = T::ZERO;
+    for x in row.iter_mut() {
+        *x = (*x - max).exp();
+        sum += *x;
+    }
+    row.iter_mut().for_each(|x| *x /= sum);
+    (max, sum)
 }
 
 #[cfg(test)]

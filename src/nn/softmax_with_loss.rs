@@ -1,7 +1,7 @@
 //! Softmax followed by cross-entropy, fused: the output layer of every classifier here.
 
 use crate::error::{Error, Result};
-use crate::matrix::{Float, Matrix};
+use crate::matrix::{Float, Matrix, softmax_in_place};
 
 /// What the loss compares against: class indices, or one-hot rows as the textbook also uses.
 #[derive(Clone, Copy, Debug)]
@@ -80,15 +80,7 @@ impl<T: Float> SoftmaxWithLoss<T> {
         self.y.copy_from(x);
         let mut total = 0.0_f64;
         for i in 0..n {
-            let row = self.y.row_mut(i);
-            let max = row
-                .iter()
-                .fold(T::from_f64(f64::NEG_INFINITY), |m, &v| m.max(v));
-            let mut sum = T::ZERO;
-            for v in row.iter_mut() {
-                *v = (*v - max).exp();
-                sum += *v;
-            }
+            let (max, sum) = softmax_in_place(self.y.row_mut(i));
             let log_sum = sum.ln();
             let xi = x.row(i);
             // −log softmax(x)_c = log Σ exp(x − max) − (x_c − max)
@@ -97,7 +89,6 @@ impl<T: Float> SoftmaxWithLoss<T> {
                 Targets::Labels(l) => nll(l[i]),
                 Targets::OneHot(m) => (0..classes).map(|c| m.get(i, c).to_f64() * nll(c)).sum(),
             };
-            row.iter_mut().for_each(|v| *v /= sum);
         }
         Ok(T::from_f64(total / n.max(1) as f64))
     }
