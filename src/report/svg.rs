@@ -2,6 +2,7 @@
 //! needed; the viewer's browser renders the text).
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
@@ -175,19 +176,15 @@ impl LineChart {
                     .map_err(chart_err)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(match self.legend {
+        draw_legend(
+            &mut chart,
+            match self.legend {
                 Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
                 Legend::UpperRight => SeriesLabelPosition::UpperRight,
                 Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
                 Legend::LowerRight => SeriesLabelPosition::LowerRight,
-            })
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(160, 160, 160))
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(chart_err)?;
+            },
+        )?;
         Ok(())
     }
 }
@@ -226,9 +223,32 @@ pub fn render_column(charts: &[LineChart], subtitle: Option<&str>) -> Result<Str
     Ok(svg)
 }
 
-/// A path of gradient descent drawn over the contours of f(x0, x1) = x0² + x1², in the square
-/// [-`half`, `half`]²; points outside it are left out (the caption says when that happened).
-pub fn descent_chart(path: &[[f64; 2]], title: &str, subtitle: &str, half: f64) -> Result<String> {
+/// The legend box every chart uses: the series' labels on a light background.
+fn draw_legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(160, 160, 160))
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(chart_err)
+}
+
+/// The plane [-`half`, `half`]² with axes x0 and x1.
+type Plane<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A square figure of the (x0, x1) plane: title, subtitle, axes; `draw` adds the mesh and the
+/// content. Returns the SVG text.
+fn plane_figure(
+    title: &str,
+    subtitle: &str,
+    half: f64,
+    draw: impl FnOnce(&mut Plane<'_>) -> Result<()>,
+) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (720, 760)).into_drawing_area();
@@ -241,6 +261,16 @@ pub fn descent_chart(path: &[[f64; 2]], title: &str, subtitle: &str, half: f64) 
             .y_label_area_size(60)
             .build_cartesian_2d(-half..half, -half..half)
             .map_err(chart_err)?;
+        draw(&mut chart)?;
+        root.present().map_err(chart_err)?;
+    }
+    Ok(svg)
+}
+
+/// A path of gradient descent drawn over the contours of f(x0, x1) = x0² + x1², in the square
+/// [-`half`, `half`]²; points outside it are left out (the caption says when that happened).
+pub fn descent_chart(path: &[[f64; 2]], title: &str, subtitle: &str, half: f64) -> Result<String> {
+    plane_figure(title, subtitle, half, |chart| {
         chart
             .configure_mesh()
             .x_desc("x0")
@@ -282,17 +312,8 @@ pub fn descent_chart(path: &[[f64; 2]], title: &str, subtitle: &str, half: f64) 
         chart
             .draw_series(inside.iter().map(|&p| Circle::new(p, 3, color.filled())))
             .map_err(chart_err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(160, 160, 160))
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(chart_err)?;
-        root.present().map_err(chart_err)?;
-    }
-    Ok(svg)
+        draw_legend(chart, SeriesLabelPosition::UpperRight)
+    })
 }
 
 /// A classifier's decision field over a square: `field[i][j]` is P(class 1) at the centre of
@@ -306,18 +327,7 @@ pub fn decision_field_chart(
     title: &str,
     subtitle: &str,
 ) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (720, 760)).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_err)?;
-        let body = with_subtitle(&root, subtitle)?;
-        let mut chart = ChartBuilder::on(&body)
-            .caption(title, ("sans-serif", 20))
-            .margin(16)
-            .x_label_area_size(50)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-half..half, -half..half)
-            .map_err(chart_err)?;
+    plane_figure(title, subtitle, half, |chart| {
         chart
             .configure_mesh()
             .x_desc("x0")
@@ -376,17 +386,8 @@ pub fn decision_field_chart(
             .map_err(chart_err)?
             .label("test (hollow)")
             .legend(|(x, y)| Circle::new((x + 10, y), 4, BLACK.stroke_width(2)));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(RGBColor(160, 160, 160))
-            .label_font(("sans-serif", 14))
-            .draw()
-            .map_err(chart_err)?;
-        root.present().map_err(chart_err)?;
-    }
-    Ok(svg)
+        draw_legend(chart, SeriesLabelPosition::UpperRight)
+    })
 }
 
 #[cfg(test)]
