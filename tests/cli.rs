@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{assert_one_line_error, scratchnet};
+use common::{assert_one_line_error, scratchnet, stdout_of};
 use predicates::prelude::*;
 
 #[test]
@@ -162,31 +162,25 @@ fn train_on_the_circle_writes_log_plot_and_summary() {
         dir.join("plot.svg"),
         dir.join("s.json"),
     );
-    let out = scratchnet()
-        .args([
-            "train",
-            "--dataset",
-            "circle",
-            "--hidden",
-            "30,5,10",
-            "--epochs",
-            "40",
-        ])
-        .args(["--batch", "10", "--lr", "0.01", "--seed", "3"])
-        .arg("--log")
-        .arg(&log)
-        .arg("--plot")
-        .arg(&plot)
-        .arg("--summary-json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = stdout_of(
+        scratchnet()
+            .args([
+                "train",
+                "--dataset",
+                "circle",
+                "--hidden",
+                "30,5,10",
+                "--epochs",
+                "40",
+            ])
+            .args(["--batch", "10", "--lr", "0.01", "--seed", "3"])
+            .arg("--log")
+            .arg(&log)
+            .arg("--plot")
+            .arg(&plot)
+            .arg("--summary-json")
+            .arg(&json),
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("epoch  iterations"), "{stdout}");
     assert!(stdout.contains("done: test accuracy"), "{stdout}");
     let csv = std::fs::read_to_string(&log).unwrap();
@@ -227,27 +221,25 @@ fn train_on_the_circle_writes_log_plot_and_summary() {
 #[test]
 fn same_seed_same_result_whatever_the_threads() {
     let run = |threads: &str| {
-        let out = scratchnet()
-            .args([
-                "train",
-                "--dataset",
-                "spiral",
-                "--hidden",
-                "16,16",
-                "--epochs",
-                "3",
-            ])
-            .args([
-                "--quiet",
-                "--summary-json",
-                "/dev/stdout",
-                "--threads",
-                threads,
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success());
-        let s = String::from_utf8(out.stdout).unwrap();
+        let s = stdout_of(
+            scratchnet()
+                .args([
+                    "train",
+                    "--dataset",
+                    "spiral",
+                    "--hidden",
+                    "16,16",
+                    "--epochs",
+                    "3",
+                ])
+                .args([
+                    "--quiet",
+                    "--summary-json",
+                    "/dev/stdout",
+                    "--threads",
+                    threads,
+                ]),
+        );
         s.lines()
             .filter(|l| l.contains("final_loss") || l.contains("_acc"))
             .map(String::from)
@@ -580,11 +572,7 @@ fn a_model_that_does_not_fit_the_dataset_is_refused() {
 
 #[test]
 fn descend_reproduces_the_courses_three_learning_rates() {
-    let run = |lr: &str| {
-        let out = scratchnet().args(["descend", "--lr", lr]).output().unwrap();
-        assert!(out.status.success());
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |lr: &str| stdout_of(scratchnet().args(["descend", "--lr", lr]));
     // The course (numpy, same numerical gradient): (-6.1e-10, 8.1e-10), (-2.58e13, -1.29e12),
     // (-2.99999994, 3.99999992).
     let good = run("0.1");
@@ -626,26 +614,20 @@ fn playground_draws_the_boundary_and_a_linear_model_fails() {
     let dir = std::env::temp_dir().join(format!("scratchnet-pg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let plot = dir.join("circle.svg");
-    let out = scratchnet()
-        .args([
-            "playground",
-            "--dataset",
-            "circle",
-            "--epochs",
-            "40",
-            "--snapshots",
-            "20",
-            "--plot",
-        ])
-        .arg(&plot)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = stdout_of(
+        scratchnet()
+            .args([
+                "playground",
+                "--dataset",
+                "circle",
+                "--epochs",
+                "40",
+                "--snapshots",
+                "20",
+                "--plot",
+            ])
+            .arg(&plot),
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     let acc: f64 = stdout
         .split("test accuracy ")
         .nth(1)
@@ -688,26 +670,21 @@ fn compare_runs_each_variant_and_tabulates_them() {
     let dir = std::env::temp_dir().join(format!("scratchnet-cmp-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (svg, md) = (dir.join("cmp.svg"), dir.join("cmp.md"));
-    let out = scratchnet()
-        .args([
-            "compare",
-            "--dataset",
-            "xor",
-            "--hidden",
-            "8",
-            "--epochs",
-            "3",
-        ])
-        .args(["--vary", "activation=sigmoid,relu,tanh", "--plot"])
-        .arg(&svg)
-        .arg("--markdown")
-        .arg(&md)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    stdout_of(
+        scratchnet()
+            .args([
+                "compare",
+                "--dataset",
+                "xor",
+                "--hidden",
+                "8",
+                "--epochs",
+                "3",
+            ])
+            .args(["--vary", "activation=sigmoid,relu,tanh", "--plot"])
+            .arg(&svg)
+            .arg("--markdown")
+            .arg(&md),
     );
     let table = std::fs::read_to_string(&md).unwrap();
     assert_eq!(table.lines().count(), 2 + 3, "{table}");
@@ -716,23 +693,21 @@ fn compare_runs_each_variant_and_tabulates_them() {
         assert!(std::fs::read_to_string(&svg).unwrap().contains(v));
     }
     // --target adds how fast each run got there; a target above 1 is refused.
-    let out = scratchnet()
-        .args(["compare", "--dataset", "circle", "--hidden", "30,5,10"])
-        .args([
-            "--optimizer",
-            "sgd",
-            "--lr",
-            "0.03",
-            "--batch",
-            "10",
-            "--epochs",
-            "20",
-        ])
-        .args(["--vary", "activation=sigmoid,relu", "--target", "0.99"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = stdout_of(
+        scratchnet()
+            .args(["compare", "--dataset", "circle", "--hidden", "30,5,10"])
+            .args([
+                "--optimizer",
+                "sgd",
+                "--lr",
+                "0.03",
+                "--batch",
+                "10",
+                "--epochs",
+                "20",
+            ])
+            .args(["--vary", "activation=sigmoid,relu", "--target", "0.99"]),
+    );
     assert!(
         stdout.lines().next().unwrap().contains("epochs to 0.99"),
         "{stdout}"
@@ -797,32 +772,26 @@ fn cifar10_trains_in_grayscale_from_its_binary_batches() {
         std::fs::write(dir.join(format!("data_batch_{i}.bin")), batch(20)).unwrap();
     }
     std::fs::write(dir.join("test_batch.bin"), batch(10)).unwrap();
-    let out = scratchnet()
-        .args([
-            "train",
-            "--dataset",
-            "cifar10",
-            "--grayscale",
-            "--hidden",
-            "8",
-        ])
-        .args([
-            "--batch",
-            "10",
-            "--epochs",
-            "5",
-            "--lr",
-            "0.01",
-            "--data-dir",
-        ])
-        .arg(&root)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = stdout_of(
+        scratchnet()
+            .args([
+                "train",
+                "--dataset",
+                "cifar10",
+                "--grayscale",
+                "--hidden",
+                "8",
+            ])
+            .args([
+                "--batch",
+                "10",
+                "--epochs",
+                "5",
+                "--lr",
+                "0.01",
+                "--data-dir",
+            ])
+            .arg(&root),
     );
     assert!(
         stdout.contains("cifar10: 100 train / 10 test samples, 1024 features, 10 classes"),

@@ -292,15 +292,13 @@ fn the_cli_lists_hand_placed_cifar10_as_present_but_unverified() {
     {
         std::fs::write(dir.join(f), [0u8; 3073]).unwrap();
     }
-    let out = common::scratchnet()
-        .current_dir(&root)
-        .env("SCRATCHNET_DATA", &root)
-        .args(["datasets", "--data-dir"])
-        .arg(&root)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = common::stdout_of(
+        common::scratchnet()
+            .current_dir(&root)
+            .env("SCRATCHNET_DATA", &root)
+            .args(["datasets", "--data-dir"])
+            .arg(&root),
+    );
     let line = stdout.lines().find(|l| l.starts_with("cifar10")).unwrap();
     assert!(line.contains("not verified (no SHA256SUMS"), "{line}");
     // MNIST is nowhere it looks (the run's ./datasets is inside the empty root too): the

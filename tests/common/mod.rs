@@ -87,6 +87,17 @@ pub fn scratchnet() -> Command {
     Command::cargo_bin("scratchnet").expect("binary built")
 }
 
+/// Runs `cmd`, asserts it succeeded (showing its stderr if not) and returns its stdout.
+pub fn stdout_of(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Asserts a failed run: non-zero exit, exactly one stderr line starting with `error:` and
 /// containing `needle`, and never a Rust panic.
 pub fn assert_one_line_error(args: &[&str], needle: &str) {
