@@ -1,12 +1,14 @@
 //! Checkpoints: exact round trips in both precisions, PyTorch's names and layout, and clear
 //! errors for files that are truncated, not safetensors, or from another architecture.
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use scratchnet::checkpoint;
-use scratchnet::data::{self, DatasetName, LoadOptions};
+use scratchnet::data::{self, DatasetName};
 use scratchnet::nn::Mode;
 use scratchnet::nn::network::{Activation, MlpSpec, Network};
 use scratchnet::optim::{Optimizer, OptimizerConfig};
@@ -19,14 +21,7 @@ fn temp(name: &str) -> PathBuf {
 }
 
 fn trained<T: scratchnet::Float>() -> (Network<T>, data::Dataset) {
-    let ds = data::load(
-        DatasetName::Xor,
-        &LoadOptions {
-            seed: 4,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let ds = common::generated(DatasetName::Xor, 4);
     let spec = MlpSpec {
         input: 2,
         hidden: vec![12, 6],
@@ -216,14 +211,7 @@ fn interrupted_equals_uninterrupted(
     opt_name: &str,
 ) {
     use std::sync::atomic::{AtomicBool, Ordering};
-    let ds = data::load(
-        DatasetName::Spiral,
-        &LoadOptions {
-            seed: 8,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let ds = common::generated(DatasetName::Spiral, 8);
     let data = TrainData::<f32>::from_dataset(&ds);
     let spec = MlpSpec {
         input: 2,

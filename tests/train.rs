@@ -36,32 +36,24 @@ fn run(
     train::train(&mut net, &mut optimizer, data, cfg, |_| {})
 }
 
-#[test]
-fn playground_circle_reaches_99_percent() {
-    let ds = data::load(
-        DatasetName::Circle,
-        &LoadOptions {
-            seed: 3,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let data = TrainData::<f32>::from_dataset(&ds);
+/// The Playground setting: circle data and batch order from seed 3, Adam lr 0.01, batch 10,
+/// ReLU, one thread.
+fn circle_run(hidden: &[usize], epochs: usize) -> History {
+    let ds = common::generated(DatasetName::Circle, 3);
     let cfg = TrainConfig {
         batch: 10,
-        length: Length::Epochs(30),
+        length: Length::Epochs(epochs),
         sampling: Sampling::Shuffle,
         seed: 3,
     };
     let opt = OptimizerConfig::from_name("adam", Some(0.01)).unwrap();
-    let h = run(
-        &spec(2, &[30, 5, 10], 2, Activation::Relu),
-        opt,
-        &data,
-        &cfg,
-        1,
-    )
-    .unwrap();
+    let data = TrainData::<f32>::from_dataset(&ds);
+    run(&spec(2, hidden, 2, Activation::Relu), opt, &data, &cfg, 1).unwrap()
+}
+
+#[test]
+fn playground_circle_reaches_99_percent() {
+    let h = circle_run(&[30, 5, 10], 30);
     let last = h.epochs.last().unwrap();
     assert!(
         last.test_acc >= 0.99,
@@ -74,23 +66,7 @@ fn playground_circle_reaches_99_percent() {
 
 #[test]
 fn a_linear_model_cannot_learn_the_circle() {
-    let ds = data::load(
-        DatasetName::Circle,
-        &LoadOptions {
-            seed: 3,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let data = TrainData::<f32>::from_dataset(&ds);
-    let cfg = TrainConfig {
-        batch: 10,
-        length: Length::Epochs(20),
-        sampling: Sampling::Shuffle,
-        seed: 3,
-    };
-    let opt = OptimizerConfig::from_name("adam", Some(0.01)).unwrap();
-    let h = run(&spec(2, &[], 2, Activation::Relu), opt, &data, &cfg, 1).unwrap();
+    let h = circle_run(&[], 20);
     assert!(h.epochs.last().unwrap().test_acc < 0.8);
 }
 
@@ -146,14 +122,7 @@ fn results_are_bit_identical_whatever_the_thread_count() {
 
 #[test]
 fn a_huge_learning_rate_stops_with_a_divergence_error() {
-    let ds = data::load(
-        DatasetName::Spiral,
-        &LoadOptions {
-            seed: 1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let ds = common::generated(DatasetName::Spiral, 1);
     let data = TrainData::<f32>::from_dataset(&ds);
     let cfg = TrainConfig {
         batch: 50,
@@ -171,14 +140,7 @@ fn a_huge_learning_rate_stops_with_a_divergence_error() {
 
 #[test]
 fn every_optimizer_lowers_the_loss() {
-    let ds = data::load(
-        DatasetName::Gauss,
-        &LoadOptions {
-            seed: 2,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let ds = common::generated(DatasetName::Gauss, 2);
     let data = TrainData::<f32>::from_dataset(&ds);
     let cfg = TrainConfig {
         batch: 20,

@@ -9,7 +9,20 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
+use scratchnet::data::{self, Dataset, DatasetName, LoadOptions};
 use scratchnet::{Float, Matrix};
+
+/// A generated 2-D dataset (circle, xor, gauss, spiral) drawn from `seed`.
+pub fn generated(name: DatasetName, seed: u64) -> Dataset {
+    data::load(
+        name,
+        &LoadOptions {
+            seed,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
 
 /// A seeded RNG so every failure reproduces.
 pub fn rng(seed: u64) -> StdRng {
