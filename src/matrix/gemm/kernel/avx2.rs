@@ -54,12 +54,13 @@ const K_UNROLL: usize = 4;
 /// in the same order, so results do not depend on which one ran.
 macro_rules! avx2_tiles {
     (
-        $full:ident, $half:ident, $inner:ident, $t:ty, $lanes:expr,
+        $tile:ident, $inner:ident, $t:ty, $lanes:expr,
         $zero:ident, $load:ident, $store:ident, $bcast:ident, $fma:ident, $mul:ident,
         $add:ident, $set1:ident
     ) => {
+        /// The MR × V·lanes tile (`V = 2` full, `V = 1` half width), checked, then run.
         #[allow(clippy::too_many_arguments)]
-        fn $full(
+        fn $tile<const V: usize>(
             k: usize,
             alpha: $t,
             a: &[$t],
@@ -69,41 +70,14 @@ macro_rules! avx2_tiles {
             rs_c: usize,
             cs_c: usize,
         ) {
-            check_tile(MR, 2 * $lanes, 2 * $lanes, k, a, b, c, rs_c, cs_c);
-            // SAFETY: this function is private and its only use is the MicroKernel built by the
-            // constructor below, which requires an `Avx2Fma` token, so AVX2 and FMA are present.
-            // `check_tile` proved a holds MR·k values, b holds 2·lanes·k values, and every tile
-            // element (i·rs_c + j·cs_c, i < MR, j < 2·lanes) is inside c.
+            check_tile(MR, V * $lanes, 2 * $lanes, k, a, b, c, rs_c, cs_c);
+            // SAFETY: this function is private and its only uses are the MicroKernels built by
+            // the constructors below, which require an `Avx2Fma` token, so AVX2 and FMA are
+            // present. `check_tile` proved a holds MR·k values, b holds 2·lanes·k values (B rows
+            // are 2·lanes apart for either width), and every tile element (i·rs_c + j·cs_c,
+            // i < MR, j < V·lanes) is inside c.
             unsafe {
-                $inner::<2>(
-                    k,
-                    alpha,
-                    a.as_ptr(),
-                    b.as_ptr(),
-                    beta,
-                    c.as_mut_ptr(),
-                    rs_c,
-                    cs_c,
-                )
-            }
-        }
-
-        #[allow(clippy::too_many_arguments)]
-        fn $half(
-            k: usize,
-            alpha: $t,
-            a: &[$t],
-            b: &[$t],
-            beta: $t,
-            c: &mut [$t],
-            rs_c: usize,
-            cs_c: usize,
-        ) {
-            check_tile(MR, $lanes, 2 * $lanes, k, a, b, c, rs_c, cs_c);
-            // SAFETY: as for the full tile; here the tile is MR × lanes, which `check_tile`
-            // proved inside c, and B rows are still 2·lanes apart within b.
-            unsafe {
-                $inner::<1>(
+                $inner::<V>(
                     k,
                     alpha,
                     a.as_ptr(),
@@ -234,7 +208,6 @@ macro_rules! avx2_tiles {
 
 avx2_tiles!(
     tile_f32,
-    tile_f32_half,
     tile_f32_avx2,
     f32,
     8,
@@ -249,7 +222,6 @@ avx2_tiles!(
 );
 avx2_tiles!(
     tile_f64,
-    tile_f64_half,
     tile_f64_avx2,
     f64,
     4,
@@ -265,12 +237,12 @@ avx2_tiles!(
 
 /// The f32 AVX2+FMA kernel, 6×16.
 pub fn kernel_f32(_proof: Avx2Fma) -> MicroKernel<f32> {
-    MicroKernel::new("avx2+fma", MR, 16, tile_f32).with_half(tile_f32_half)
+    MicroKernel::new("avx2+fma", MR, 16, tile_f32::<2>).with_half(tile_f32::<1>)
 }
 
 /// The f64 AVX2+FMA kernel, 6×8.
 pub fn kernel_f64(_proof: Avx2Fma) -> MicroKernel<f64> {
-    MicroKernel::new("avx2+fma", MR, 8, tile_f64).with_half(tile_f64_half)
+    MicroKernel::new("avx2+fma", MR, 8, tile_f64::<2>).with_half(tile_f64::<1>)
 }
 
 /// Peak FMA throughput probe: `iters` rounds of 10 independent 8-lane f32 FMA chains.
