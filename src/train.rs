@@ -272,13 +272,7 @@ pub fn train_from<T: Float>(
     }
     // A fresh classifier's loss is about ln(classes); one a hundred times that is not learning
     // any more, it is diverging (log-sum-exp keeps the loss finite long after the weights blow up).
-    let classes = data
-        .t_train
-        .iter()
-        .chain(&data.t_test)
-        .max()
-        .map_or(2, |&c| c + 1)
-        .max(2);
+    let classes = net.classes().max(2);
     let explode_at = EXPLODED_LOSS_FACTOR * (classes as f64).ln();
     while state.iteration < total {
         let j = state.iteration % ipe;
