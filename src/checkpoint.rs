@@ -236,7 +236,8 @@ fn checked_tensor<'a>(
     Ok(view)
 }
 
-/// Only the header metadata of a checkpoint (cheap: the tensors are not decoded).
+/// Only the header metadata of a checkpoint: the file is read (safetensors checks the header
+/// against the whole buffer) but no tensor is decoded and no network built.
 pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
     let bytes = std::fs::read(path).map_err(|source| Error::Io {
         path: path.to_path_buf(),
