@@ -16,12 +16,12 @@ use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, View};
 
-use crate::atomic_write::write_atomic;
 use crate::error::{Error, Result};
 use crate::matrix::Float;
 use crate::nn::init::Init;
-use crate::nn::network::{LayerSpec, Network};
+use crate::nn::network::{LayerSpec, MAX_LAYERS, Network, memory_estimate};
 use crate::optim::{Optimizer, OptimizerConfig, OptimizerState};
+use crate::output::write_output;
 use crate::train::{EpochRecord, History, TrainState};
 
 /// The `format` metadata value of a scratchnet checkpoint.
@@ -210,7 +210,7 @@ fn save_with<T: Float>(
     let bytes =
         safetensors::tensor::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
             .map_err(|e| Error::Config(format!("cannot encode the checkpoint: {e}")))?;
-    write_atomic(path, &bytes)
+    write_output(path, &bytes)
 }
 
 /// The tensor `name`, which must exist with exactly `shape`.
@@ -281,6 +281,22 @@ fn values_f64(path: &Path, name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<
     }
 }
 
+/// [`values_f64`], refusing NaN and infinities: a model with them would evaluate as a
+/// plausible but meaningless one, and training would resume into NaN.
+fn finite_values(path: &Path, name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<f64>> {
+    let vals = values_f64(path, name, dtype, data)?;
+    match vals.iter().position(|v| !v.is_finite()) {
+        None => Ok(vals),
+        Some(i) => Err(Error::Format {
+            path: path.to_path_buf(),
+            what: format!(
+                "tensor {name} holds {} at element {i}: not a usable model",
+                vals[i]
+            ),
+        }),
+    }
+}
+
 /// Loads a checkpoint into a network of precision `T` (f32 and f64 files both load into
 /// either), whose GEMMs use up to `threads` threads.
 pub fn load<T: Float>(path: &Path, threads: usize) -> Result<Checkpoint<T>> {
@@ -310,6 +326,13 @@ pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result
     let layers = metadata.get("layers").ok_or_else(|| {
         fmt("not a scratchnet checkpoint: no 'layers' entry in its metadata".into())
     })?;
+    // Bounded before anything is parsed or built: a header may list a million layers.
+    let count = layers.split(';').count();
+    if count > MAX_LAYERS {
+        return Err(fmt(format!(
+            "its layer list has {count} entries, more than the {MAX_LAYERS} a network may have"
+        )));
+    }
     let specs = layers
         .split(';')
         .map(|s| s.trim().parse::<LayerSpec>())
@@ -344,6 +367,34 @@ pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result
         }
     };
     let weight_decay = number("weight_decay")?.unwrap_or(0.0);
+    if !(weight_decay >= 0.0 && weight_decay.is_finite()) {
+        return Err(fmt(format!(
+            "metadata 'weight_decay' must be a finite number ≥ 0, not {weight_decay}"
+        )));
+    }
+    for (key, value) in [("input", specs.first()), ("classes", specs.last())] {
+        let Some(v) = metadata.get(key) else { continue };
+        let stated: usize = v
+            .parse()
+            .map_err(|_| fmt(format!("metadata '{key}' is not an integer: '{v}'")))?;
+        let actual = match (key, value) {
+            ("input", Some(LayerSpec::Affine { n_in, .. })) => Some(*n_in),
+            ("classes", Some(LayerSpec::Affine { n_out, .. })) => Some(*n_out),
+            _ => None,
+        };
+        if actual.is_some_and(|a| a != stated) {
+            return Err(fmt(format!(
+                "metadata '{key}' says {stated}, its layer list says {}",
+                actual.unwrap_or(0)
+            )));
+        }
+    }
+    // The tensors bound the weights; the activations of every layer are bounded here, by
+    // what evaluating a batch would allocate.
+    crate::memory::check(
+        &format!("the network in {}", path.display()),
+        memory_estimate(&specs, 1, std::mem::size_of::<T>()),
+    )?;
     let seed = match metadata.get("network_seed") {
         None => 0,
         Some(v) => v
@@ -363,7 +414,7 @@ pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result
             expected.push(name.clone());
             let result = (|| -> Result<()> {
                 let view = checked_tensor(&st, &name, &shape, path)?;
-                let vals = values_f64(path, &name, view.dtype(), view.data())?;
+                let vals = finite_values(path, &name, view.dtype(), view.data())?;
                 match transpose {
                     Some((n_in, n_out)) => {
                         for o in 0..n_out {
@@ -401,7 +452,7 @@ pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result
             let view = st
                 .tensor(name)
                 .map_err(|e| fmt(format!("tensor {name}: {e}")))?;
-            let vals = values_f64(path, name, view.dtype(), view.data())?;
+            let vals = finite_values(path, name, view.dtype(), view.data())?;
             let vals = vals.into_iter().map(T::from_f64).collect();
             optimizer.insert(name.to_string(), (view.shape().to_vec(), vals));
         } else if !(expected.iter().any(|e| e == name) || name.ends_with(".num_batches_tracked")) {
@@ -446,7 +497,17 @@ pub fn load_training<T: Float>(
         .get("optimizer")
         .and_then(|v| v.as_str())
         .ok_or_else(|| fmt("training state lacks 'optimizer'".into()))?;
-    let config = OptimizerConfig::from_name(name, Some(num("lr")?))?;
+    let lr = num("lr")?;
+    if !(lr > 0.0 && lr.is_finite()) {
+        return Err(fmt(format!(
+            "training state 'lr' must be a positive number, not {lr}"
+        )));
+    }
+    let config = OptimizerConfig::from_name(name, Some(lr)).map_err(|_| {
+        fmt(format!(
+            "training state 'optimizer' names no optimizer: '{name}'"
+        ))
+    })?;
     let mut epochs = Vec::new();
     for r in j
         .get("epochs")
@@ -481,6 +542,17 @@ pub fn load_training<T: Float>(
             eval_seconds: num("eval_seconds")?,
         },
     };
+    if let Some(last) = state.history.epochs.last() {
+        if last.iterations > state.iteration || state.history.epochs.len() > state.iteration {
+            return Err(fmt(format!(
+                "training state is inconsistent: {} epoch records up to iteration {}, but only \
+                 {} iterations done",
+                state.history.epochs.len(),
+                last.iterations,
+                state.iteration
+            )));
+        }
+    }
     // Optimizer slots, in the network's parameter order.
     let mut lengths = Vec::new();
     ckpt.net
@@ -502,9 +574,28 @@ pub fn load_training<T: Float>(
         }
         slots.push(tensor_slots);
     }
+    if let Some(extra) = ckpt.optimizer.keys().next() {
+        return Err(fmt(format!(
+            "tensor {extra} matches no parameter slot of the {} optimizer",
+            config.name()
+        )));
+    }
     let step = int("optimizer_step")?;
-    if step == 0 || slots.iter().all(|s| s.is_empty()) {
+    if step == 0 || config.slots() == 0 {
         slots.clear(); // SGD, or no step taken yet: the optimizer recreates its (empty) slots
+    } else if let Some((k, s)) = slots
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.len() != config.slots())
+    {
+        // After a step every parameter has every slot; a missing one would index out of
+        // bounds in the update.
+        return Err(fmt(format!(
+            "the {} optimizer keeps {} state tensor(s) per parameter, parameter {k} has {}",
+            config.name(),
+            config.slots(),
+            s.len()
+        )));
     }
     let dropout = j
         .get("dropout_calls")

@@ -34,12 +34,16 @@ pub enum Error {
         searched: Vec<PathBuf>,
         hint: String,
     },
-    /// Training produced a NaN, infinite or exploding loss.
+    /// Training produced a NaN, infinite or exploding loss; `advice` fits the likely cause.
     Diverged {
         epoch: usize,
         step: usize,
         loss: f64,
+        advice: String,
     },
+    /// A signal (SIGINT, SIGTERM) stopped the command after it saved what it was asked to;
+    /// `what` says what was kept and how to continue. The process exits with 128 + `signal`.
+    Interrupted { signal: i32, what: String },
 }
 
 impl fmt::Display for Error {
@@ -68,11 +72,24 @@ impl fmt::Display for Error {
                     places.join(", ")
                 )
             }
-            Error::Diverged { epoch, step, loss } => write!(
+            Error::Diverged {
+                epoch,
+                step,
+                loss,
+                advice,
+            } => write!(
                 f,
                 "training diverged: the loss became {loss:.4e} at epoch {epoch}, iteration {step}; \
-                 try a smaller learning rate (--lr)"
+                 {advice}"
             ),
+            Error::Interrupted { signal, what } => {
+                let name = match *signal {
+                    2 => "SIGINT".to_string(),
+                    15 => "SIGTERM".to_string(),
+                    n => format!("signal {n}"),
+                };
+                write!(f, "interrupted by {name}: {what}")
+            }
         }
     }
 }
@@ -87,6 +104,15 @@ impl std::error::Error for Error {
 }
 
 impl Error {
+    /// The process exit status for this error: 128 + the signal for an interruption, as
+    /// shells report a command a signal ended; 1 for everything else.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Interrupted { signal, .. } => 128 + signal,
+            _ => 1,
+        }
+    }
+
     /// A shape error; `expected` and `got` are rendered as given (e.g. "3×4").
     pub fn shape(op: &'static str, expected: impl Into<String>, got: impl Into<String>) -> Self {
         Error::Shape {

@@ -20,7 +20,6 @@
 
 #![deny(unsafe_code)]
 
-pub mod atomic_write;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;
@@ -29,8 +28,10 @@ pub mod descend;
 pub mod error;
 pub mod gradcheck;
 pub mod matrix;
+pub mod memory;
 pub mod nn;
 pub mod optim;
+pub mod output;
 pub mod report;
 pub mod train;
 

@@ -3,25 +3,17 @@
 use clap::Parser;
 
 fn main() {
-    // `scratchnet eval … | head` closes stdout early; printing then fails with EPIPE, which
-    // `println!` turns into a panic. That is the reader's choice, not an error: exit quietly.
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("");
-        if msg.contains("Broken pipe") {
-            std::process::exit(0);
-        }
-        default_hook(info);
-    }));
-
     let cli = scratchnet::cli::Cli::parse();
-    if let Err(err) = scratchnet::cli::run(cli) {
-        eprintln!("error: {err}");
-        std::process::exit(1);
+    let result = scratchnet::cli::run(cli);
+    // Printing never panics (see `output`): a reader that went away is not an error, any other
+    // failure to write standard output (a full disk) is, once the run has written its files.
+    let result = result.and_then(|()| scratchnet::output::stdout_error().map_or(Ok(()), Err));
+    if let Err(err) = result {
+        match err {
+            // Not a failure of the program: say what was kept, exit as shells expect.
+            scratchnet::Error::Interrupted { .. } => eprintln!("{err}"),
+            _ => eprintln!("error: {err}"),
+        }
+        std::process::exit(err.exit_code());
     }
 }

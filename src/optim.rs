@@ -95,7 +95,7 @@ impl OptimizerConfig {
     }
 
     /// State slots per parameter tensor: velocity, squared-gradient sums, moments.
-    fn slots(&self) -> usize {
+    pub fn slots(&self) -> usize {
         match self {
             OptimizerConfig::Sgd { .. } => 0,
             OptimizerConfig::Adam { .. } => 2,

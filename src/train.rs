@@ -126,30 +126,45 @@ impl TrainConfig {
         }
     }
 
-    /// Total iterations for `n` training samples.
-    pub fn total_iters(&self, n: usize) -> usize {
+    /// Total iterations for `n` training samples, or an error when `epochs × iterations per
+    /// epoch` does not fit in a machine word (it would wrap to a tiny run otherwise).
+    pub fn total_iters(&self, n: usize) -> Result<usize> {
         match self.length {
-            Length::Epochs(e) => e * self.iters_per_epoch(n),
-            Length::Iters(i) => i,
+            Length::Epochs(e) => {
+                let ipe = self.iters_per_epoch(n);
+                e.checked_mul(ipe).ok_or_else(|| {
+                    Error::Config(format!(
+                        "--epochs {e} × {ipe} iterations per epoch does not fit in a 64-bit count; \
+                         ask for fewer epochs"
+                    ))
+                })
+            }
+            Length::Iters(i) => Ok(i),
         }
     }
 
-    /// Rejects settings that cannot train, naming the flag.
-    pub fn validate(&self, n_train: usize) -> Result<()> {
+    /// Rejects settings that cannot train whatever the data, naming the flag.
+    pub fn validate_flags(&self) -> Result<()> {
         if self.batch == 0 {
             return Err(Error::Config("--batch must be at least 1".into()));
-        }
-        if self.batch > n_train {
-            return Err(Error::Config(format!(
-                "--batch {} is larger than the {n_train} training samples",
-                self.batch
-            )));
         }
         match self.length {
             Length::Epochs(0) => Err(Error::Config("--epochs must be at least 1".into())),
             Length::Iters(0) => Err(Error::Config("--iters must be at least 1".into())),
             _ => Ok(()),
         }
+    }
+
+    /// Rejects settings that cannot train on `n_train` samples, naming the flag.
+    pub fn validate(&self, n_train: usize) -> Result<()> {
+        self.validate_flags()?;
+        if self.batch > n_train {
+            return Err(Error::Config(format!(
+                "--batch {} is larger than the {n_train} training samples",
+                self.batch
+            )));
+        }
+        self.total_iters(n_train).map(|_| ())
     }
 }
 
@@ -170,14 +185,18 @@ impl TrainState {
     /// The iteration at which to pause next when something happens every `every` epochs
     /// (a checkpoint, a snapshot): the next multiple of `every` epochs after the current
     /// iteration, capped at `total`; `total` when nothing is periodic.
+    /// A period too long to count (`every × iterations per epoch` beyond a machine word) is
+    /// longer than any run, so it never pauses.
     pub fn next_pause(&self, every: Option<usize>, iters_per_epoch: usize, total: usize) -> usize {
-        match every {
-            Some(e) if e > 0 => {
-                let period = e * iters_per_epoch;
-                ((self.iteration / period + 1) * period).min(total)
-            }
-            _ => total,
-        }
+        let Some(period) = every
+            .filter(|&e| e > 0)
+            .and_then(|e| e.checked_mul(iters_per_epoch.max(1)))
+        else {
+            return total;
+        };
+        (self.iteration / period + 1)
+            .checked_mul(period)
+            .map_or(total, |next| next.min(total))
     }
 }
 
@@ -207,6 +226,30 @@ impl Sampler {
             sampling: cfg.sampling,
             batch: cfg.batch,
         }
+    }
+
+    /// Advances the generator past iterations `from..to` (with `ipe` iterations per epoch)
+    /// without building their batches: only the draws that change its state are made (one
+    /// shuffle per epoch start, or every random index). Checks `stop` as it goes, since a long
+    /// run's replay takes a while; returns false if it was raised.
+    fn skip(&mut self, from: usize, to: usize, ipe: usize, stop: &AtomicBool) -> bool {
+        const CHECK_EVERY: usize = 1 << 12;
+        for i in from..to {
+            if i % CHECK_EVERY == 0 && stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            match self.sampling {
+                Sampling::Shuffle if i % ipe == 0 => self.order.shuffle(&mut self.rng),
+                Sampling::Shuffle => {}
+                Sampling::Random => {
+                    let n = self.order.len();
+                    for _ in 0..self.batch {
+                        self.rng.random_range(0..n);
+                    }
+                }
+            }
+        }
+        true
     }
 
     /// The indices of batch `j` of the current epoch (a new epoch starts at j = 0).
@@ -262,13 +305,27 @@ pub fn train_from<T: Float>(
     let n = data.x_train.rows();
     cfg.validate(n)?;
     let ipe = cfg.iters_per_epoch(n);
-    let total = cfg.total_iters(n);
+    let total = cfg.total_iters(n)?;
     let mut sampler = Sampler::new(cfg, n);
     let mut batch_idx: Vec<usize> = Vec::with_capacity(cfg.batch);
     let mut batch_t: Vec<usize> = Vec::with_capacity(cfg.batch);
-    // Replay the sampler over the iterations already done: same draws, no arithmetic.
-    for i in 0..state.iteration {
-        sampler.batch(i % ipe, &mut batch_idx);
+    // Replay the sampler over the iterations already done: same draws, no arithmetic. It is
+    // bounded by the run's length (a resumed state never lies beyond it) and interruptible.
+    if state.iteration >= total {
+        return Ok(Outcome::Finished);
+    }
+    if !sampler.skip(0, state.iteration, ipe, stop) {
+        return Ok(Outcome::Interrupted);
+    }
+    // A record of an epoch that the previous call's length cut short is provisional: this call
+    // goes on with that epoch (its sums were kept) and records it whole, once.
+    if state
+        .history
+        .epochs
+        .last()
+        .is_some_and(|r| r.iterations == state.iteration && state.iteration % ipe != 0)
+    {
+        state.history.epochs.pop();
     }
     // A fresh classifier's loss is about ln(classes); one a hundred times that is not learning
     // any more, it is diverging (log-sum-exp keeps the loss finite long after the weights blow up).
@@ -289,12 +346,15 @@ pub fn train_from<T: Float>(
                 epoch,
                 step: state.iteration,
                 loss,
+                advice: divergence_advice(state.iteration, net.weight_decay()),
             });
         }
         opt.step(net);
+        let seconds = start.elapsed().as_secs_f64();
         state.epoch_loss_sum += loss;
         state.epoch_samples += batch_idx.len();
-        state.epoch_seconds += start.elapsed().as_secs_f64();
+        state.epoch_seconds += seconds;
+        state.history.train_seconds += seconds;
         state.history.final_loss = loss;
         state.history.iterations = state.iteration;
         on_event(Event::Step {
@@ -305,7 +365,6 @@ pub fn train_from<T: Float>(
         if state.iteration % ipe == 0 || state.iteration == total {
             let steps = state.iteration - (epoch - 1) * ipe;
             let seconds = state.epoch_seconds;
-            state.history.train_seconds += seconds;
             let eval_start = Instant::now();
             let train_acc = net.accuracy(&data.x_train, &data.t_train)?;
             let test_acc = net.accuracy(&data.x_test, &data.t_test)?;
@@ -321,15 +380,30 @@ pub fn train_from<T: Float>(
             };
             on_event(Event::Epoch(&record));
             state.history.epochs.push(record);
-            state.epoch_loss_sum = 0.0;
-            state.epoch_samples = 0;
-            state.epoch_seconds = 0.0;
+            if state.iteration % ipe == 0 {
+                state.epoch_loss_sum = 0.0;
+                state.epoch_samples = 0;
+                state.epoch_seconds = 0.0;
+            }
         }
         if stop.load(Ordering::Relaxed) && state.iteration < total {
             return Ok(Outcome::Interrupted);
         }
     }
     Ok(Outcome::Finished)
+}
+
+/// What to try when the loss blows up at `step` (1 = before any update).
+fn divergence_advice(step: usize, weight_decay: f64) -> String {
+    if step == 1 {
+        "it was that large before any update, so the initial weights are too large: try \
+         --init he or xavier, or a smaller std"
+            .into()
+    } else if weight_decay > 0.0 {
+        "try a smaller learning rate (--lr) or weight decay (--weight-decay)".into()
+    } else {
+        "try a smaller learning rate (--lr)".into()
+    }
 }
 
 #[cfg(test)]

@@ -36,17 +36,23 @@ fn bench_gemm_csv_has_exact_columns_and_one_row_per_point() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(
         lines[0],
-        "kernel,m,k,n,threads,precision,gflops,pct_peak,speedup_vs_naive"
+        "kernel,m,k,n,transpose,threads,precision,gflops,pct_peak,speedup_vs_naive"
     );
     assert_eq!(lines.len(), 1 + 3 * 3, "{stdout}");
     let naive_row: Vec<&str> = lines[1].split(',').collect();
-    assert_eq!(&naive_row[..6], &["naive", "16", "16", "16", "1", "f32"]);
-    assert_eq!(naive_row[8], "1.00");
+    assert_eq!(
+        &naive_row[..7],
+        &["naive", "16", "16", "16", "none", "1", "f32"]
+    );
+    assert_eq!(naive_row[9], "1.00");
     let threaded_row: Vec<&str> = lines[3].split(',').collect();
     // A 16³ product is too small to split: the report says it ran on one thread.
-    assert_eq!(&threaded_row[..5], &["threaded", "16", "16", "16", "1"]);
+    assert_eq!(
+        &threaded_row[..6],
+        &["threaded", "16", "16", "16", "none", "1"]
+    );
     for line in &lines[1..] {
-        let gflops: f64 = line.split(',').nth(6).unwrap().parse().unwrap();
+        let gflops: f64 = line.split(',').nth(7).unwrap().parse().unwrap();
         assert!(gflops > 0.0, "{line}");
     }
     // The experiment header goes to stderr so stdout stays pure CSV.
@@ -232,13 +238,7 @@ fn same_seed_same_result_whatever_the_threads() {
                     "--epochs",
                     "3",
                 ])
-                .args([
-                    "--quiet",
-                    "--summary-json",
-                    "/dev/stdout",
-                    "--threads",
-                    threads,
-                ]),
+                .args(["--quiet", "--summary-json", "-", "--threads", threads]),
         );
         s.lines()
             .filter(|l| l.contains("final_loss") || l.contains("_acc"))
@@ -496,9 +496,18 @@ fn ctrl_c_finishes_the_step_saves_and_exits_cleanly() {
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("interrupted after iteration"), "{stderr}");
-    assert!(stderr.contains("--resume"), "{stderr}");
+    // Exit 130 as shells expect after SIGINT, with one line saying what was kept and the
+    // command that continues the run, --save included so the continuation is kept too.
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted by SIGINT: stopped after iteration"),
+        "{stderr}"
+    );
+    let resume = format!(
+        "--resume {p} --epochs 1000000 --save {p}",
+        p = ckpt.display()
+    );
+    assert!(stderr.contains(&resume), "{stderr}");
     assert!(!stderr.contains("panicked"));
     let meta = scratchnet::checkpoint::read_metadata(&ckpt).unwrap();
     assert!(meta["train_state"].contains("\"iteration\""));

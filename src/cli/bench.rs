@@ -6,12 +6,13 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::atomic_write::write_atomic;
 use crate::bench::environment::{Environment, debug_build_warning};
 use crate::bench::gemm::{self, Problem};
 use crate::bench::peak::{self, Peak};
 use crate::error::{Error, Result};
-use crate::matrix::gemm::dispatch::default_threads;
+use crate::matrix::gemm::dispatch::resolve_threads;
+use crate::memory;
+use crate::output::{self, Named, write_output};
 use crate::report::{self, csv, markdown};
 
 #[derive(Debug, Subcommand)]
@@ -100,15 +101,7 @@ pub fn gemm_config(args: &GemmArgs) -> Result<gemm::Config> {
     } else {
         crate::cli::parse_list("--shapes", &args.shapes, |s| s.parse())?
     };
-    let threads = match args.threads {
-        Some(0) => {
-            return Err(Error::Config(
-                "--threads must be at least 1 (omit it to use every core)".into(),
-            ));
-        }
-        Some(t) => t,
-        None => default_threads(),
-    };
+    let threads = resolve_threads(args.threads)?;
     if args.budget_ms == 0 || args.max_run_ms == 0 {
         return Err(Error::Config(
             "--budget-ms and --max-run-ms must be positive".into(),
@@ -120,6 +113,23 @@ pub fn gemm_config(args: &GemmArgs) -> Result<gemm::Config> {
         return Err(Error::Config(
             "nothing to measure: give at least one kernel and one size or shape".into(),
         ));
+    }
+    // A, B, C and the reference C of the largest product, with room for packing and the
+    // per-thread copies: refused up front rather than aborting on allocation.
+    let elem = match args.precision {
+        Precision::F32 => 4,
+        Precision::F64 => 8,
+    };
+    for p in &problems {
+        let need = [
+            memory::product(&[p.m, p.k, elem]),
+            memory::product(&[p.k, p.n, elem]),
+            memory::product(&[p.m, p.n, elem, 2]),
+        ]
+        .into_iter()
+        .try_fold(0u64, |acc, b| acc.checked_add(b?))
+        .and_then(|b| b.checked_mul(2));
+        memory::check(&format!("the {}×{}×{} product", p.m, p.k, p.n), need)?;
     }
     Ok(gemm::Config {
         kernels,
@@ -135,7 +145,7 @@ fn gemm_report(args: GemmArgs) -> Result<()> {
     let config = gemm_config(&args)?;
     if let Some(path) = &args.svg {
         // Fail before minutes of measuring, not after.
-        crate::atomic_write::check_writable_dir(path)?;
+        output::check_outputs(&[Named::new("--svg", path)], &[], &[])?;
     }
     if let Some(w) = debug_build_warning() {
         eprintln!("{w}");
@@ -171,24 +181,24 @@ fn gemm_report(args: GemmArgs) -> Result<()> {
     match args.format {
         Format::Table => {
             for (k, v) in &header {
-                println!("{k:>14}: {v}");
+                crate::outln!("{k:>14}: {v}");
             }
-            println!();
-            print!("{}", report::gemm::table(&points, &peak).to_text());
+            crate::outln!();
+            crate::out!("{}", report::gemm::table(&points, &peak).to_text());
         }
         Format::Markdown => {
             for (k, v) in &header {
-                println!("- {k}: {v}");
+                crate::outln!("- {k}: {v}");
             }
-            println!();
-            print!("{}", markdown::render(&report::gemm::table(&points, &peak)));
+            crate::outln!();
+            crate::out!("{}", markdown::render(&report::gemm::table(&points, &peak)));
         }
         Format::Csv => {
             // Machine-readable output stays pure CSV; the header goes to stderr.
             for (k, v) in &header {
                 eprintln!("# {k}: {v}");
             }
-            print!("{}", csv::render(&report::gemm::csv_table(&points, &peak)));
+            crate::out!("{}", csv::render(&report::gemm::csv_table(&points, &peak)));
         }
     }
     let noisy = report::gemm::noisy_points(&points);
@@ -205,7 +215,7 @@ fn gemm_report(args: GemmArgs) -> Result<()> {
             env.cpu, env.simd, peak.f32_per_core, env.rustc, env.date
         );
         let svg = report::gemm::chart(&points, config.threads, subtitle).render()?;
-        write_atomic(path, svg.as_bytes())?;
+        write_output(path, svg.as_bytes())?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())

@@ -5,10 +5,14 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::atomic_write::{check_writable_dir, write_atomic};
+use std::sync::atomic::AtomicBool;
+
 use crate::cli::train::{Precision, RunFiles, SamplingArg, TrainArgs, run_training};
 use crate::data;
 use crate::error::{Error, Result};
+use crate::memory;
+use crate::nn::network::memory_estimate;
+use crate::output::{self, Named, write_output};
 use crate::report::svg::{Legend, LineChart, Series};
 use crate::report::{Align, Table, markdown};
 use crate::train::History;
@@ -120,11 +124,11 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
     // Check every variant's flags before training any.
     let setups = variants
         .iter()
-        .map(|(_, a)| a.setup())
+        .map(|(label, a)| {
+            a.setup()
+                .map_err(|e| Error::Config(format!("run {label}: {e}")))
+        })
         .collect::<Result<Vec<_>>>()?;
-    for p in [&cmd.plot, &cmd.markdown].into_iter().flatten() {
-        check_writable_dir(p)?;
-    }
     if let Some(t) = cmd.target {
         if !(t > 0.0 && t <= 1.0) {
             return Err(Error::Config(format!(
@@ -133,15 +137,51 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
         }
     }
     let ds = data::load(setups[0].dataset, &setups[0].load)?;
-    let mut runs: Vec<(String, History)> = Vec::new();
+    let data_files = ds.files();
+    let inputs: Vec<Named<'_>> = data_files
+        .iter()
+        .map(|f| Named::new("the dataset file", f))
+        .collect();
+    let outputs: Vec<Named<'_>> = [("--plot", &cmd.plot), ("--markdown", &cmd.markdown)]
+        .into_iter()
+        .filter_map(|(flag, p)| p.as_deref().map(|p| Named::new(flag, p)))
+        .collect();
+    output::check_outputs(&outputs, &inputs, &[])?;
     for ((label, args), setup) in variants.iter().zip(&setups) {
-        setup.train.validate(ds.x_train.rows())?;
-        eprintln!("training {label} …");
-        let (history, _, _) = match args.precision {
-            Precision::F32 => run_training::<f32>(setup, &ds, RunFiles::default(), |_| {})?,
-            Precision::F64 => run_training::<f64>(setup, &ds, RunFiles::default(), |_| {})?,
+        let fail = |e: Error| Error::Config(format!("run {label}: {e}"));
+        setup.train.validate(ds.x_train.rows()).map_err(fail)?;
+        let specs = setup.mlp(ds.input_dim(), ds.classes).layer_specs();
+        let elem = match args.precision {
+            Precision::F32 => 4,
+            Precision::F64 => 8,
         };
-        runs.push((label.clone(), history));
+        memory::check(
+            &format!("run {label}"),
+            memory_estimate(&specs, setup.train.batch, elem),
+        )?;
+    }
+    // A run that diverges is reported as such; the others still run.
+    let never = AtomicBool::new(false);
+    let mut runs: Vec<(String, std::result::Result<History, String>)> = Vec::new();
+    for ((label, args), setup) in variants.iter().zip(&setups) {
+        eprintln!("training {label} …");
+        let result = match args.precision {
+            Precision::F32 => run_training::<f32>(setup, &ds, RunFiles::default(), &never, |_| {}),
+            Precision::F64 => run_training::<f64>(setup, &ds, RunFiles::default(), &never, |_| {}),
+        };
+        match result {
+            Ok(r) => runs.push((label.clone(), Ok(r.history))),
+            Err(Error::Diverged { step, loss, .. }) => {
+                eprintln!("{label} diverged at iteration {step} (loss {loss:.3e}); going on");
+                runs.push((label.clone(), Err(format!("diverged at iteration {step}"))));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if runs.iter().all(|(_, r)| r.is_err()) {
+        return Err(Error::Config(
+            "every run diverged: try a smaller --lr".into(),
+        ));
     }
     let mut columns = vec![
         ("run".to_string(), Align::Left),
@@ -156,8 +196,19 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
     }
     let columns: Vec<(&str, Align)> = columns.iter().map(|(c, a)| (c.as_str(), *a)).collect();
     let mut table = Table::new(&columns);
-    for (label, h) in &runs {
-        let last = h.epochs.last().expect("at least one epoch");
+    for (label, run) in &runs {
+        let h = match run {
+            Ok(h) => h,
+            Err(why) => {
+                let mut row = vec![label.clone(), why.clone()];
+                row.resize(columns.len(), "–".to_string());
+                table.push(row);
+                continue;
+            }
+        };
+        let Some(last) = h.epochs.last() else {
+            continue;
+        };
         let mut row = vec![
             label.clone(),
             format!("{:.4}", last.test_acc),
@@ -174,13 +225,14 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
         table.push(row);
     }
     let md = markdown::render(&table);
-    print!("{md}");
+    crate::out!("{md}");
     if let Some(p) = &cmd.markdown {
-        write_atomic(p, md.as_bytes())?;
+        write_output(p, md.as_bytes())?;
     }
     if let Some(p) = &cmd.plot {
         let series = |f: fn(&crate::train::EpochRecord) -> f64| -> Vec<Series> {
             runs.iter()
+                .filter_map(|(label, run)| run.as_ref().ok().map(|h| (label, h)))
                 .map(|(label, h)| Series {
                     name: label.clone(),
                     points: h.epochs.iter().map(|r| (r.epoch as f64, f(r))).collect(),
@@ -213,7 +265,7 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
             cmd.args.seed
         );
         let svg = crate::report::svg::render_column(&[acc, loss], Some(&sub))?;
-        write_atomic(p, svg.as_bytes())?;
+        write_output(p, svg.as_bytes())?;
     }
     Ok(())
 }

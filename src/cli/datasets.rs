@@ -53,9 +53,9 @@ pub fn download(cmd: DownloadCmd) -> Result<()> {
     bar.finish_and_clear();
     let dir = cmd.dir.join(name.name());
     if written.is_empty() {
-        println!("{name}: already present and verified in {}", dir.display());
+        crate::outln!("{name}: already present and verified in {}", dir.display());
     } else {
-        println!(
+        crate::outln!(
             "{name}: {} file(s) downloaded and verified (SHA-256) into {}",
             written.len(),
             dir.display()
@@ -67,7 +67,7 @@ pub fn download(cmd: DownloadCmd) -> Result<()> {
 pub fn list(cmd: DatasetsCmd) -> Result<()> {
     for name in DatasetName::ALL {
         if name.is_generated() {
-            println!("{:<14} generated from --seed (no files)", name.name());
+            crate::outln!("{:<14} generated from --seed (no files)", name.name());
             continue;
         }
         match locate::find(name, cmd.data_dir.as_deref()) {
@@ -80,14 +80,14 @@ pub fn list(cmd: DatasetsCmd) -> Result<()> {
                     Ok(Verification::Unverifiable(why)) => format!("not verified ({why})"),
                     Err(_) => "no checksums on record".to_string(),
                 };
-                println!("{:<14} {} — {verdict}", name.name(), dir.display());
+                crate::outln!("{:<14} {} — {verdict}", name.name(), dir.display());
             }
             Err(_) => {
                 let searched: Vec<String> = locate::candidates(name, cmd.data_dir.as_deref())
                     .iter()
                     .map(|p| p.display().to_string())
                     .collect();
-                println!(
+                crate::outln!(
                     "{:<14} not found (searched {}) — get it with `scratchnet download {}`",
                     name.name(),
                     searched.join(", "),

@@ -5,9 +5,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::atomic_write::{check_writable_dir, write_atomic};
 use crate::descend::{function_2, gradient_descent};
 use crate::error::{Error, Result};
+use crate::memory;
+use crate::output::{self, Named, write_output};
 use crate::report::svg;
 
 #[derive(Debug, Args)]
@@ -47,16 +48,26 @@ pub fn run(cmd: DescendCmd) -> Result<()> {
             ))
         })?;
     if let Some(p) = &cmd.plot {
-        check_writable_dir(p)?;
+        output::check_outputs(&[Named::new("--plot", p)], &[], &[])?;
     }
+    // The path keeps every step's point (16 bytes each).
+    memory::check(
+        &format!("--steps {}", cmd.steps),
+        cmd.steps
+            .checked_add(1)
+            .and_then(|n| memory::product(&[n, 16])),
+    )?;
     let init = [coords[0], coords[1]];
     let path = gradient_descent(function_2, init, cmd.lr, cmd.steps);
     let end = path[path.len() - 1];
-    println!(
+    crate::outln!(
         "f(x0, x1) = x0² + x1², start ({}, {}), lr {}, {} steps",
-        init[0], init[1], cmd.lr, cmd.steps
+        init[0],
+        init[1],
+        cmd.lr,
+        cmd.steps
     );
-    println!(
+    crate::outln!(
         "end point ({:.8e}, {:.8e}), f = {:.8e}",
         end[0],
         end[1],
@@ -72,7 +83,7 @@ pub fn run(cmd: DescendCmd) -> Result<()> {
     } else {
         "on its way to the minimum (more steps or a larger learning rate)"
     };
-    println!("{verdict}");
+    crate::outln!("{verdict}");
     if let Some(p) = &cmd.plot {
         let outside = path
             .iter()
@@ -85,7 +96,7 @@ pub fn run(cmd: DescendCmd) -> Result<()> {
             None => format!("lr {} · {} steps · {verdict}", cmd.lr, cmd.steps),
         };
         let title = format!("gradient descent on x0² + x1², lr = {}", cmd.lr);
-        write_atomic(
+        write_output(
             p,
             svg::descent_chart(&path, &title, &subtitle, 4.5)?.as_bytes(),
         )?;

@@ -13,8 +13,10 @@ use crate::data::{self, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
 use crate::gradcheck::{self, ParamCheck};
 use crate::matrix::Float;
+use crate::matrix::gemm::dispatch::resolve_threads;
+use crate::memory;
 use crate::nn::init::Init;
-use crate::nn::network::{Activation, MlpSpec, Network};
+use crate::nn::network::{Activation, MlpSpec, Network, memory_estimate};
 use crate::nn::softmax_with_loss::Targets;
 use crate::report::{Align, Table};
 
@@ -75,11 +77,7 @@ pub fn run(cmd: GradcheckCmd) -> Result<()> {
             "--samples, --hidden and --timing-batch must be at least 1".into(),
         ));
     }
-    let threads = match cmd.threads {
-        Some(0) => return Err(Error::Config("--threads must be at least 1".into())),
-        Some(t) => t,
-        None => crate::matrix::gemm::dispatch::default_threads(),
-    };
+    let threads = resolve_threads(cmd.threads)?;
     let ds = data::load(
         name,
         &LoadOptions {
@@ -105,22 +103,30 @@ fn run_typed<T: Float>(cmd: &GradcheckCmd, ds: &data::Dataset, threads: usize) -
         dropout: None,
         weight_decay: 0.0,
     };
+    memory::check(
+        &format!("--hidden {}", cmd.hidden),
+        memory_estimate(
+            &spec.layer_specs(),
+            cmd.timing_batch,
+            std::mem::size_of::<T>(),
+        ),
+    )?;
     let mut net = Network::<T>::mlp(&spec, cmd.seed, threads)?;
     let n = cmd.samples.min(ds.x_train.rows());
     let idx: Vec<usize> = (0..n).collect();
     let x = ds.x_train.select_rows(&idx).cast::<T>();
     let t = &ds.t_train[..n];
     let sizes = format!("{}-{}-{}", spec.input, cmd.hidden, spec.classes);
-    println!(
+    crate::outln!(
         "gradient check: TwoLayerNet {sizes} (relu, W ~ N(0, 0.01²)) on the first {n} {} training samples, {}, h = {}",
         ds.name,
         T::NAME,
         gradcheck::H
     );
     let checks = gradcheck::check(&mut net, &x, Targets::Labels(t))?;
-    print!("{}", table(&checks).to_text());
+    crate::out!("{}", table(&checks).to_text());
     let worst = checks.iter().map(|c| c.rel_error).fold(0.0, f64::max);
-    println!(
+    crate::outln!(
         "largest relative error {worst:.2e}: backprop and the numerical gradient {}",
         if worst < 1e-6 {
             "agree"
@@ -130,6 +136,13 @@ fn run_typed<T: Float>(cmd: &GradcheckCmd, ds: &data::Dataset, threads: usize) -
             "DISAGREE"
         }
     );
+    // Not a number to read past: a check that fails must fail the command (and a script).
+    if worst.is_nan() || worst >= 1e-3 {
+        return Err(Error::Config(format!(
+            "gradient check failed: backprop and the numerical gradient differ by a relative \
+             error of {worst:.2e} (the bound is 1e-3)"
+        )));
+    }
     if cmd.no_timing {
         return Ok(());
     }
@@ -167,7 +180,7 @@ fn run_typed<T: Float>(cmd: &GradcheckCmd, ds: &data::Dataset, threads: usize) -
     })?;
     let numerical = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    println!(
+    crate::outln!(
         "one step on {sizes}, batch {b}, {}: numerical gradient {numerical:.2} s ({params} parameters × 2 forward passes), backprop {:.3} ms (mean of {backprop_runs}) — backprop is {:.0}× faster",
         T::NAME,
         backprop * 1e3,

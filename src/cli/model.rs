@@ -8,7 +8,7 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::data::{self, Dataset, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
-use crate::matrix::gemm::dispatch::default_threads;
+use crate::matrix::gemm::dispatch::resolve_threads;
 use crate::nn::Mode;
 use crate::report::{Align, Table};
 
@@ -50,11 +50,7 @@ pub struct PredictCmd {
 
 /// Loads the model and the dataset it should run on, checking that they fit together.
 fn load(args: &ModelArgs) -> Result<(Checkpoint<f32>, Dataset)> {
-    let threads = match args.threads {
-        Some(0) => return Err(Error::Config("--threads must be at least 1".into())),
-        Some(t) => t,
-        None => default_threads(),
-    };
+    let threads = resolve_threads(args.threads)?;
     let ckpt = checkpoint::load::<f32>(&args.model, threads)?;
     let name: DatasetName = match (&args.dataset, ckpt.metadata.get("dataset")) {
         (Some(d), _) => d.parse()?,
@@ -105,7 +101,7 @@ pub fn eval(cmd: EvalCmd) -> Result<()> {
             counts[t][p] += 1;
         }
     })?;
-    println!(
+    crate::outln!(
         "{} on {} test samples of {}: loss {loss:.4}, accuracy {acc:.4}",
         cmd.model.model.display(),
         x.rows(),
@@ -120,7 +116,7 @@ pub fn eval(cmd: EvalCmd) -> Result<()> {
         cells.extend(row.iter().map(|c| c.to_string()));
         table.push(cells);
     }
-    print!("{}", table.to_text());
+    crate::out!("{}", table.to_text());
     Ok(())
 }
 
@@ -154,9 +150,9 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
     }
     let x = ds.x_test.rows_range(cmd.index, cmd.index + 1);
     if let Some((1, _, w)) = ds.image_shape {
-        print!("{}", render_image(x.row(0), w));
+        crate::out!("{}", render_image(x.row(0), w));
     } else {
-        println!(
+        crate::outln!(
             "point ({:.3}, {:.3})",
             x.get(0, 0),
             x.get(0, 1.min(x.cols() - 1))
@@ -165,7 +161,7 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
     let probs = ckpt.net.predict(&x, Mode::Eval)?.softmax_rows();
     let predicted = probs.row_argmax()[0];
     let truth = ds.t_test[cmd.index];
-    println!(
+    crate::outln!(
         "test sample {} of {}: predicted {predicted}, true {truth} ({})",
         cmd.index,
         ds.name,
@@ -177,7 +173,7 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
     );
     for (c, &p) in probs.row(0).iter().enumerate() {
         let bar = "█".repeat((p * 40.0).round() as usize);
-        println!("  {c}: {p:.4} {bar}");
+        crate::outln!("  {c}: {p:.4} {bar}");
     }
     Ok(())
 }

@@ -6,14 +6,16 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 
-use crate::atomic_write::{check_writable_dir, write_atomic};
 use crate::cli::train::{Precision, SamplingArg, TrainArgs, describe_layers};
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
+use crate::memory;
 use crate::nn::Mode;
 use crate::nn::network::Network;
+use crate::nn::network::memory_estimate;
 use crate::optim::Optimizer;
+use crate::output::{self, Named, write_output};
 use crate::report::{svg, training};
 use crate::train::{self, Length, Outcome, TrainConfig, TrainData, TrainState};
 
@@ -87,6 +89,14 @@ fn points(ds: &Dataset) -> Vec<(f64, f64, usize, bool)> {
     p
 }
 
+/// The training curves' file beside the field's: `FILE-curves.svg`.
+fn curves_path(plot: &Path) -> PathBuf {
+    let stem = plot
+        .file_stem()
+        .map_or("playground".into(), |s| s.to_string_lossy().into_owned());
+    plot.with_file_name(format!("{stem}-curves.svg"))
+}
+
 fn snapshot_path(plot: &Path, epoch: usize) -> PathBuf {
     let stem = plot
         .file_stem()
@@ -126,16 +136,37 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
     if cmd.snapshots == Some(0) {
         return Err(Error::Config("--snapshots must be at least 1 epoch".into()));
     }
-    if let Some(p) = &cmd.plot {
-        check_writable_dir(p)?;
+    let curves_path = cmd.plot.as_deref().map(curves_path);
+    if let (Some(plot), Some(curves)) = (&cmd.plot, &curves_path) {
+        if output::is_stdout(plot) {
+            return Err(Error::Config(
+                "--plot writes two files (the field and the curves): name a file, not -".into(),
+            ));
+        }
+        output::check_outputs(
+            &[
+                Named::new("--plot", plot),
+                Named::new("the curves file", curves),
+            ],
+            &[],
+            &[],
+        )?;
     }
     let ds = data::load(setup.dataset, &setup.load)?;
+    setup.train.validate(ds.x_train.rows())?;
+    memory::check(
+        &format!(
+            "the network {}",
+            describe_layers(&setup.mlp(2, 2).layer_specs())
+        ),
+        memory_estimate(&setup.mlp(2, 2).layer_specs(), setup.train.batch, 4),
+    )?;
     let spec = setup.mlp(ds.input_dim(), ds.classes);
     let mut net = Network::<f32>::mlp(&spec, setup.train.seed, 1)?;
     let mut opt = Optimizer::new(setup.optimizer);
     let data = TrainData::<f32>::from_dataset(&ds);
     let ipe = setup.train.iters_per_epoch(ds.x_train.rows());
-    let total = setup.train.total_iters(ds.x_train.rows());
+    let total = setup.train.total_iters(ds.x_train.rows())?;
     let mut state = TrainState::default();
     let never = AtomicBool::new(false);
     let desc = describe_layers(net.specs());
@@ -156,13 +187,13 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
                 let last = state.history.epochs.last().expect("an epoch ended");
                 let sub = format!("epoch {epoch} · test accuracy {:.3}", last.test_acc);
                 let svg = svg::decision_field_chart(&field(&mut net)?, &pts, HALF, &title, &sub)?;
-                write_atomic(&snapshot_path(plot, epoch), svg.as_bytes())?;
+                write_output(&snapshot_path(plot, epoch), svg.as_bytes())?;
             }
         }
     }
     let h = &state.history;
     let last = h.epochs.last().expect("at least one epoch");
-    println!(
+    crate::outln!(
         "{} {desc}: train accuracy {:.4}, test accuracy {:.4} after {} epochs ({:.2} s training)",
         ds.name,
         last.train_acc,
@@ -180,14 +211,10 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
             last.test_acc
         );
         let field_svg = svg::decision_field_chart(&field(&mut net)?, &pts, HALF, &title, &sub)?;
-        write_atomic(plot, field_svg.as_bytes())?;
-        let curves = plot.with_file_name(format!(
-            "{}-curves.svg",
-            plot.file_stem()
-                .map_or("playground".into(), |s| s.to_string_lossy().into_owned())
-        ));
+        write_output(plot, field_svg.as_bytes())?;
+        let curves = curves_path.clone().expect("set with --plot");
         let curves_svg = svg::render_column(&training::charts(h, &title), Some(&sub))?;
-        write_atomic(&curves, curves_svg.as_bytes())?;
+        write_output(&curves, curves_svg.as_bytes())?;
         eprintln!("wrote {} and {}", plot.display(), curves.display());
     }
     Ok(())

@@ -4,21 +4,25 @@
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::atomic_write::{check_writable_dir, write_atomic};
 use crate::bench::environment::debug_build_warning;
 use crate::checkpoint;
 use crate::data::{self, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
 use crate::matrix::Float;
-use crate::matrix::gemm::dispatch::default_threads;
+use crate::matrix::gemm::dispatch::resolve_threads;
+use crate::memory;
 use crate::nn::init::Init;
+use crate::nn::network::memory_estimate;
 use crate::nn::network::{Activation, LayerSpec, MlpSpec, Network};
 use crate::optim::{Optimizer, OptimizerConfig};
+use crate::outln;
+use crate::output::{self, Named, write_output};
 use crate::report::{csv, svg, training};
 use crate::train::{
     self, Event, History, Length, Outcome, Sampling, TrainConfig, TrainData, TrainState,
@@ -184,15 +188,7 @@ impl TrainArgs {
             None => activation.default_init(),
         };
         let optimizer = OptimizerConfig::from_name(&self.optimizer, self.lr)?;
-        let threads = match self.threads {
-            Some(0) => {
-                return Err(Error::Config(
-                    "--threads must be at least 1 (omit it to use every core)".into(),
-                ));
-            }
-            Some(t) => t,
-            None => default_threads(),
-        };
+        let threads = resolve_threads(self.threads)?;
         if !(self.noise >= 0.0 && self.noise.is_finite()) {
             return Err(Error::Config(format!(
                 "--noise must be ≥ 0, got {}",
@@ -239,7 +235,7 @@ impl TrainArgs {
         // Validate the network and trainer flags now, before loading data (input and class
         // counts are placeholders; --batch against the dataset size is checked once loaded).
         setup.mlp(1, 2).validate()?;
-        setup.train.validate(usize::MAX)?;
+        setup.train.validate_flags()?;
         Ok(setup)
     }
 }
@@ -260,8 +256,38 @@ impl Setup {
     }
 }
 
-/// Raised by Ctrl-C: the trainer finishes its current step and returns.
-static STOP: AtomicBool = AtomicBool::new(false);
+/// SIGINT and SIGTERM raise a flag instead of ending the process: the trainer finishes its
+/// step and returns, the run saves and writes its files, then exits 130 or 143.
+pub struct StopSignals {
+    /// Raised by either signal; what the trainer polls.
+    pub stop: Arc<AtomicBool>,
+    /// The number of the signal that raised it (0 while none has).
+    signal: Arc<AtomicUsize>,
+}
+
+impl StopSignals {
+    /// Registers the flags for SIGINT and SIGTERM. A second signal raises them again and does
+    /// nothing else, so it can never cut a save short. Registration can only fail for signals
+    /// the OS forbids to handle; then the default action stays, which is no worse than before.
+    pub fn install() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let signal = Arc::new(AtomicUsize::new(0));
+        #[cfg(unix)]
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let _ = signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize);
+            let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
+        }
+        StopSignals { stop, signal }
+    }
+
+    /// The signal that stopped the run (SIGINT if the flag was raised some other way).
+    pub fn signal(&self) -> i32 {
+        match self.signal.load(Ordering::Relaxed) {
+            0 => 2,
+            s => s as i32,
+        }
+    }
+}
 
 /// The files a run reads and writes besides data.
 #[derive(Clone, Copy, Debug, Default)]
@@ -271,14 +297,25 @@ pub struct RunFiles<'a> {
     pub resume: Option<&'a Path>,
 }
 
-/// Builds (or resumes) the network of `setup` for `ds`, trains it in precision `T`, and saves
-/// it as `files` says. Returns the history, the network's description and how training ended.
+/// How a run ended: its history, the network's layers, the optimizer it ran with (the
+/// checkpoint's when resumed) and whether it finished or was interrupted.
+pub struct RunResult {
+    pub history: History,
+    pub specs: Vec<LayerSpec>,
+    pub optimizer: OptimizerConfig,
+    pub outcome: Outcome,
+    pub total: usize,
+}
+
+/// Builds (or resumes) the network of `setup` for `ds`, trains it in precision `T` until the
+/// end or until `stop` is raised, and saves it as `files` says.
 pub fn run_training<T: Float>(
     setup: &Setup,
     ds: &data::Dataset,
     files: RunFiles<'_>,
+    stop: &AtomicBool,
     mut on_event: impl FnMut(Event<'_>),
-) -> Result<(History, Vec<LayerSpec>, Outcome)> {
+) -> Result<RunResult> {
     let (mut net, mut opt, mut state) = match files.resume {
         Some(path) => {
             let mut ckpt = checkpoint::load::<T>(path, setup.threads)?;
@@ -306,7 +343,7 @@ pub fn run_training<T: Float>(
         }
     };
     let n = ds.x_train.rows();
-    let total = setup.train.total_iters(n);
+    let total = setup.train.total_iters(n)?;
     if state.iteration >= total {
         return Err(Error::Config(format!(
             "the checkpoint has already done {} of the {total} iterations asked for; ask for \
@@ -322,11 +359,14 @@ pub fn run_training<T: Float>(
         let meta: BTreeMap<String, String> = [
             ("dataset", ds.name.name().to_string()),
             ("activation", activation_of(net.specs()).to_string()),
+            ("init", setup.init.name()),
             ("optimizer", opt.config.name().to_string()),
             ("lr", opt.config.lr().to_string()),
             ("batch", setup.train.batch.to_string()),
             ("sampling", setup.train.sampling.name().to_string()),
             ("seed", setup.train.seed.to_string()),
+            ("grayscale", setup.load.grayscale.to_string()),
+            ("noise", setup.load.noise.to_string()),
             ("epochs", state.history.epochs.len().to_string()),
             ("iterations", state.iteration.to_string()),
             (
@@ -357,12 +397,18 @@ pub fn run_training<T: Float>(
             &data,
             &cfg,
             &mut state,
-            &STOP,
+            stop,
             &mut on_event,
         )?;
         save(&mut net, &opt, &state)?;
         if outcome == Outcome::Interrupted || state.iteration >= total {
-            return Ok((state.history, net.specs().to_vec(), outcome));
+            return Ok(RunResult {
+                history: state.history,
+                specs: net.specs().to_vec(),
+                optimizer: opt.config,
+                outcome,
+                total,
+            });
         }
     }
 }
@@ -408,58 +454,151 @@ pub fn describe_layers(specs: &[LayerSpec]) -> String {
     out
 }
 
+/// A metadata entry of the checkpoint being resumed, parsed; missing or invalid is an error
+/// naming the entry, never a silent default.
+fn meta_value<V: std::str::FromStr>(
+    meta: &BTreeMap<String, String>,
+    path: &Path,
+    key: &str,
+) -> Result<V> {
+    let raw = meta.get(key).ok_or_else(|| Error::Format {
+        path: path.to_path_buf(),
+        what: format!("no '{key}' in its metadata: not a training checkpoint of this version"),
+    })?;
+    raw.parse().map_err(|_| Error::Format {
+        path: path.to_path_buf(),
+        what: format!("its metadata '{key}' has an invalid value '{raw}'"),
+    })
+}
+
+/// Takes the run's settings from the checkpoint being resumed, so it continues exactly:
+/// dataset, how it was loaded, batch order, seed, init; refuses a precision change.
+fn apply_resume_metadata(
+    setup: &mut Setup,
+    meta: &BTreeMap<String, String>,
+    path: &Path,
+    precision: Precision,
+) -> Result<()> {
+    let fmt = |what: String| Error::Format {
+        path: path.to_path_buf(),
+        what,
+    };
+    setup.dataset = meta_value::<String>(meta, path, "dataset")?
+        .parse()
+        .map_err(|_| {
+            fmt(format!(
+                "its metadata 'dataset' names no dataset: '{}'",
+                meta["dataset"]
+            ))
+        })?;
+    setup.train.seed = meta_value(meta, path, "seed")?;
+    setup.load.seed = setup.train.seed;
+    setup.train.batch = meta_value(meta, path, "batch")?;
+    if setup.train.batch == 0 {
+        return Err(fmt("its metadata 'batch' is 0".into()));
+    }
+    setup.train.sampling = match meta_value::<String>(meta, path, "sampling")?.as_str() {
+        "shuffle" => Sampling::Shuffle,
+        "random" => Sampling::Random,
+        other => {
+            return Err(fmt(format!(
+                "its metadata 'sampling' is '{other}', not shuffle or random"
+            )));
+        }
+    };
+    setup.init = meta_value::<String>(meta, path, "init")?
+        .parse()
+        .map_err(|_| {
+            fmt(format!(
+                "its metadata 'init' is invalid: '{}'",
+                meta["init"]
+            ))
+        })?;
+    // How the data was loaded matters only where it applies; older checkpoints of other sets
+    // lack the entries, and there the defaults are the only possible values.
+    setup.load.grayscale = match meta.get("grayscale") {
+        None if setup.dataset != DatasetName::Cifar10 => false,
+        _ => meta_value(meta, path, "grayscale")?,
+    };
+    setup.load.noise = match meta.get("noise") {
+        None if !setup.dataset.is_generated() => 0.0,
+        _ => meta_value(meta, path, "noise")?,
+    };
+    if !(setup.load.noise >= 0.0 && setup.load.noise.is_finite()) {
+        return Err(fmt(format!(
+            "its metadata 'noise' is invalid: {}",
+            setup.load.noise
+        )));
+    }
+    let trained: String = meta_value(meta, path, "precision")?;
+    if trained != precision.name() {
+        return Err(Error::Config(format!(
+            "{} was trained in {trained}: resume it with --precision {trained}",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 pub fn run(cmd: TrainCmd) -> Result<()> {
     let mut setup = cmd.args.setup()?;
-    for path in [&cmd.log, &cmd.plot, &cmd.summary_json, &cmd.save]
-        .into_iter()
-        .flatten()
-    {
-        check_writable_dir(path)?;
-    }
     if cmd.save_every == Some(0) {
         return Err(Error::Config(
             "--save-every must be at least 1 epoch".into(),
         ));
     }
+    if cmd.save.as_deref().is_some_and(output::is_stdout) {
+        return Err(Error::Config(
+            "--save writes a binary checkpoint: name a file, not -".into(),
+        ));
+    }
     if let Some(path) = &cmd.resume {
-        // The run's data, batch order and seed come from the checkpoint, so it continues exactly.
         let meta = checkpoint::read_metadata(path)?;
-        let get = |key: &str| {
-            meta.get(key).cloned().ok_or_else(|| Error::Format {
-                path: path.clone(),
-                what: format!("no '{key}' in its metadata: not a training checkpoint"),
-            })
-        };
-        setup.dataset = get("dataset")?.parse()?;
-        setup.load.seed = get("seed")?.parse().unwrap_or(setup.load.seed);
-        setup.train.seed = setup.load.seed;
-        setup.train.batch = get("batch")?
-            .parse()
-            .map_err(|_| Error::Config("bad 'batch' in checkpoint".into()))?;
-        setup.train.sampling = match get("sampling")?.as_str() {
-            "random" => Sampling::Random,
-            _ => Sampling::Shuffle,
-        };
-        let precision = get("precision")?;
-        if precision != cmd.args.precision.name() {
-            return Err(Error::Config(format!(
-                "{} was trained in {precision}: resume it with --precision {precision}",
-                path.display()
-            )));
-        }
+        apply_resume_metadata(&mut setup, &meta, path, cmd.args.precision)?;
     }
     if let Some(w) = debug_build_warning() {
         eprintln!("{w}");
     }
     let ds = data::load(setup.dataset, &setup.load)?;
     setup.train.validate(ds.x_train.rows())?;
-    let total = setup.train.total_iters(ds.x_train.rows());
+    let total = setup.train.total_iters(ds.x_train.rows())?;
+    // Nothing is written over an input or over another output, and nothing is allocated that
+    // this machine cannot hold: both are checked before the first step.
+    let data_files = ds.files();
+    let mut inputs: Vec<Named<'_>> = data_files
+        .iter()
+        .map(|f| Named::new("the dataset file", f))
+        .collect();
+    if let Some(r) = &cmd.resume {
+        inputs.push(Named::new("--resume", r));
+    }
+    let outputs: Vec<Named<'_>> = [
+        ("--save", &cmd.save),
+        ("--log", &cmd.log),
+        ("--plot", &cmd.plot),
+        ("--summary-json", &cmd.summary_json),
+    ]
+    .into_iter()
+    .filter_map(|(flag, p)| p.as_deref().map(|p| Named::new(flag, p)))
+    .collect();
+    output::check_outputs(&outputs, &inputs, &[("--save", "--resume")])?;
+    if cmd.resume.is_none() {
+        let specs = setup.mlp(ds.input_dim(), ds.classes).layer_specs();
+        let elem = match cmd.args.precision {
+            Precision::F32 => 4,
+            Precision::F64 => 8,
+        };
+        memory::check(
+            &format!("the network {}", describe_layers(&specs)),
+            memory_estimate(&specs, setup.train.batch, elem),
+        )?;
+    }
     if !cmd.quiet {
         let source = ds
             .source
             .as_ref()
             .map_or("generated".to_string(), |p| p.display().to_string());
-        println!(
+        outln!(
             "{}: {} train / {} test samples, {} features, {} classes ({source})",
             ds.name,
             ds.x_train.rows(),
@@ -468,7 +607,7 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
             ds.classes
         );
         match &cmd.resume {
-            Some(path) => println!(
+            Some(path) => outln!(
                 "resuming {} (network, optimizer, batch {} {} and seed {} from the checkpoint), {total} iterations in all, {} threads",
                 path.display(),
                 setup.train.batch,
@@ -476,7 +615,7 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
                 setup.train.seed,
                 setup.threads
             ),
-            None => println!(
+            None => outln!(
                 "network {}, init {}, optimizer {} lr {}, batch {}, {total} iterations, {} threads, {}",
                 describe_layers(&setup.mlp(ds.input_dim(), ds.classes).layer_specs()),
                 setup.init.name(),
@@ -487,24 +626,14 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
                 cmd.args.precision.name()
             ),
         }
-        println!("{}", training::header_line());
+        outln!("{}", training::header_line());
     }
-    // Ctrl-C: finish the current step, save (with --save), exit cleanly. A second handler
-    // cannot be installed in one process; tests calling run() twice just keep the first.
-    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed));
-    let show_bar = !cmd.quiet && std::io::stderr().is_terminal();
-    let bar = if show_bar {
-        let bar = ProgressBar::new(total as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} it  loss {msg}  {per_sec} [{elapsed}<{eta}]",
-            )
-            .expect("valid template"),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let signals = StopSignals::install();
+    let bar = progress_bar(
+        total as u64,
+        !cmd.quiet,
+        "{bar:30} {pos}/{len} it  loss {msg}  {per_sec} [{elapsed}<{eta}]",
+    );
     let quiet = cmd.quiet;
     let on_event = |ev: Event<'_>| match ev {
         Event::Step {
@@ -517,7 +646,7 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
         }
         Event::Epoch(r) => {
             if !quiet {
-                bar.suspend(|| println!("{}", training::row_line(r)));
+                bar.suspend(|| outln!("{}", training::row_line(r)));
             }
         }
     };
@@ -526,51 +655,76 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
         save_every: cmd.save_every,
         resume: cmd.resume.as_deref(),
     };
-    let (history, specs, outcome) = match cmd.args.precision {
-        Precision::F32 => run_training::<f32>(&setup, &ds, files, on_event)?,
-        Precision::F64 => run_training::<f64>(&setup, &ds, files, on_event)?,
+    let result = match cmd.args.precision {
+        Precision::F32 => run_training::<f32>(&setup, &ds, files, &signals.stop, on_event)?,
+        Precision::F64 => run_training::<f64>(&setup, &ds, files, &signals.stop, on_event)?,
     };
     bar.finish_and_clear();
-    if outcome == Outcome::Interrupted {
-        match &cmd.save {
-            Some(p) => eprintln!(
-                "interrupted after iteration {} of {total}; saved to {} — continue with `scratchnet train --resume {} {}`",
+    setup.optimizer = result.optimizer;
+    let history = &result.history;
+    // The files asked for are written whether the run finished or was interrupted: an
+    // interrupted run's log, plot and summary cover the epochs it completed.
+    write_reports(&cmd, &setup, &ds, &result)?;
+    if result.outcome == Outcome::Interrupted {
+        let length = match setup.train.length {
+            Length::Epochs(e) => format!("--epochs {e}"),
+            Length::Iters(i) => format!("--iters {i}"),
+        };
+        let what = match &cmd.save {
+            Some(p) => format!(
+                "stopped after iteration {} of {total}; saved to {p} — continue with \
+                 `scratchnet train --resume {p} {length} --save {p}`",
                 history.iterations,
-                p.display(),
-                p.display(),
-                match setup.train.length {
-                    Length::Epochs(e) => format!("--epochs {e}"),
-                    Length::Iters(i) => format!("--iters {i}"),
-                }
+                p = p.display(),
             ),
-            None => eprintln!(
-                "interrupted after iteration {} of {total}; nothing saved (pass --save FILE to keep progress)",
+            None => format!(
+                "stopped after iteration {} of {total}; nothing saved (pass --save FILE to keep \
+                 progress)",
                 history.iterations
             ),
-        }
-        return Ok(());
+        };
+        return Err(Error::Interrupted {
+            signal: signals.signal(),
+            what,
+        });
     }
     let Some(last) = history.epochs.last() else {
         return Ok(());
     };
     if !quiet {
-        println!(
+        outln!(
             "done: test accuracy {:.4}, train accuracy {:.4}, {:.2} s training + {:.2} s evaluation",
-            last.test_acc, last.train_acc, history.train_seconds, history.eval_seconds
+            last.test_acc,
+            last.train_acc,
+            history.train_seconds,
+            history.eval_seconds
         );
     }
-    if last.test_acc <= 1.5 / ds.classes as f64 {
-        eprintln!(
-            "warning: test accuracy {:.4} is chance level for {} classes: the network did not \
-             learn (dead units or a learning rate far too large); try a smaller --lr",
-            last.test_acc, ds.classes
-        );
+    if let Some(warning) = chance_warning(&ds, history, &setup) {
+        eprintln!("{warning}");
     }
+    Ok(())
+}
+
+/// A progress bar on stderr when it is a terminal (and `show`), hidden otherwise.
+pub fn progress_bar(len: u64, show: bool, template: &str) -> ProgressBar {
+    if show && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(len);
+        bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+        bar
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+/// Writes `--log`, `--plot` and `--summary-json` for what the run did.
+fn write_reports(cmd: &TrainCmd, setup: &Setup, ds: &data::Dataset, r: &RunResult) -> Result<()> {
+    let history = &r.history;
     if let Some(path) = &cmd.log {
-        write_atomic(path, csv::render(&training::table(&history)).as_bytes())?;
+        write_output(path, csv::render(&training::table(history)).as_bytes())?;
     }
     if let Some(path) = &cmd.plot {
-        let title = format!("{} {}", ds.name, describe_layers(&specs));
+        let title = format!("{} {}", ds.name, describe_layers(&r.specs));
         let subtitle = format!(
             "optimizer {} lr {} · batch {} · {} iterations · seed {}",
             setup.optimizer.name(),
@@ -579,15 +733,63 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
             history.iterations,
             setup.train.seed
         );
-        let svg = svg::render_column(&training::charts(&history, &title), Some(&subtitle))?;
-        write_atomic(path, svg.as_bytes())?;
+        let svg = svg::render_column(&training::charts(history, &title), Some(&subtitle))?;
+        write_output(path, svg.as_bytes())?;
     }
     if let Some(path) = &cmd.summary_json {
-        let json = summary_json(&cmd.args, &setup, &specs, &history);
+        let json = summary_json(&cmd.args, setup, &r.specs, history);
         let text = serde_json::to_string_pretty(&json).expect("JSON values serialise") + "\n";
-        write_atomic(path, text.as_bytes())?;
+        write_output(path, text.as_bytes())?;
     }
     Ok(())
+}
+
+/// A warning when the run ended no better than guessing, with advice that fits the cause.
+///
+/// Guessing scores 1/classes, or the share of the largest test class when the classes are
+/// unbalanced; "no better" leaves a margin of two points for the noise of a finite test set.
+pub fn chance_warning(ds: &data::Dataset, h: &History, setup: &Setup) -> Option<String> {
+    let last = h.epochs.last()?;
+    let k = ds.classes.max(2);
+    let mut counts = vec![0usize; k];
+    for &t in &ds.t_test {
+        counts[t.min(k - 1)] += 1;
+    }
+    let largest = *counts.iter().max()? as f64 / ds.t_test.len().max(1) as f64;
+    let chance = largest.max(1.0 / k as f64);
+    if last.test_acc > chance + 0.02 {
+        return None;
+    }
+    let ln_k = (k as f64).ln();
+    let first_loss = h.epochs.first().map_or(last.loss, |r| r.loss);
+    let advice = if setup.weight_decay >= 0.1 {
+        format!(
+            "weight decay {} pulls every weight to zero faster than the data pushes it: try a \
+             smaller --weight-decay",
+            setup.weight_decay
+        )
+    } else if last.loss > 2.0 * ln_k {
+        format!(
+            "its loss {:.3} is above ln({k}) = {ln_k:.3}, the loss of guessing: the steps are too \
+             large; try a smaller --lr",
+            last.loss
+        )
+    } else if (first_loss - last.loss).abs() < 0.05 * ln_k {
+        format!(
+            "its loss stayed near {:.3} from the first epoch: the learning rate {} moves the \
+             weights too little (try a larger --lr or more --epochs), or the units died at \
+             initialisation (try --init he)",
+            last.loss,
+            setup.optimizer.lr()
+        )
+    } else {
+        "try another --lr, --init or more --epochs".to_string()
+    };
+    Some(format!(
+        "warning: test accuracy {:.4} is no better than guessing ({chance:.4} for {k} classes): \
+         the network did not learn; {advice}",
+        last.test_acc
+    ))
 }
 
 /// The `--summary-json` object.

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{DatasetName, cifar};
-use crate::atomic_write::write_atomic;
 use crate::error::{Error, Result};
+use crate::output::write_output;
 
 /// One file of a dataset: its name on disk (decompressed), its name on the mirror, and the
 /// SHA-256 of its decompressed content.
@@ -242,7 +242,7 @@ pub fn download_files(
             match result {
                 Ok(content) => {
                     let path = dir.join(spec.name);
-                    write_atomic(&path, &content)?;
+                    write_output(&path, &content)?;
                     written.push(path);
                     done = true;
                     break;
@@ -338,7 +338,7 @@ pub fn download_archive(
         .chain([(MANIFEST, manifest.as_bytes())]);
     for (name, bytes) in files {
         let path = dir.join(name);
-        if let Err(e) = write_atomic(&path, bytes) {
+        if let Err(e) = write_output(&path, bytes) {
             // All or nothing: a half-unpacked dataset would pass for a whole one.
             for p in &written {
                 let _ = std::fs::remove_file(p);

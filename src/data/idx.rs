@@ -9,7 +9,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use byteorder::{BigEndian, ReadBytesExt};
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 
 use super::{Dataset, DatasetName, io_error};
 use crate::error::{Error, Result};
@@ -55,8 +55,10 @@ pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
 pub fn decode_maybe_gz(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
-        // A hostile .gz can expand a thousandfold; no real IDX file is near this cap.
-        GzDecoder::new(&bytes[..])
+        // A hostile .gz can expand a thousandfold; no real IDX file is near this cap. Every
+        // member is read: concatenated gzip streams are one valid file (`gzip -dc` reads them
+        // all, and some tools write them).
+        MultiGzDecoder::new(&bytes[..])
             .take(MAX_DECOMPRESSED + 1)
             .read_to_end(&mut out)
             .map_err(|e| format_err(path, format!("truncated or corrupt gzip data ({e})")))?;

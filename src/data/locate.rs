@@ -25,6 +25,24 @@ pub fn has_files(name: DatasetName, dir: &Path) -> bool {
     }
 }
 
+/// The files of `name` that `dir` holds (the ones a loader reads), for checking that no
+/// output is about to overwrite them.
+pub fn files(name: DatasetName, dir: &Path) -> Vec<PathBuf> {
+    match name {
+        DatasetName::Mnist | DatasetName::FashionMnist => idx::FILES
+            .iter()
+            .filter_map(|f| idx::file_in(dir, f))
+            .collect(),
+        DatasetName::Cifar10 => cifar::TRAIN_FILES
+            .iter()
+            .chain([&cifar::TEST_FILE])
+            .map(|f| dir.join(f))
+            .filter(|p| p.is_file())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Every directory searched for `name`, in order, with `$SCRATCHNET_DATA` as it is set now.
 pub fn candidates(name: DatasetName, data_dir: Option<&Path>) -> Vec<PathBuf> {
     let env = std::env::var_os(ENV).filter(|v| !v.is_empty());

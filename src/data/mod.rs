@@ -102,6 +102,13 @@ impl Dataset {
         self.x_train.cols()
     }
 
+    /// The files this dataset was read from (none for generated data).
+    pub fn files(&self) -> Vec<PathBuf> {
+        self.source
+            .as_deref()
+            .map_or_else(Vec::new, |dir| locate::files(self.name, dir))
+    }
+
     /// Checks the invariants every loader promises, so a bad file cannot reach training.
     pub fn validate(&self) -> Result<()> {
         let origin = self

@@ -129,6 +129,45 @@ impl std::str::FromStr for LayerSpec {
     }
 }
 
+/// The most layers a network may have. The deepest textbook network has a few dozen; the
+/// bound keeps a crafted layer list (a million `relu` entries) from allocating gigabytes.
+pub const MAX_LAYERS: usize = 1000;
+
+/// Bytes a network of `specs` needs to train on batches of `batch` rows in precision `T`
+/// (values, gradients and two optimizer slots per parameter; activations, their gradients and
+/// one cache per layer for the larger of the batch and the evaluation chunk), or `None` when
+/// that is too large to count. An estimate to refuse impossible sizes up front, not a budget.
+pub fn memory_estimate(specs: &[LayerSpec], batch: usize, elem_bytes: usize) -> Option<u64> {
+    let rows = batch.max(EVAL_BATCH) as u64;
+    let mut params = 0u64;
+    // Every layer's output is a rows × width matrix, whatever the layer: a crafted list of a
+    // thousand activations after one wide layer costs a thousand such matrices.
+    let mut width = match specs.first() {
+        Some(LayerSpec::Affine { n_in, .. }) => *n_in as u64,
+        _ => 0,
+    };
+    let mut widths = width;
+    for spec in specs {
+        match *spec {
+            LayerSpec::Affine { n_in, n_out } => {
+                params = params
+                    .checked_add(crate::memory::product(&[n_in, n_out])?)?
+                    .checked_add(n_out as u64)?;
+                width = n_out as u64;
+            }
+            LayerSpec::BatchNorm { dim } => {
+                params = params.checked_add((dim as u64).checked_mul(4)?)?;
+            }
+            _ => {}
+        }
+        widths = widths.checked_add(width)?;
+    }
+    let values = params
+        .checked_mul(4)?
+        .checked_add(rows.checked_mul(widths)?.checked_mul(3)?)?;
+    values.checked_mul(elem_bytes as u64)
+}
+
 /// A multi-layer perceptron as the textbook's `MultiLayerNetExtend` describes it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MlpSpec {
@@ -242,6 +281,12 @@ impl<T: Float> Network<T> {
         seed: u64,
         threads: usize,
     ) -> Result<Self> {
+        if specs.len() > MAX_LAYERS {
+            return Err(Error::Config(format!(
+                "{} layers is more than the {MAX_LAYERS} a network may have",
+                specs.len()
+            )));
+        }
         let mut rng = StdRng::seed_from_u64(seed);
         let mut layers: Vec<Box<dyn Layer<T>>> = Vec::with_capacity(specs.len());
         let mut width: Option<usize> = None;

@@ -7,11 +7,12 @@ use crate::report::svg::{LineChart, Series};
 use crate::report::{Align, Table};
 
 /// The CSV header, fixed so scripts can rely on it.
-pub const CSV_COLUMNS: [&str; 9] = [
+pub const CSV_COLUMNS: [&str; 10] = [
     "kernel",
     "m",
     "k",
     "n",
+    "transpose",
     "threads",
     "precision",
     "gflops",
@@ -67,7 +68,8 @@ pub fn table(points: &[Point], peak: &Peak) -> Table {
     t
 }
 
-/// Rows for machines: exactly [`CSV_COLUMNS`]; `speedup_vs_naive` is empty without naive.
+/// Rows for machines: exactly [`CSV_COLUMNS`]; `transpose` is `none`, `a`, `b` or `ab` (which
+/// operands were read transposed); `speedup_vs_naive` is empty without naive.
 pub fn csv_table(points: &[Point], peak: &Peak) -> Table {
     let columns: Vec<(&str, Align)> = CSV_COLUMNS.iter().map(|&c| (c, Align::Left)).collect();
     let mut t = Table::new(&columns);
@@ -77,6 +79,13 @@ pub fn csv_table(points: &[Point], peak: &Peak) -> Table {
             p.problem.m.to_string(),
             p.problem.k.to_string(),
             p.problem.n.to_string(),
+            match (p.problem.trans_a, p.problem.trans_b) {
+                (false, false) => "none",
+                (true, false) => "a",
+                (false, true) => "b",
+                (true, true) => "ab",
+            }
+            .to_string(),
             p.threads.to_string(),
             p.precision.to_string(),
             format!("{:.3}", p.gflops_median),
@@ -158,10 +167,21 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "kernel,m,k,n,threads,precision,gflops,pct_peak,speedup_vs_naive"
+            "kernel,m,k,n,transpose,threads,precision,gflops,pct_peak,speedup_vs_naive"
         );
-        assert_eq!(lines[1], "naive,64,64,64,1,f32,0.500,0.50,1.00");
-        assert_eq!(lines[2], "simd,64,64,64,1,f32,80.000,80.00,160.00");
+        assert_eq!(lines[1], "naive,64,64,64,none,1,f32,0.500,0.50,1.00");
+        assert_eq!(lines[2], "simd,64,64,64,none,1,f32,80.000,80.00,160.00");
+        // The same sizes read transposed are another row, told apart by its transpose cell.
+        let mut ta = point(Kernel::Simd, 70.0);
+        ta.problem.trans_a = true;
+        let mut tab = point(Kernel::Simd, 60.0);
+        (tab.problem.trans_a, tab.problem.trans_b) = (true, true);
+        let text = csv::render(&csv_table(&[ta, tab], &peak));
+        let rows: Vec<&str> = text.lines().skip(1).collect();
+        assert!(
+            rows[0].starts_with("simd,64,64,64,a,") && rows[1].starts_with("simd,64,64,64,ab,"),
+            "{text}"
+        );
         let human = table(&pts, &peak).to_text();
         assert!(human.contains("160.0×"), "{human}");
         assert_eq!(noisy_points(&pts), 1);

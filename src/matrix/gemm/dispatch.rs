@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use super::Kernel;
 use super::kernel::MicroKernel;
+use crate::error::{Error, Result};
 use crate::matrix::Float;
 
 #[cfg(target_arch = "x86_64")]
@@ -38,14 +39,60 @@ pub fn simd_kernel<T: Float>() -> MicroKernel<T> {
     T::portable_kernel()
 }
 
-/// Threads to use when the caller does not say: `SCRATCHNET_THREADS` if set to a positive
-/// integer, else every core the OS gives this process.
+/// The environment variable that sets the default thread count.
+pub const THREADS_ENV: &str = "SCRATCHNET_THREADS";
+
+/// Cores the OS gives this process.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The most threads any command accepts: eight per core (enough to study oversubscription),
+/// and never so many that spawning them exhausts the process (`--threads 100000` would).
+pub fn max_threads() -> usize {
+    (8 * cores()).max(64)
+}
+
+/// Threads to use when the caller does not say: `SCRATCHNET_THREADS` if it is valid, else
+/// every core. Library callers get a working default whatever the environment holds; the
+/// command line checks the variable with [`resolve_threads`] and refuses a bad one.
 pub fn default_threads() -> usize {
-    std::env::var("SCRATCHNET_THREADS")
-        .ok()
-        .and_then(|s| s.trim().parse::<usize>().ok())
-        .filter(|&t| t > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    resolve_threads(None).unwrap_or_else(|_| cores())
+}
+
+/// The thread count for a `--threads` flag: the flag if given, else `SCRATCHNET_THREADS`, else
+/// every core. Zero, more than [`max_threads`], or a variable that is not a whole number is an
+/// error naming where the bad value came from.
+pub fn resolve_threads(flag: Option<usize>) -> Result<usize> {
+    let (value, source) = match flag {
+        Some(t) => (t, "--threads".to_string()),
+        None => match std::env::var(THREADS_ENV) {
+            Err(_) => return Ok(cores()),
+            Ok(s) if s.trim().is_empty() => return Ok(cores()),
+            Ok(s) => match s.trim().parse::<usize>() {
+                Ok(t) => (t, THREADS_ENV.to_string()),
+                Err(_) => {
+                    return Err(Error::Config(format!(
+                        "{THREADS_ENV}='{s}' is not a thread count: set a whole number ≥ 1, or \
+                         unset it to use every core"
+                    )));
+                }
+            },
+        },
+    };
+    let max = max_threads();
+    if value == 0 {
+        return Err(Error::Config(format!(
+            "{source} must be at least 1 (omit it to use every core)"
+        )));
+    }
+    if value > max {
+        return Err(Error::Config(format!(
+            "{source} {value} is more threads than this machine can use: at most {max} ({} cores)",
+            cores()
+        )));
+    }
+    Ok(value)
 }
 
 /// At or below this many multiply-adds `auto` skips packing and runs the `reordered` loop.

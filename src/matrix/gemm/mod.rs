@@ -139,11 +139,12 @@ impl<T: Float> Gemm<T> {
         Self::with_threads(kernel, dispatch::default_threads())
     }
 
-    /// A context for `kernel` using at most `threads` threads (0 is treated as 1).
+    /// A context for `kernel` using at most `threads` threads (0 is treated as 1, more than
+    /// [`dispatch::max_threads`] as that many: spawning is never left to fail).
     pub fn with_threads(kernel: Kernel, threads: usize) -> Self {
         Gemm {
             kernel,
-            threads: threads.max(1),
+            threads: threads.clamp(1, dispatch::max_threads()),
             workspace: Workspace::default(),
         }
     }
