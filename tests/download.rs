@@ -66,6 +66,7 @@ fn spec() -> FileSpec {
         name: "t10k-labels-idx1-ubyte",
         remote: "t10k-labels-idx1-ubyte.gz",
         sha256: Box::leak(download::sha256_hex(CONTENT).into_boxed_str()),
+        size: CONTENT.len() as u64,
     }
 }
 
@@ -179,6 +180,7 @@ fn archive_spec(published: &[u8]) -> ArchiveSpec {
     ArchiveSpec {
         remote: "data.tar.gz",
         sha256: Box::leak(download::sha256_hex(published).into_boxed_str()),
+        size: published.len() as u64,
         folder: "batches",
         members: &["one.bin", "two.txt"],
     }
@@ -308,4 +310,94 @@ fn the_cli_lists_hand_placed_cifar10_as_present_but_unverified() {
     assert!(line.contains(root.to_str().unwrap()), "{line}");
     assert!(line.contains("`scratchnet download mnist`"), "{line}");
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A mirror that misbehaves the way a hostile or broken one would: `/huge/…` announces a
+/// terabyte, `/endless/…` streams without end and without a length, `/silent/…` accepts the
+/// connection and says nothing. Each connection gets its own thread; every loop is bounded.
+fn serve_hostile() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let line = String::from_utf8_lossy(&req).to_string();
+                if line.contains(" /huge/") {
+                    let _ = s.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n0123456789",
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(500));
+                } else if line.contains(" /endless/") {
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                    let chunk = vec![0x55u8; 1 << 16];
+                    // At most 256 MiB, far past any limit; stops when the client hangs up.
+                    for _ in 0..4096 {
+                        if s.write_all(&chunk).is_err() {
+                            break;
+                        }
+                    }
+                } else {
+                    // Silent: hold the connection open, then give up.
+                    std::thread::sleep(std::time::Duration::from_secs(8));
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// `scratchnet download mnist` from `mirror`, with a one-second network timeout: fails with
+/// one line containing `needle`, quickly, leaving no dataset file behind.
+fn assert_download_refused(mirror: &str, needle: &str) {
+    let dir = temp(&format!("hostile-{}", needle.len()));
+    let started = std::time::Instant::now();
+    let out = common::scratchnet()
+        .args(["download", "mnist", "--dir"])
+        .arg(&dir)
+        .args(["--mirror", mirror])
+        .env(download::TIMEOUT_ENV, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains(needle), "'{needle}' not in: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(7),
+        "the download must give up on its own, not wait for the server"
+    );
+    assert!(
+        entries(&dir.join("mnist")).is_empty(),
+        "{:?}",
+        entries(&dir)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_mirror_that_announces_too_much_is_refused_before_reading() {
+    let base = serve_hostile();
+    assert_download_refused(&format!("{base}/huge/"), "announces 1000000000000 bytes");
+}
+
+#[test]
+fn a_mirror_that_sends_without_end_is_cut_off_at_the_file_size() {
+    let base = serve_hostile();
+    assert_download_refused(&format!("{base}/endless/"), "sent more than");
+}
+
+#[test]
+fn a_mirror_that_says_nothing_times_out() {
+    let base = serve_hostile();
+    assert_download_refused(&format!("{base}/silent/"), "timeout");
 }

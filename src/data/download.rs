@@ -20,13 +20,24 @@ use super::{DatasetName, cifar};
 use crate::error::{Error, Result};
 use crate::output::write_output;
 
-/// One file of a dataset: its name on disk (decompressed), its name on the mirror, and the
-/// SHA-256 of its decompressed content.
+/// One file of a dataset: its name on disk (decompressed), its name on the mirror, the
+/// SHA-256 of its decompressed content and that content's size in bytes. A mirror may serve
+/// it gzipped or raw; either way no more than `size` bytes (plus gzip's few bytes of framing)
+/// are accepted, so a mirror that announces or sends more is refused before it fills memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileSpec {
     pub name: &'static str,
     pub remote: &'static str,
     pub sha256: &'static str,
+    pub size: u64,
+}
+
+impl FileSpec {
+    /// The most bytes a mirror may send for this file: its size, and gzip's worst-case
+    /// overhead on incompressible data (5 bytes per 32 KiB block plus the header).
+    pub fn max_download(&self) -> u64 {
+        self.size + self.size / 4096 + 1024
+    }
 }
 
 const MNIST: [FileSpec; 4] = [
@@ -34,21 +45,25 @@ const MNIST: [FileSpec; 4] = [
         name: "train-images-idx3-ubyte",
         remote: "train-images-idx3-ubyte.gz",
         sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+        size: 47040016,
     },
     FileSpec {
         name: "train-labels-idx1-ubyte",
         remote: "train-labels-idx1-ubyte.gz",
         sha256: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+        size: 60008,
     },
     FileSpec {
         name: "t10k-images-idx3-ubyte",
         remote: "t10k-images-idx3-ubyte.gz",
         sha256: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+        size: 7840016,
     },
     FileSpec {
         name: "t10k-labels-idx1-ubyte",
         remote: "t10k-labels-idx1-ubyte.gz",
         sha256: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+        size: 10008,
     },
 ];
 
@@ -57,21 +72,25 @@ const FASHION_MNIST: [FileSpec; 4] = [
         name: "train-images-idx3-ubyte",
         remote: "train-images-idx3-ubyte.gz",
         sha256: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+        size: 47040016,
     },
     FileSpec {
         name: "train-labels-idx1-ubyte",
         remote: "train-labels-idx1-ubyte.gz",
         sha256: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+        size: 60008,
     },
     FileSpec {
         name: "t10k-images-idx3-ubyte",
         remote: "t10k-images-idx3-ubyte.gz",
         sha256: "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+        size: 7840016,
     },
     FileSpec {
         name: "t10k-labels-idx1-ubyte",
         remote: "t10k-labels-idx1-ubyte.gz",
         sha256: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+        size: 10008,
     },
 ];
 
@@ -81,6 +100,8 @@ const FASHION_MNIST: [FileSpec; 4] = [
 pub struct ArchiveSpec {
     pub remote: &'static str,
     pub sha256: &'static str,
+    /// The archive's exact size in bytes: nothing larger is accepted.
+    pub size: u64,
     pub folder: &'static str,
     pub members: &'static [&'static str],
 }
@@ -91,6 +112,7 @@ pub struct ArchiveSpec {
 const CIFAR10: ArchiveSpec = ArchiveSpec {
     remote: "cifar-10-binary.tar.gz",
     sha256: "c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd",
+    size: 170_052_171,
     folder: "cifar-10-batches-bin",
     // The files the loader reads, plus the class names.
     members: &[
@@ -166,20 +188,50 @@ pub fn verify_file(dir: &Path, spec: &FileSpec) -> Result<bool> {
 /// Progress of a download: (file name, bytes so far, total bytes if the server said).
 pub type Progress<'a> = (&'a str, u64, Option<u64>);
 
-/// Fetches `url` completely into memory, failing if the body ends before `Content-Length`.
+/// The environment variable that sets the network timeouts, in seconds (default 30).
+pub const TIMEOUT_ENV: &str = "SCRATCHNET_NET_TIMEOUT";
+
+/// How long to wait for a connection, and for each read of the response, before giving up on
+/// a mirror: a server that accepts and then says nothing must not hang the command forever.
+/// The whole download may take longer; only silence is bounded.
+pub fn timeout() -> std::time::Duration {
+    let secs = std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .unwrap_or(30.0);
+    std::time::Duration::from_secs_f64(secs)
+}
+
+/// Fetches `url` completely into memory, failing if the body ends before `Content-Length`,
+/// if the server announces or sends more than `limit` bytes, or if it goes silent for longer
+/// than [`timeout`].
 fn fetch(
     url: &str,
+    limit: u64,
     progress: &mut dyn FnMut(Progress<'_>),
     label: &str,
 ) -> std::result::Result<Vec<u8>, String> {
-    let mut response = ureq::get(url).call().map_err(|e| e.to_string())?;
+    let silence = Some(timeout());
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(silence)
+        .timeout_recv_response(silence)
+        .timeout_per_read(silence)
+        .build()
+        .into();
+    let mut response = agent.get(url).call().map_err(|e| e.to_string())?;
     let total = response
         .headers()
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    if let Some(t) = total.filter(|&t| t > limit) {
+        return Err(format!(
+            "the server announces {t} bytes, more than the {limit} this file can have"
+        ));
+    }
     let mut reader = response.body_mut().as_reader();
-    let mut out = Vec::with_capacity(total.unwrap_or(0) as usize);
+    let mut out = Vec::with_capacity(total.unwrap_or(0).min(limit) as usize);
     let mut buf = vec![0u8; 1 << 16];
     loop {
         let n = match reader.read(&mut buf) {
@@ -192,6 +244,11 @@ fn fetch(
                 ));
             }
         };
+        if out.len() as u64 + n as u64 > limit {
+            return Err(format!(
+                "the server sent more than the {limit} bytes this file can have"
+            ));
+        }
         out.extend_from_slice(&buf[..n]);
         progress((label, out.len() as u64, total));
     }
@@ -227,7 +284,7 @@ pub fn download_files(
         let mut done = false;
         for mirror in mirrors {
             let url = format!("{}{}", mirror, spec.remote);
-            let result = fetch(&url, progress, spec.name).and_then(|bytes| {
+            let result = fetch(&url, spec.max_download(), progress, spec.name).and_then(|bytes| {
                 let content = super::idx::decode_maybe_gz(bytes, Path::new(spec.remote))
                     .map_err(|e| e.to_string())?;
                 let got = sha256_hex(&content);
@@ -298,7 +355,7 @@ pub fn download_archive(
     let mut members = None;
     for mirror in mirrors {
         let url = format!("{}{}", mirror, spec.remote);
-        let result = fetch(&url, progress, spec.remote).and_then(|bytes| {
+        let result = fetch(&url, spec.size, progress, spec.remote).and_then(|bytes| {
             let got = sha256_hex(&bytes);
             if got != spec.sha256 {
                 return Err(format!(
