@@ -764,23 +764,7 @@ fn compare_runs_each_variant_and_tabulates_them() {
 #[test]
 fn cifar10_trains_in_grayscale_from_its_binary_batches() {
     let root = std::env::temp_dir().join(format!("scratchnet-cifar-{}", std::process::id()));
-    let dir = root.join("cifar10");
-    std::fs::create_dir_all(&dir).unwrap();
-    // Class 0 bright in the top half of the image, class 1 in the bottom half, in all three
-    // planes: separable in colour and in gray.
-    let record = |label: u8| -> Vec<u8> {
-        let plane = (0..1024).map(move |p| if (p < 512) == (label == 0) { 220 } else { 10 });
-        std::iter::once(label)
-            .chain(plane.clone())
-            .chain(plane.clone())
-            .chain(plane)
-            .collect()
-    };
-    let batch = |n: usize| -> Vec<u8> { (0..n).flat_map(|i| record((i % 2) as u8)).collect() };
-    for i in 1..=5 {
-        std::fs::write(dir.join(format!("data_batch_{i}.bin")), batch(20)).unwrap();
-    }
-    std::fs::write(dir.join("test_batch.bin"), batch(10)).unwrap();
+    common::write_tiny_cifar(&root.join("cifar10"));
     let stdout = stdout_of(
         scratchnet()
             .args([

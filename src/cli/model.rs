@@ -52,26 +52,62 @@ pub struct PredictCmd {
 fn load(args: &ModelArgs) -> Result<(Checkpoint<f32>, Dataset)> {
     let threads = resolve_threads(args.threads)?;
     let ckpt = checkpoint::load::<f32>(&args.model, threads)?;
+    let path = &args.model;
+    let bad = |key: &str, v: &str| Error::Format {
+        path: path.clone(),
+        what: format!("its metadata '{key}' has an invalid value '{v}'"),
+    };
     let name: DatasetName = match (&args.dataset, ckpt.metadata.get("dataset")) {
         (Some(d), _) => d.parse()?,
-        (None, Some(d)) => d.parse()?,
+        (None, Some(d)) => d.parse().map_err(|_| bad("dataset", d))?,
         (None, None) => {
             return Err(Error::Config(
                 "the checkpoint does not name its dataset: pass --dataset".into(),
             ));
         }
     };
-    let seed = args
-        .seed
-        .or_else(|| ckpt.metadata.get("seed").and_then(|s| s.parse().ok()))
-        .unwrap_or(42);
+    if args.grayscale && name != DatasetName::Cifar10 {
+        return Err(Error::Config(format!(
+            "--grayscale applies to --dataset cifar10 only, not {name}"
+        )));
+    }
+    if args.seed.is_some() && !name.is_generated() {
+        return Err(Error::Config(format!(
+            "--seed chooses the points of a generated set; {name} is read from files"
+        )));
+    }
+    // The data is loaded as the model was trained on it: the checkpoint's grayscale, noise and
+    // seed, where they apply; an invalid entry is an error naming it, never a quiet default.
+    let meta_bool = |key: &str| -> Result<Option<bool>> {
+        ckpt.metadata
+            .get(key)
+            .map(|v| v.parse::<bool>().map_err(|_| bad(key, v)))
+            .transpose()
+    };
+    let trained_gray = meta_bool("grayscale")?.unwrap_or(false);
+    let grayscale = name == DatasetName::Cifar10 && (args.grayscale || trained_gray);
+    let seed = match args.seed {
+        Some(s) => s,
+        None => match ckpt.metadata.get("seed") {
+            Some(v) => v.parse().map_err(|_| bad("seed", v))?,
+            None => 42,
+        },
+    };
+    let noise = match ckpt.metadata.get("noise") {
+        Some(v) if name.is_generated() => v
+            .parse::<f64>()
+            .ok()
+            .filter(|n| *n >= 0.0 && n.is_finite())
+            .ok_or_else(|| bad("noise", v))?,
+        _ => 0.0,
+    };
     let ds = data::load(
         name,
         &LoadOptions {
             data_dir: args.data_dir.clone(),
-            grayscale: args.grayscale,
+            grayscale,
             seed,
-            noise: 0.0,
+            noise,
         },
     )?;
     let (input, classes) = (ckpt.net.input_dim(), ckpt.net.classes());
@@ -149,8 +185,18 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
         )));
     }
     let x = ds.x_test.rows_range(cmd.index, cmd.index + 1);
-    if let Some((1, _, w)) = ds.image_shape {
-        crate::out!("{}", render_image(x.row(0), w));
+    if let Some((channels, h, w)) = ds.image_shape {
+        // Colour images (CHW planes) are drawn by their luminance.
+        let plane = h * w;
+        let pixels: Vec<f32> = if channels == 3 {
+            let p = x.row(0);
+            (0..plane)
+                .map(|i| 0.299 * p[i] + 0.587 * p[plane + i] + 0.114 * p[2 * plane + i])
+                .collect()
+        } else {
+            x.row(0)[..plane.min(x.cols())].to_vec()
+        };
+        crate::out!("{}", render_image(&pixels, w));
     } else {
         crate::outln!(
             "point ({:.3}, {:.3})",

@@ -200,6 +200,16 @@ impl TrainArgs {
                 "--grayscale applies to --dataset cifar10 only".into(),
             ));
         }
+        if self.noise != 0.0 && !dataset.is_generated() {
+            return Err(Error::Config(format!(
+                "--noise applies to the generated sets (circle, xor, gauss, spiral), not {dataset}"
+            )));
+        }
+        if self.data_dir.is_some() && dataset.is_generated() {
+            return Err(Error::Config(format!(
+                "--data-dir: {dataset} is generated from --seed and reads no files"
+            )));
+        }
         let length = match (self.epochs, self.iters) {
             (_, Some(i)) => Length::Iters(i),
             (Some(e), None) => Length::Epochs(e),

@@ -3,7 +3,7 @@
 
 use assert_cmd::Command;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use flate2::Compression;
 use flate2::write::GzEncoder;
@@ -136,4 +136,32 @@ pub fn save_circle_model(path: &Path, epochs: usize) {
         .arg(path)
         .assert()
         .success();
+}
+
+/// A temporary folder for one test, emptied first: `scratchnet-<tag>-<pid>`.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("scratchnet-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Five training batches of 20 and a test batch of 10 CIFAR-10 records in the real binary
+/// format, in `dir`: class 0 bright in the top half, class 1 in the bottom half, in all three
+/// planes, so the set is separable in colour and in gray.
+pub fn write_tiny_cifar(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let record = |label: u8| -> Vec<u8> {
+        let plane = (0..1024).map(move |p| if (p < 512) == (label == 0) { 220 } else { 10 });
+        std::iter::once(label)
+            .chain(plane.clone())
+            .chain(plane.clone())
+            .chain(plane)
+            .collect()
+    };
+    let batch = |n: usize| -> Vec<u8> { (0..n).flat_map(|i| record((i % 2) as u8)).collect() };
+    for i in 1..=5 {
+        std::fs::write(dir.join(format!("data_batch_{i}.bin")), batch(20)).unwrap();
+    }
+    std::fs::write(dir.join("test_batch.bin"), batch(10)).unwrap();
 }
