@@ -203,3 +203,142 @@ fn corrupt_checkpoints_are_one_line_errors() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// One tensor of a checkpoint being rewritten: name, dtype, shape, little-endian bytes.
+struct Tensor {
+    name: String,
+    dtype: safetensors::Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+impl safetensors::View for &Tensor {
+    fn dtype(&self) -> safetensors::Dtype {
+        self.dtype
+    }
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+        std::borrow::Cow::Borrowed(&self.bytes)
+    }
+    fn data_len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// Writes `src`'s checkpoint to `dst` after `edit` has changed its tensors and metadata: a
+/// crafted file that is valid safetensors, so only scratchnet's own checks can refuse it.
+fn craft(
+    src: &Path,
+    dst: &Path,
+    edit: impl FnOnce(&mut Vec<Tensor>, &mut std::collections::HashMap<String, String>),
+) -> String {
+    let bytes = std::fs::read(src).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    let mut tensors: Vec<Tensor> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, v)| Tensor {
+            name,
+            dtype: v.dtype(),
+            shape: v.shape().to_vec(),
+            bytes: v.data().to_vec(),
+        })
+        .collect();
+    edit(&mut tensors, &mut meta);
+    let out =
+        safetensors::serialize(tensors.iter().map(|t| (t.name.clone(), t)), Some(meta)).unwrap();
+    std::fs::write(dst, out).unwrap();
+    dst.to_str().unwrap().to_string()
+}
+
+#[test]
+fn crafted_checkpoints_are_refused_naming_what_is_wrong() {
+    let dir = temp("crafted");
+    let model = dir.join("m.safetensors");
+    // Two epochs of Adam: every parameter has its two moment tensors.
+    save_circle_model(&model, 2);
+    let resume = |path: &str, needle: &str| {
+        assert_one_line_error(&["train", "--epochs", "4", "--resume", path], needle);
+    };
+    // Optimizer state: a missing slot, a short slot, a slot for no parameter.
+    let missing = craft(&model, &dir.join("missing.st"), |t, _| {
+        t.retain(|t| t.name != "optimizer.1.1")
+    });
+    resume(
+        &missing,
+        "keeps 2 state tensor(s) per parameter, parameter 1 has 1",
+    );
+    let short = craft(&model, &dir.join("short.st"), |t, _| {
+        let slot = t.iter_mut().find(|t| t.name == "optimizer.0.0").unwrap();
+        slot.shape = vec![slot.shape[0] - 1];
+        slot.bytes.truncate(slot.bytes.len() - 4);
+    });
+    resume(&short, "tensor optimizer.0.0 has shape");
+    let stray = craft(&model, &dir.join("stray.st"), |t, _| {
+        t.push(Tensor {
+            name: "optimizer.99.0".into(),
+            dtype: safetensors::Dtype::F32,
+            shape: vec![1],
+            bytes: 0f32.to_le_bytes().to_vec(),
+        })
+    });
+    resume(&stray, "tensor optimizer.99.0 matches no parameter");
+    // A million activation layers: refused from the header, before building anything.
+    let deep = craft(&model, &dir.join("deep.st"), |_, m| {
+        let layers = m["layers"].clone() + &"; relu".repeat(1_000_000);
+        m.insert("layers".into(), layers);
+    });
+    let started = std::time::Instant::now();
+    assert_one_line_error(&["eval", "--model", &deep], "more than the 1000");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Non-finite weights: the tensor is named.
+    let nan = craft(&model, &dir.join("nan.st"), |t, _| {
+        let w = t.iter_mut().find(|t| t.name == "0.weight").unwrap();
+        w.bytes[4..8].copy_from_slice(&f32::NAN.to_le_bytes());
+    });
+    assert_one_line_error(&["eval", "--model", &nan], "tensor 0.weight holds NaN");
+    resume(&nan, "tensor 0.weight holds NaN");
+    let inf = craft(&model, &dir.join("inf.st"), |t, _| {
+        let m = t.iter_mut().find(|t| t.name == "optimizer.0.1").unwrap();
+        m.bytes[..4].copy_from_slice(&f32::INFINITY.to_le_bytes());
+    });
+    resume(&inf, "tensor optimizer.0.1 holds inf");
+    // Metadata values that are not what they claim: refused naming the field.
+    for (key, value, needle) in [
+        ("sampling", "zigzag", "'sampling' is 'zigzag'"),
+        ("seed", "abc", "'seed' has an invalid value 'abc'"),
+        ("batch", "0", "'batch' is 0"),
+        (
+            "weight_decay",
+            "-1",
+            "'weight_decay' must be a finite number",
+        ),
+    ] {
+        let bad = craft(&model, &dir.join(format!("{key}.st")), |_, m| {
+            m.insert(key.into(), value.into());
+        });
+        resume(&bad, needle);
+    }
+    let lr = craft(&model, &dir.join("lr.st"), |_, m| {
+        let state = m["train_state"].clone();
+        let at = state.find("\"lr\":").unwrap() + 5;
+        let end = at + state[at..].find([',', '}']).unwrap();
+        m.insert(
+            "train_state".into(),
+            format!("{}-0.5{}", &state[..at], &state[end..]),
+        );
+    });
+    resume(&lr, "training state 'lr' must be a positive number");
+    let seed = craft(&model, &dir.join("eval-seed.st"), |_, m| {
+        m.insert("seed".into(), "-3".into());
+    });
+    assert_one_line_error(
+        &["eval", "--model", &seed],
+        "'seed' has an invalid value '-3'",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

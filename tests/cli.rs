@@ -794,3 +794,107 @@ fn cifar10_trains_in_grayscale_from_its_binary_batches() {
     assert!(stdout.contains("test accuracy 1.0000"), "{stdout}");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn compare_checks_every_variant_first_and_reports_one_that_diverges() {
+    // The second variant is invalid: refused before the first one trains.
+    let out = scratchnet()
+        .args([
+            "compare",
+            "--dataset",
+            "circle",
+            "--hidden",
+            "8",
+            "--epochs",
+            "2",
+        ])
+        .args(["--vary", "lr=0.01,-1"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(!stderr.contains("training "), "nothing trained: {stderr}");
+    assert!(
+        stderr.contains("run lr=-1: --lr must be a positive"),
+        "{stderr}"
+    );
+    // One variant diverges: it is marked, the other still runs and is reported.
+    let out = scratchnet()
+        .args([
+            "compare",
+            "--dataset",
+            "circle",
+            "--hidden",
+            "8",
+            "--epochs",
+            "3",
+        ])
+        .args(["--optimizer", "sgd", "--vary", "lr=0.1,1e9"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let diverged = stdout.lines().find(|l| l.contains("lr=1e9")).unwrap();
+    assert!(diverged.contains("diverged at iteration"), "{stdout}");
+    let fine = stdout.lines().find(|l| l.contains("lr=0.1 ")).unwrap();
+    assert!(fine.contains("0."), "{stdout}");
+}
+
+#[test]
+fn flags_that_do_not_apply_are_refused() {
+    assert_one_line_error(
+        &["train", "--dataset", "mnist", "--noise", "0.1"],
+        "--noise applies to the generated sets",
+    );
+    assert_one_line_error(
+        &["train", "--dataset", "circle", "--data-dir", "/nonexistent"],
+        "reads no files",
+    );
+    let dir = common::temp_dir("notapply");
+    let model = dir.join("c.st");
+    common::save_circle_model(&model, 1);
+    let m = model.to_str().unwrap();
+    assert_one_line_error(
+        &["eval", "--model", m, "--dataset", "mnist", "--grayscale"],
+        "--grayscale applies to --dataset cifar10 only",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn divergence_before_any_update_blames_the_initial_weights() {
+    let out = scratchnet()
+        .args(["train", "--dataset", "spiral", "--hidden", "64,64"])
+        .args([
+            "--init", "std:1000", "--lr", "1e-9", "--epochs", "1", "--quiet",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("iteration 1;"), "{stderr}");
+    assert!(stderr.contains("initial weights are too large"), "{stderr}");
+    assert!(!stderr.contains("smaller learning rate"), "{stderr}");
+}
+
+#[test]
+fn the_chance_warning_fires_at_chance_only_with_advice_that_fits() {
+    let run = |extra: &[&str]| -> String {
+        let out = scratchnet()
+            .args(["train", "--dataset", "circle", "--hidden", "16", "--quiet"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // A learning rate far too small: the loss never moves, and the advice says so.
+    let tiny = run(&["--lr", "1e-300", "--epochs", "2"]);
+    assert!(tiny.contains("no better than guessing"), "{tiny}");
+    assert!(tiny.contains("larger --lr"), "{tiny}");
+    assert!(!tiny.contains("smaller --lr"), "{tiny}");
+    // A run well above chance but far from perfect gets no warning.
+    let partial = run(&["--optimizer", "sgd", "--lr", "0.05", "--epochs", "3"]);
+    assert!(!partial.contains("guessing"), "{partial}");
+}

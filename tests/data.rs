@@ -37,6 +37,30 @@ fn loads_gzip_and_raw_idx_scaled_to_unit_range() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
+#[test]
+fn a_gzip_file_of_several_members_reads_whole() {
+    // `gzip -c a >> f; gzip -c b >> f` is one valid .gz whose content is a then b.
+    let root = temp_dir("multigz");
+    let dir = root.join("mnist");
+    write_tiny_mnist(&dir);
+    let images = idx_images(6, 3, 2, |i| (i * 7 % 256) as u8);
+    let (head, tail) = images.split_at(20);
+    let mut two = gz(head);
+    two.extend(gz(tail));
+    std::fs::write(dir.join("train-images-idx3-ubyte.gz"), two).unwrap();
+    let ds = data::load(
+        DatasetName::Mnist,
+        &LoadOptions {
+            data_dir: Some(root.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(ds.x_train.shape(), (6, 6));
+    assert_eq!(ds.x_train.get(5, 5), (35.0 * 7.0 % 256.0) / 255.0);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
 fn expect_format_error(bytes: Vec<u8>, labels: bool, needle: &str) {
     let dir = temp_dir("bad");
     let path = dir.join("file");

@@ -161,13 +161,16 @@ pub fn render_image(pixels: &[f32], width: usize) -> String {
     const SHADES: &[u8] = b" .:-=+*#%@";
     let mut out = String::new();
     for row in pixels.chunks(width.max(1)) {
+        let mut line = String::with_capacity(2 * row.len());
         for &p in row {
             let i = ((p.clamp(0.0, 1.0) * (SHADES.len() - 1) as f32).round()) as usize;
             let c = SHADES[i] as char;
-            out.push(c);
-            out.push(c);
+            line.push(c);
+            line.push(c);
         }
-        out.truncate(out.trim_end().len());
+        // Trailing blanks of this row only: a blank row stays a (empty) row, so the picture
+        // keeps its height.
+        out.push_str(line.trim_end());
         out.push('\n');
     }
     out

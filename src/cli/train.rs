@@ -772,25 +772,28 @@ pub fn chance_warning(ds: &data::Dataset, h: &History, setup: &Setup) -> Option<
     }
     let ln_k = (k as f64).ln();
     let first_loss = h.epochs.first().map_or(last.loss, |r| r.loss);
+    // The loss of the first and last epochs tell the causes apart: it did not move (steps too
+    // small, or dead units), or it sits above the loss of guessing (steps too large).
+    let stayed = h.epochs.len() >= 2 && (first_loss - last.loss).abs() < 0.01 * first_loss;
     let advice = if setup.weight_decay >= 0.1 {
         format!(
             "weight decay {} pulls every weight to zero faster than the data pushes it: try a \
              smaller --weight-decay",
             setup.weight_decay
         )
+    } else if stayed {
+        format!(
+            "its loss stayed at {:.3} from the first epoch on: the learning rate {} moves the \
+             weights too little (try a larger --lr or more --epochs), or the units died at \
+             initialisation (try --init he)",
+            last.loss,
+            setup.optimizer.lr()
+        )
     } else if last.loss > 2.0 * ln_k {
         format!(
             "its loss {:.3} is above ln({k}) = {ln_k:.3}, the loss of guessing: the steps are too \
              large; try a smaller --lr",
             last.loss
-        )
-    } else if (first_loss - last.loss).abs() < 0.05 * ln_k {
-        format!(
-            "its loss stayed near {:.3} from the first epoch: the learning rate {} moves the \
-             weights too little (try a larger --lr or more --epochs), or the units died at \
-             initialisation (try --init he)",
-            last.loss,
-            setup.optimizer.lr()
         )
     } else {
         "try another --lr, --init or more --epochs".to_string()
