@@ -286,25 +286,54 @@ fn bad_train_flags_are_one_line_errors() {
 }
 
 #[test]
-fn missing_dataset_says_where_it_looked() {
-    let empty = std::env::temp_dir().join(format!("scratchnet-nodata-{}", std::process::id()));
-    std::fs::create_dir_all(&empty).unwrap();
+fn missing_dataset_says_where_it_looked_and_looks_only_where_named() {
+    let empty = common::temp_dir("nodata");
+    // The variable names a folder that does hold MNIST: with --data-dir given, it must not
+    // be used (training on data the user did not choose), only named in nothing.
+    let other = empty.join("other");
+    common::write_tiny_mnist(&other.join("mnist"));
+    let named = empty.join("named");
+    std::fs::create_dir_all(&named).unwrap();
+    for (dataset, offline) in [("cifar10", false), ("mnist", true)] {
+        let mut cmd = scratchnet();
+        cmd.current_dir(&empty)
+            .env("SCRATCHNET_DATA", &other)
+            .args(["train", "--dataset", dataset, "--data-dir"])
+            .arg(&named);
+        if offline {
+            cmd.arg("--offline");
+        }
+        let out = cmd.output().unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        let looked = format!(
+            "dataset {dataset} not found; looked in: {}, {}.",
+            named.join(dataset).display(),
+            named.display()
+        );
+        assert!(stderr.contains(&looked), "{stderr}");
+        assert!(!stderr.contains("/usr/share/datasets"), "{stderr}");
+        assert!(!stderr.contains(other.to_str().unwrap()), "{stderr}");
+        assert!(
+            stderr.contains(&format!("`scratchnet download {dataset}`")),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("panicked"));
+    }
+    // A variable that names an empty place is the only place looked at too.
     let out = scratchnet()
         .current_dir(&empty)
-        .env("SCRATCHNET_DATA", &empty)
-        .args(["train", "--dataset", "cifar10", "--data-dir"])
-        .arg(&empty)
+        .env("SCRATCHNET_DATA", &named)
+        .args(["train", "--dataset", "mnist", "--offline"])
         .output()
         .unwrap();
-    assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("dataset cifar10 not found; looked in:"),
+        stderr.contains("Offline, so nothing was downloaded"),
         "{stderr}"
     );
-    assert!(stderr.contains("/usr/share/datasets/cifar10"), "{stderr}");
-    assert!(stderr.contains("`scratchnet download cifar10`"), "{stderr}");
-    assert!(!stderr.contains("panicked"));
+    assert!(!stderr.contains("/usr/share"), "{stderr}");
     std::fs::remove_dir_all(&empty).unwrap();
 }
 

@@ -184,18 +184,21 @@ fn cifar_batches_in_colour_and_grayscale() {
 fn missing_dataset_names_every_place_searched() {
     let empty = temp_dir("missing");
     let env = empty.join("env-root");
-    let searched = locate::candidates_with(DatasetName::Cifar10, Some(&empty), Some(&env));
+    // A place the user names is the only place looked at: --data-dir over the variable, the
+    // variable over the defaults, never a fall-back from one to the next.
+    let named = locate::candidates_with(DatasetName::Cifar10, Some(&empty), Some(&env));
+    assert_eq!(named, [empty.join("cifar10"), empty.clone()]);
+    let from_env = locate::candidates_with(DatasetName::Cifar10, None, Some(&env));
+    assert_eq!(from_env, [env.join("cifar10"), env.clone()]);
+    let searched = locate::candidates_with(DatasetName::Cifar10, None, None);
     assert_eq!(
-        searched[..4],
+        searched,
         [
-            empty.join("cifar10"),
-            empty.clone(),
-            env.join("cifar10"),
-            env.clone()
+            PathBuf::from("datasets/cifar10"),
+            PathBuf::from("/usr/share/datasets/cifar10")
         ]
     );
-    assert_eq!(searched[4], PathBuf::from("datasets/cifar10"));
-    assert_eq!(searched[5], PathBuf::from("/usr/share/datasets/cifar10"));
+    let searched = [named, searched].concat();
     let err = locate::find_in(DatasetName::Cifar10, searched)
         .unwrap_err()
         .to_string();
@@ -203,7 +206,7 @@ fn missing_dataset_names_every_place_searched() {
         err.starts_with("dataset cifar10 not found; looked in: "),
         "{err}"
     );
-    assert!(err.contains(env.to_str().unwrap()) && err.contains("/usr/share/datasets/cifar10"));
+    assert!(err.contains(empty.to_str().unwrap()) && err.contains("/usr/share/datasets/cifar10"));
     assert!(err.contains("data_batch_1.bin"), "{err}");
     assert!(!err.contains('\n'));
     assert!(

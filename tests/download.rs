@@ -401,3 +401,111 @@ fn a_mirror_that_says_nothing_times_out() {
     let base = serve_hostile();
     assert_download_refused(&format!("{base}/silent/"), "timeout");
 }
+
+/// Serves the files of `dir` by name (`GET /<file>`), 404 for anything else.
+fn serve_folder(dir: PathBuf) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(mut s) = stream else { continue };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let line = String::from_utf8_lossy(&req).to_string();
+            let name = line
+                .split_whitespace()
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/');
+            let body = (!name.contains('/'))
+                .then(|| std::fs::read(dir.join(name)).ok())
+                .flatten();
+            let (status, body) = match body {
+                Some(b) => ("200 OK", b),
+                None => ("404 Not Found", b"no".to_vec()),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body);
+        }
+    });
+    format!("http://{addr}/")
+}
+
+#[test]
+fn train_fetches_mnist_on_first_use_into_the_folder_the_user_named() {
+    let Some(real) = common::real_data(scratchnet::data::DatasetName::Mnist) else {
+        return;
+    };
+    // A mirror of our own serving the real files, so the published checksums hold.
+    let mirror = serve_folder(real);
+    let dir = temp("first-use");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = common::scratchnet()
+        .args([
+            "train",
+            "--dataset",
+            "mnist",
+            "--hidden",
+            "16",
+            "--iters",
+            "3",
+            "--quiet",
+        ])
+        .arg("--data-dir")
+        .arg(&dir)
+        .env(download::MIRROR_ENV, &mirror)
+        .env_remove("SCRATCHNET_OFFLINE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let place = dir.join("mnist");
+    assert!(
+        stderr.contains(&format!(
+            "downloading it (SHA-256 verified) into {}",
+            place.display()
+        )),
+        "{stderr}"
+    );
+    let mut files = entries(&place);
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte"
+        ]
+    );
+    // The second run finds it there and downloads nothing.
+    let again = common::scratchnet()
+        .args([
+            "train",
+            "--dataset",
+            "mnist",
+            "--hidden",
+            "16",
+            "--iters",
+            "3",
+            "--quiet",
+        ])
+        .arg("--data-dir")
+        .arg(&dir)
+        .arg("--offline")
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("downloading"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -7,8 +7,8 @@ use clap::Args;
 
 use std::sync::atomic::AtomicBool;
 
+use crate::cli::datasets::{load_dataset, offline};
 use crate::cli::train::{Precision, RunFiles, SamplingArg, TrainArgs, run_training};
-use crate::data;
 use crate::error::{Error, Result};
 use crate::memory;
 use crate::nn::network::memory_estimate;
@@ -136,7 +136,11 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
             )));
         }
     }
-    let ds = data::load(setups[0].dataset, &setups[0].load)?;
+    let ds = load_dataset(
+        setups[0].dataset,
+        &setups[0].load,
+        offline(cmd.args.offline),
+    )?;
     let data_files = ds.files();
     let inputs: Vec<Named<'_>> = data_files
         .iter()

@@ -8,6 +8,7 @@ use std::time::Instant;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::cli::datasets::{load_dataset, offline};
 use crate::cli::train::Precision;
 use crate::data::{self, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
@@ -25,8 +26,12 @@ pub struct GradcheckCmd {
     /// mnist, fashion-mnist, cifar10 or a playground set.
     #[arg(long, default_value = "mnist")]
     pub dataset: String,
+    /// Folder holding the dataset: the only place looked at (as `train --data-dir`).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Never download a missing MNIST or Fashion-MNIST (also $SCRATCHNET_OFFLINE=1).
+    #[arg(long)]
+    pub offline: bool,
     /// Hidden width of the checked network (input-hidden-classes, as the textbook's TwoLayerNet).
     #[arg(long, default_value_t = 50)]
     pub hidden: usize,
@@ -78,13 +83,14 @@ pub fn run(cmd: GradcheckCmd) -> Result<()> {
         ));
     }
     let threads = resolve_threads(cmd.threads)?;
-    let ds = data::load(
+    let ds = load_dataset(
         name,
         &LoadOptions {
             data_dir: cmd.data_dir.clone(),
             seed: cmd.seed,
             ..LoadOptions::default()
         },
+        offline(cmd.offline),
     )?;
     match cmd.precision {
         Precision::F32 => run_typed::<f32>(&cmd, &ds, threads),

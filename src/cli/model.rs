@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::checkpoint::{self, Checkpoint};
-use crate::data::{self, Dataset, DatasetName, LoadOptions};
+use crate::cli::datasets::{load_dataset, offline};
+use crate::data::{Dataset, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::matrix::gemm::dispatch::resolve_threads;
@@ -21,8 +22,12 @@ pub struct ModelArgs {
     /// Dataset to use [default: the one the model was trained on].
     #[arg(long)]
     pub dataset: Option<String>,
+    /// Folder holding the dataset: the only place looked at (as `train --data-dir`).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Never download a missing MNIST or Fashion-MNIST (also $SCRATCHNET_OFFLINE=1).
+    #[arg(long)]
+    pub offline: bool,
     /// CIFAR-10 as 1024 gray values (must match how the model was trained).
     #[arg(long)]
     pub grayscale: bool,
@@ -101,7 +106,7 @@ fn load(args: &ModelArgs) -> Result<(Checkpoint<f32>, Dataset)> {
             .ok_or_else(|| bad("noise", v))?,
         _ => 0.0,
     };
-    let ds = data::load(
+    let ds = load_dataset(
         name,
         &LoadOptions {
             data_dir: args.data_dir.clone(),
@@ -109,6 +114,7 @@ fn load(args: &ModelArgs) -> Result<(Checkpoint<f32>, Dataset)> {
             seed,
             noise,
         },
+        offline(args.offline),
     )?;
     let (input, classes) = (ckpt.net.input_dim(), ckpt.net.classes());
     if input != ds.input_dim() || classes != ds.classes {

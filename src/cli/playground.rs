@@ -108,6 +108,7 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
     let args = TrainArgs {
         dataset: cmd.dataset.clone(),
         data_dir: None,
+        offline: true,
         hidden: cmd.hidden.clone(),
         activation: cmd.activation.clone(),
         init: None,

@@ -12,6 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bench::environment::debug_build_warning;
 use crate::checkpoint;
+use crate::cli::datasets::{load_dataset, offline};
 use crate::data::{self, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
 use crate::matrix::Float;
@@ -55,9 +56,14 @@ pub struct TrainArgs {
     /// mnist, fashion-mnist, cifar10, circle, xor, gauss or spiral.
     #[arg(long, default_value = "mnist")]
     pub dataset: String,
-    /// Folder holding the dataset, or a DATASET/ folder with it; searched before $SCRATCHNET_DATA.
+    /// Folder holding the dataset, or a DATASET/ folder with it: the only place looked at
+    /// [default: $SCRATCHNET_DATA, else ./datasets and /usr/share/datasets].
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Never download: a missing MNIST or Fashion-MNIST is an error instead of being fetched
+    /// on first use (also $SCRATCHNET_OFFLINE=1).
+    #[arg(long)]
+    pub offline: bool,
     /// Hidden layer widths, comma-separated (`none` for a linear model).
     #[arg(long, default_value = "100,50")]
     pub hidden: String,
@@ -569,7 +575,7 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
     if let Some(w) = debug_build_warning() {
         eprintln!("{w}");
     }
-    let ds = data::load(setup.dataset, &setup.load)?;
+    let ds = load_dataset(setup.dataset, &setup.load, offline(cmd.args.offline))?;
     setup.train.validate(ds.x_train.rows())?;
     let total = setup.train.total_iters(ds.x_train.rows())?;
     // Nothing is written over an input or over another output, and nothing is allocated that

@@ -150,9 +150,35 @@ pub fn source(name: DatasetName) -> Result<Source<'static>> {
     }
 }
 
-/// The canonical public mirrors, first choice first. CIFAR-10 has no second public mirror of
-/// the binary archive; `--mirror` points at one you host.
+/// The environment variable naming a mirror to try before the canonical ones, for every
+/// download (a local copy, a company cache).
+pub const MIRROR_ENV: &str = "SCRATCHNET_MIRROR";
+
+/// A base URL with the trailing `/` the file names are appended to.
+fn base_url(m: &str) -> String {
+    if m.ends_with('/') {
+        m.to_string()
+    } else {
+        format!("{m}/")
+    }
+}
+
+/// The mirrors tried, first choice first: `$SCRATCHNET_MIRROR` if set, then the canonical
+/// public ones. CIFAR-10 has no second public mirror of the binary archive; `--mirror` or
+/// `$SCRATCHNET_MIRROR` points at one you host.
 pub fn mirrors(name: DatasetName) -> Vec<String> {
+    let mut out: Vec<String> = std::env::var(MIRROR_ENV)
+        .ok()
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| base_url(m.trim()))
+        .into_iter()
+        .collect();
+    out.extend(canonical_mirrors(name));
+    out
+}
+
+/// The canonical public mirrors of `name`.
+fn canonical_mirrors(name: DatasetName) -> Vec<String> {
     let list: &[&str] = match name {
         DatasetName::Mnist => &[
             "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -328,8 +354,7 @@ pub fn download(
 ) -> Result<Vec<PathBuf>> {
     let source = source(name)?;
     let mirrors = match mirror {
-        Some(m) if m.ends_with('/') => vec![m.to_string()],
-        Some(m) => vec![format!("{m}/")],
+        Some(m) => vec![base_url(m)],
         None => mirrors(name),
     };
     let dir = root.join(name.name());

@@ -1,7 +1,7 @@
-//! Where datasets are looked for, in order: `--data-dir`, `$SCRATCHNET_DATA`,
-//! `./datasets/<name>/`, then `/usr/share/datasets/<name>/` (where Debian's
-//! `dataset-fashion-mnist` package installs). A data directory may hold the files directly or a
-//! `<name>/` folder with them.
+//! Where datasets are looked for: only in `--data-dir` when it is given, else only in
+//! `$SCRATCHNET_DATA` when it is set, else in `./datasets/<name>/` and then
+//! `/usr/share/datasets/<name>/` (where Debian's `dataset-fashion-mnist` package installs). A
+//! data directory may hold the files directly or a `<name>/` folder with them.
 
 use std::path::{Path, PathBuf};
 
@@ -50,25 +50,34 @@ pub fn candidates(name: DatasetName, data_dir: Option<&Path>) -> Vec<PathBuf> {
 }
 
 /// Every directory searched for `name`, given the `--data-dir` and `$SCRATCHNET_DATA` values.
+///
+/// A place the user names is the only place looked at: `--data-dir` if given, else
+/// `$SCRATCHNET_DATA` if set (each as `<place>/<name>/`, then the place itself). Falling back
+/// from a named place to another would train on data the user did not choose. Only when the
+/// user named nothing are the defaults searched: `./datasets/<name>/`, then the system's.
 pub fn candidates_with(
     name: DatasetName,
     data_dir: Option<&Path>,
     env: Option<&Path>,
 ) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut add_root = |root: PathBuf| {
-        out.push(root.join(name.name()));
-        out.push(root);
-    };
-    if let Some(d) = data_dir {
-        add_root(d.to_path_buf());
+    match data_dir.or(env) {
+        Some(root) => vec![root.join(name.name()), root.to_path_buf()],
+        None => vec![
+            PathBuf::from("datasets").join(name.name()),
+            PathBuf::from("/usr/share/datasets").join(name.name()),
+        ],
     }
-    if let Some(env) = env {
-        add_root(env.to_path_buf());
+}
+
+/// Where a dataset that was not found is downloaded to: `<root>/<name>/` for the first place
+/// of the lookup that the user chose (`--data-dir`, else `$SCRATCHNET_DATA`, else `./datasets`).
+pub fn download_root(data_dir: Option<&Path>) -> PathBuf {
+    let env = std::env::var_os(ENV).filter(|v| !v.is_empty());
+    match (data_dir, env) {
+        (Some(d), _) => d.to_path_buf(),
+        (None, Some(e)) => PathBuf::from(e),
+        (None, None) => PathBuf::from("datasets"),
     }
-    out.push(PathBuf::from("datasets").join(name.name()));
-    out.push(PathBuf::from("/usr/share/datasets").join(name.name()));
-    out
 }
 
 /// The first candidate directory that holds the dataset's files.

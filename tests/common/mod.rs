@@ -165,3 +165,23 @@ pub fn write_tiny_cifar(dir: &Path) {
     }
     std::fs::write(dir.join("test_batch.bin"), batch(10)).unwrap();
 }
+
+/// The folder holding the real `name` (MNIST, Fashion-MNIST) through the project's normal
+/// lookup, or `None` after printing one line, straight to the terminal (past the test
+/// harness's capture), that the test is skipped and why. With `SCRATCHNET_REQUIRE_DATA=1`
+/// (CI sets it) a missing dataset fails the test instead: CI can never skip these.
+pub fn real_data(name: DatasetName) -> Option<PathBuf> {
+    match data::locate::find(name, None) {
+        Ok(dir) => Some(dir),
+        Err(e) => {
+            if std::env::var("SCRATCHNET_REQUIRE_DATA").is_ok_and(|v| v == "1") {
+                panic!("SCRATCHNET_REQUIRE_DATA=1 but real {name} is missing: {e}");
+            }
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipped: this test needs the real {name} ({e}); point SCRATCHNET_DATA at it"
+            );
+            None
+        }
+    }
+}
