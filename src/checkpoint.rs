@@ -22,10 +22,26 @@ use crate::nn::init::Init;
 use crate::nn::network::{LayerSpec, MAX_LAYERS, Network, memory_estimate};
 use crate::optim::{Optimizer, OptimizerConfig, OptimizerState};
 use crate::output::write_output;
-use crate::train::{EpochRecord, History, TrainState};
+use crate::train::TrainState;
 
 /// The `format` metadata value of a scratchnet checkpoint.
 pub const FORMAT: &str = "scratchnet-mlp";
+
+/// The layout of the `train_state` metadata entry; a file with another is refused by name.
+pub const TRAIN_STATE_VERSION: u32 = 2;
+
+/// What the `train_state` metadata entry holds, as JSON derived from the types: the trainer's
+/// state and history, the optimizer's settings and step count, and how far each dropout
+/// layer's random stream has run.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedTraining {
+    version: u32,
+    state: TrainState,
+    optimizer: OptimizerConfig,
+    optimizer_step: u64,
+    dropout_calls: BTreeMap<usize, u64>,
+}
 
 /// Name prefix of the optimizer-state tensors in a training checkpoint.
 pub const OPTIMIZER_PREFIX: &str = "optimizer.";
@@ -109,38 +125,20 @@ pub fn save_training<T: Float>(
             ));
         }
     }
-    let mut dropout = serde_json::Map::new();
+    let mut dropout_calls = BTreeMap::new();
     net.visit_rng_calls(&mut |i, c| {
-        dropout.insert(i.to_string(), serde_json::json!(*c));
+        dropout_calls.insert(i, *c);
     });
-    let h = &state.history;
-    let record = |r: &EpochRecord| {
-        serde_json::json!([
-            r.epoch,
-            r.iterations,
-            r.loss,
-            r.train_acc,
-            r.test_acc,
-            r.seconds,
-            r.samples_per_sec
-        ])
+    let saved = SavedTraining {
+        version: TRAIN_STATE_VERSION,
+        state: state.clone(),
+        optimizer: opt.config,
+        optimizer_step: opt.state.step,
+        dropout_calls,
     };
-    let json = serde_json::json!({
-        "iteration": state.iteration,
-        "epoch_loss_sum": state.epoch_loss_sum,
-        "epoch_samples": state.epoch_samples,
-        "epoch_seconds": state.epoch_seconds,
-        "final_loss": h.final_loss,
-        "train_seconds": h.train_seconds,
-        "eval_seconds": h.eval_seconds,
-        "epochs": h.epochs.iter().map(record).collect::<Vec<_>>(),
-        "optimizer": opt.config.name(),
-        "lr": opt.config.lr(),
-        "optimizer_step": opt.state.step,
-        "dropout_calls": dropout,
-    });
+    let json = serde_json::to_string(&saved).expect("training state serialises");
     let mut meta = extra.clone();
-    meta.insert("train_state".into(), json.to_string());
+    meta.insert("train_state".into(), json);
     save_with(net, &meta, tensors, path)
 }
 
@@ -481,67 +479,38 @@ pub fn load_training<T: Float>(
     let raw = ckpt.metadata.get("train_state").ok_or_else(|| {
         fmt("holds a model but no training state: save it with `train --save` to resume".into())
     })?;
-    let j: serde_json::Value =
-        serde_json::from_str(raw).map_err(|e| fmt(format!("corrupt training state ({e})")))?;
-    let num = |key: &str| {
-        j.get(key)
-            .and_then(|v| v.as_f64())
-            .ok_or_else(|| fmt(format!("training state lacks '{key}'")))
-    };
-    let int = |key: &str| {
-        j.get(key)
-            .and_then(|v| v.as_u64())
-            .ok_or_else(|| fmt(format!("training state lacks '{key}'")))
-    };
-    let name = j
-        .get("optimizer")
-        .and_then(|v| v.as_str())
-        .ok_or_else(|| fmt("training state lacks 'optimizer'".into()))?;
-    let lr = num("lr")?;
+    let saved: SavedTraining = serde_json::from_str(raw)
+        .map_err(|e| fmt(format!("its training state is invalid: {e}")))?;
+    if saved.version != TRAIN_STATE_VERSION {
+        return Err(fmt(format!(
+            "its training state is version {}, this scratchnet reads version \
+             {TRAIN_STATE_VERSION}: resume it with the scratchnet that wrote it",
+            saved.version
+        )));
+    }
+    let config = saved.optimizer;
+    let lr = config.lr();
     if !(lr > 0.0 && lr.is_finite()) {
         return Err(fmt(format!(
             "training state 'lr' must be a positive number, not {lr}"
         )));
     }
-    let config = OptimizerConfig::from_name(name, Some(lr)).map_err(|_| {
-        fmt(format!(
-            "training state 'optimizer' names no optimizer: '{name}'"
-        ))
-    })?;
-    let mut epochs = Vec::new();
-    for r in j
-        .get("epochs")
-        .and_then(|v| v.as_array())
-        .ok_or_else(|| fmt("training state lacks 'epochs'".into()))?
-    {
-        let f = |i: usize| {
-            r.get(i)
-                .and_then(|v| v.as_f64())
-                .ok_or_else(|| fmt("corrupt epoch record".into()))
-        };
-        epochs.push(EpochRecord {
-            epoch: f(0)? as usize,
-            iterations: f(1)? as usize,
-            loss: f(2)?,
-            train_acc: f(3)?,
-            test_acc: f(4)?,
-            seconds: f(5)?,
-            samples_per_sec: f(6)?,
-        });
+    config
+        .validate()
+        .map_err(|e| fmt(format!("training state 'optimizer': {e}")))?;
+    let state = saved.state;
+    let finite = [
+        state.epoch_loss_sum,
+        state.epoch_seconds,
+        state.history.final_loss,
+        state.history.train_seconds,
+        state.history.eval_seconds,
+    ];
+    if finite.iter().any(|v| !v.is_finite()) || state.history.iterations != state.iteration {
+        return Err(fmt(
+            "its training state is inconsistent: non-finite sums or two iteration counts".into(),
+        ));
     }
-    let state = TrainState {
-        iteration: int("iteration")? as usize,
-        epoch_loss_sum: num("epoch_loss_sum")?,
-        epoch_samples: int("epoch_samples")? as usize,
-        epoch_seconds: num("epoch_seconds")?,
-        history: History {
-            epochs,
-            iterations: int("iteration")? as usize,
-            final_loss: num("final_loss")?,
-            train_seconds: num("train_seconds")?,
-            eval_seconds: num("eval_seconds")?,
-        },
-    };
     if let Some(last) = state.history.epochs.last() {
         if last.iterations > state.iteration || state.history.epochs.len() > state.iteration {
             return Err(fmt(format!(
@@ -552,6 +521,13 @@ pub fn load_training<T: Float>(
                 state.iteration
             )));
         }
+    }
+    let trace = &state.history.losses;
+    if trace.stride == 0
+        || !trace.stride.is_power_of_two()
+        || trace.points.len() > crate::train::LossTrace::MAX_POINTS
+    {
+        return Err(fmt("its training state has an invalid loss trace".into()));
     }
     // Optimizer slots, in the network's parameter order.
     let mut lengths = Vec::new();
@@ -580,7 +556,7 @@ pub fn load_training<T: Float>(
             config.name()
         )));
     }
-    let step = int("optimizer_step")?;
+    let step = saved.optimizer_step;
     if step == 0 || config.slots() == 0 {
         slots.clear(); // SGD, or no step taken yet: the optimizer recreates its (empty) slots
     } else if let Some((k, s)) = slots
@@ -597,14 +573,9 @@ pub fn load_training<T: Float>(
             s.len()
         )));
     }
-    let dropout = j
-        .get("dropout_calls")
-        .and_then(|v| v.as_object())
-        .cloned()
-        .unwrap_or_default();
     ckpt.net.visit_rng_calls(&mut |i, c| {
-        if let Some(v) = dropout.get(&i.to_string()).and_then(|v| v.as_u64()) {
-            *c = v;
+        if let Some(v) = saved.dropout_calls.get(&i) {
+            *c = *v;
         }
     });
     Ok((

@@ -9,8 +9,9 @@ use crate::nn::network::Network;
 /// The small constant that keeps the adaptive methods from dividing by zero (the textbook's 1e-7).
 pub const EPS: f64 = 1e-7;
 
-/// Which algorithm, with its hyper-parameters.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Which algorithm, with its hyper-parameters. Serialised as `{"name": "adam", "lr": …, …}`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "name", rename_all = "lowercase", deny_unknown_fields)]
 pub enum OptimizerConfig {
     Sgd { lr: f64 },
     Momentum { lr: f64, momentum: f64 },
@@ -59,6 +60,30 @@ impl OptimizerConfig {
             cfg.set_lr(lr);
         }
         Ok(cfg)
+    }
+
+    /// Checks every hyper-parameter: a positive finite learning rate, momentum and decay
+    /// factors in [0, 1). Settings read from a file must pass it before they are used.
+    pub fn validate(&self) -> Result<()> {
+        let lr = self.lr();
+        if !(lr > 0.0 && lr.is_finite()) {
+            return Err(Error::Config(format!(
+                "learning rate must be a positive finite number, got {lr}"
+            )));
+        }
+        let factors: &[(&str, f64)] = match *self {
+            OptimizerConfig::Momentum { momentum, .. }
+            | OptimizerConfig::Nesterov { momentum, .. } => &[("momentum", momentum)],
+            OptimizerConfig::RmsProp { decay, .. } => &[("decay", decay)],
+            OptimizerConfig::Adam { beta1, beta2, .. } => &[("beta1", beta1), ("beta2", beta2)],
+            _ => &[],
+        };
+        for &(name, v) in factors {
+            if !(0.0..1.0).contains(&v) {
+                return Err(Error::Config(format!("{name} must be in [0, 1), got {v}")));
+            }
+        }
+        Ok(())
     }
 
     pub fn name(&self) -> &'static str {

@@ -12,6 +12,7 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -24,7 +25,8 @@ use crate::optim::Optimizer;
 pub const EXPLODED_LOSS_FACTOR: f64 = 100.0;
 
 /// How batches are drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Sampling {
     /// Each epoch visits every training sample once, in a fresh random order.
     Shuffle,
@@ -43,14 +45,16 @@ impl Sampling {
 }
 
 /// How long to train.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Length {
     Epochs(usize),
     Iters(usize),
 }
 
 /// Trainer settings (the network and optimizer are passed separately).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     pub batch: usize,
     pub length: Length,
@@ -59,7 +63,8 @@ pub struct TrainConfig {
 }
 
 /// One row of the per-epoch table.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EpochRecord {
     pub epoch: usize,
     /// Iterations done so far (cumulative).
@@ -74,7 +79,8 @@ pub struct EpochRecord {
 }
 
 /// Everything a run produced.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct History {
     pub epochs: Vec<EpochRecord>,
     pub iterations: usize,
@@ -82,6 +88,50 @@ pub struct History {
     pub final_loss: f64,
     pub train_seconds: f64,
     pub eval_seconds: f64,
+    /// The mini-batch loss along the way, for the per-iteration curve.
+    pub losses: LossTrace,
+}
+
+/// The mini-batch loss of every `stride`-th iteration, at most [`LossTrace::MAX_POINTS`] of
+/// them: the course's per-iteration curve, which shows SGD's noise and what a learning rate
+/// does, at a bounded cost for any run length.
+///
+/// Every iteration is offered; when the trace fills up, every other point is dropped and the
+/// stride doubles. The points kept depend only on the sequence of iterations, so a resumed run
+/// traces exactly what an uninterrupted one does.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LossTrace {
+    pub stride: usize,
+    /// (iteration, batch loss), iterations multiples of `stride`.
+    pub points: Vec<(usize, f64)>,
+}
+
+impl Default for LossTrace {
+    fn default() -> Self {
+        LossTrace {
+            stride: 1,
+            points: Vec::new(),
+        }
+    }
+}
+
+impl LossTrace {
+    /// The most points kept: a few thousand draw the curve; more only make files bigger.
+    pub const MAX_POINTS: usize = 4096;
+
+    /// Offers iteration `iteration`'s batch loss.
+    pub fn push(&mut self, iteration: usize, loss: f64) {
+        if iteration % self.stride != 0 {
+            return;
+        }
+        self.points.push((iteration, loss));
+        if self.points.len() > Self::MAX_POINTS {
+            self.stride *= 2;
+            let stride = self.stride;
+            self.points.retain(|&(i, _)| i % stride == 0);
+        }
+    }
 }
 
 /// What the trainer reports while it runs.
@@ -170,7 +220,8 @@ impl TrainConfig {
 
 /// Where a run stands after some iterations: everything, besides the network and optimizer,
 /// needed to continue it exactly as if it had never stopped.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrainState {
     /// Iterations done.
     pub iteration: usize,
@@ -356,6 +407,7 @@ pub fn train_from<T: Float>(
         state.epoch_seconds += seconds;
         state.history.train_seconds += seconds;
         state.history.final_loss = loss;
+        state.history.losses.push(state.iteration, loss);
         state.history.iterations = state.iteration;
         on_event(Event::Step {
             iteration: state.iteration,
@@ -409,6 +461,35 @@ fn divergence_advice(step: usize, weight_decay: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::TrainState;
+
+    #[test]
+    fn the_loss_trace_stays_bounded_and_does_not_depend_on_where_it_was_cut() {
+        use super::LossTrace;
+        let mut whole = LossTrace::default();
+        for i in 1..=10_000 {
+            whole.push(i, i as f64);
+        }
+        assert!(whole.points.len() <= LossTrace::MAX_POINTS);
+        assert!(whole.points.len() > LossTrace::MAX_POINTS / 2);
+        assert_eq!(whole.stride, 4);
+        assert!(
+            whole
+                .points
+                .iter()
+                .all(|&(i, l)| i % 4 == 0 && l == i as f64)
+        );
+        // Cut in two at an arbitrary point (a checkpoint), continued: the same trace.
+        let mut first = LossTrace::default();
+        for i in 1..=3_333 {
+            first.push(i, i as f64);
+        }
+        let mut resumed: LossTrace =
+            serde_json::from_str(&serde_json::to_string(&first).unwrap()).unwrap();
+        for i in 3_334..=10_000 {
+            resumed.push(i, i as f64);
+        }
+        assert_eq!(resumed, whole);
+    }
 
     #[test]
     fn pauses_fall_on_epoch_multiples_and_never_pass_the_end() {

@@ -189,10 +189,37 @@ fn train_on_the_circle_writes_log_plot_and_summary() {
     );
     assert!(stdout.contains("epoch  iterations"), "{stdout}");
     assert!(stdout.contains("done: test accuracy"), "{stdout}");
+    // The log: every one of the 4,000 iterations' batch losses, and the 40 epochs' figures
+    // on the rows where an epoch ended.
     let csv = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(csv.lines().count(), 41);
-    assert!(csv.starts_with("epoch,iterations,loss,train_acc,test_acc,seconds,samples_per_sec\n"));
-    assert!(std::fs::read_to_string(&plot).unwrap().contains("accuracy"));
+    assert!(csv.starts_with(
+        "iteration,batch_loss,epoch,loss,train_acc,test_acc,seconds,samples_per_sec\n"
+    ));
+    assert_eq!(csv.lines().count(), 1 + 4000);
+    let epochs = common::epoch_rows(&csv);
+    assert_eq!(epochs.len(), 40);
+    assert_eq!(epochs[39][0], "4000");
+    assert_eq!(epochs[39][2], "40");
+    // The plot: the per-iteration loss (raw and smoothed) and both accuracies, with their
+    // axis titles and legend names.
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    for text in [
+        "training loss",
+        "mini-batch loss",
+        "iteration",
+        "batch loss",
+        "smoothed",
+        "accuracy",
+        "epoch",
+    ] {
+        assert!(svg.contains(text), "'{text}' missing from the plot");
+    }
+    for legend in ["train", "test"] {
+        assert!(
+            svg.contains(&format!("\n{legend}\n</text>")),
+            "legend {legend}"
+        );
+    }
     let summary = std::fs::read_to_string(&json).unwrap();
     for key in [
         "\"dataset\": \"circle\"",
@@ -726,9 +753,20 @@ fn compare_runs_each_variant_and_tabulates_them() {
     );
     let table = std::fs::read_to_string(&md).unwrap();
     assert_eq!(table.lines().count(), 2 + 3, "{table}");
+    let chart = std::fs::read_to_string(&svg).unwrap();
     for v in ["activation=sigmoid", "activation=relu", "activation=tanh"] {
         assert!(table.contains(v), "{table}");
-        assert!(std::fs::read_to_string(&svg).unwrap().contains(v));
+        // One series per run in each of the two charts' legends.
+        assert_eq!(chart.matches(&format!("\n{v}\n</text>")).count(), 2, "{v}");
+    }
+    for text in [
+        "test accuracy",
+        "training loss",
+        "mini-batch loss",
+        "iteration",
+        "epoch",
+    ] {
+        assert!(chart.contains(text), "'{text}' missing from the chart");
     }
     // --target adds how fast each run got there; a target above 1 is refused.
     let stdout = stdout_of(

@@ -14,6 +14,7 @@ use crate::memory;
 use crate::nn::network::memory_estimate;
 use crate::output::{self, Named, write_output};
 use crate::report::svg::{Legend, LineChart, Series};
+use crate::report::training;
 use crate::report::{Align, Table, markdown};
 use crate::train::History;
 
@@ -26,7 +27,8 @@ pub struct CompareCmd {
     /// e.g. hidden=50:100,50).
     #[arg(long, value_name = "KEY=VALUES")]
     pub vary: String,
-    /// Write the curves (test accuracy and training loss per epoch, one line per run) as SVG.
+    /// Write the curves (test accuracy per epoch, smoothed mini-batch loss per iteration, one
+    /// line per run) as SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
     /// Also write the final-figures table as a Markdown file.
@@ -257,13 +259,11 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
             .fold(1.0_f64, f64::min);
         acc.y_min = Some((lowest - 0.02).clamp(0.0, 0.98));
         acc.y_max = Some(1.0);
-        let mut loss = LineChart::new(
-            format!("{}: training loss", ds.name),
-            "epoch",
-            "mean batch loss",
-        );
-        loss.legend = Legend::UpperRight;
-        loss.series = series(|r| r.loss);
+        let finished: Vec<(&str, &History)> = runs
+            .iter()
+            .filter_map(|(label, run)| run.as_ref().ok().map(|h| (label.as_str(), h)))
+            .collect();
+        let loss = training::loss_chart(&ds.name.to_string(), &finished);
         let sub = format!(
             "varying {key}; other flags as given · seed {}",
             cmd.args.seed

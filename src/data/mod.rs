@@ -13,8 +13,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 
-/// The datasets scratchnet knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The datasets scratchnet knows. Serialised as its CLI name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum DatasetName {
     Mnist,
     FashionMnist,
@@ -78,6 +79,20 @@ impl std::str::FromStr for DatasetName {
                     names.join(", ")
                 ))
             })
+    }
+}
+
+impl TryFrom<String> for DatasetName {
+    type Error = Error;
+
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl From<DatasetName> for String {
+    fn from(d: DatasetName) -> String {
+        d.name().to_string()
     }
 }
 

@@ -6,8 +6,9 @@ use rand::Rng;
 use crate::error::{Error, Result};
 use crate::matrix::{Float, Matrix};
 
-/// How to draw a layer's initial weights, W ~ N(0, σ²).
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// How to draw a layer's initial weights, W ~ N(0, σ²). Serialised as its CLI spelling.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Init {
     /// A fixed σ (the textbook's `weight_init_std`, e.g. 0.01).
     Std(f64),
@@ -61,6 +62,20 @@ impl std::str::FromStr for Init {
                 ))),
             },
         }
+    }
+}
+
+impl TryFrom<String> for Init {
+    type Error = Error;
+
+    fn try_from(s: String) -> Result<Self> {
+        s.parse()
+    }
+}
+
+impl From<Init> for String {
+    fn from(i: Init) -> String {
+        i.name()
     }
 }
 

@@ -185,3 +185,12 @@ pub fn real_data(name: DatasetName) -> Option<PathBuf> {
         }
     }
 }
+
+/// The rows of a `--log` CSV where an epoch ended (its `epoch` cell is filled), as cells.
+pub fn epoch_rows(csv: &str) -> Vec<Vec<String>> {
+    csv.lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect::<Vec<_>>())
+        .filter(|cells| !cells[2].is_empty())
+        .collect()
+}
