@@ -33,6 +33,7 @@ pub mod nn;
 pub mod optim;
 pub mod output;
 pub mod report;
+pub mod session;
 pub mod train;
 
 pub use error::{Error, Result};

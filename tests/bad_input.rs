@@ -308,21 +308,39 @@ fn crafted_checkpoints_are_refused_naming_what_is_wrong() {
     });
     resume(&inf, "tensor optimizer.0.1 holds inf");
     // Metadata values that are not what they claim: refused naming the field.
-    for (key, value, needle) in [
-        ("sampling", "zigzag", "'sampling' is 'zigzag'"),
-        ("seed", "abc", "'seed' has an invalid value 'abc'"),
-        ("batch", "0", "'batch' is 0"),
+    let run_with = |tag: &str, field: &str, value: serde_json::Value| {
+        craft(&model, &dir.join(format!("{tag}.st")), |_, m| {
+            let mut run: serde_json::Value = serde_json::from_str(&m["run"]).unwrap();
+            run["train"][field] = value;
+            m.insert("run".into(), run.to_string());
+        })
+    };
+    for (tag, field, value, needle) in [
         (
-            "weight_decay",
-            "-1",
-            "'weight_decay' must be a finite number",
+            "sampling",
+            "sampling",
+            "zigzag".into(),
+            "unknown variant `zigzag`",
         ),
+        (
+            "seed",
+            "seed",
+            "abc".into(),
+            "invalid type: string \"abc\", expected u64",
+        ),
+        ("batch", "batch", 0.into(), "'batch' is 0"),
     ] {
-        let bad = craft(&model, &dir.join(format!("{key}.st")), |_, m| {
-            m.insert(key.into(), value.into());
-        });
+        let bad = run_with(tag, field, value);
         resume(&bad, needle);
     }
+    let missing_run = craft(&model, &dir.join("norun.st"), |_, m| {
+        m.remove("run");
+    });
+    resume(&missing_run, "no 'run' entry in its metadata");
+    let wd = craft(&model, &dir.join("wd.st"), |_, m| {
+        m.insert("weight_decay".into(), "-1".into());
+    });
+    resume(&wd, "'weight_decay' must be a finite number");
     let lr = craft(&model, &dir.join("lr.st"), |_, m| {
         let state = m["train_state"].clone();
         let at = state.find("\"lr\":").unwrap() + 5;
@@ -333,12 +351,10 @@ fn crafted_checkpoints_are_refused_naming_what_is_wrong() {
         );
     });
     resume(&lr, "training state 'lr' must be a positive number");
-    let seed = craft(&model, &dir.join("eval-seed.st"), |_, m| {
-        m.insert("seed".into(), "-3".into());
-    });
+    let seed = run_with("eval-seed", "seed", (-3).into());
     assert_one_line_error(
         &["eval", "--model", &seed],
-        "'seed' has an invalid value '-3'",
+        "its run settings are invalid: invalid value: integer `-3`",
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

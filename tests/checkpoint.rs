@@ -10,7 +10,8 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use scratchnet::checkpoint;
 use scratchnet::data::{self, DatasetName};
 use scratchnet::nn::Mode;
-use scratchnet::nn::network::{Activation, MlpSpec, Network};
+use scratchnet::nn::network::Network;
+use scratchnet::nn::spec::{Activation, MlpSpec};
 use scratchnet::optim::{Optimizer, OptimizerConfig};
 use scratchnet::train::{self, Length, Sampling, TrainConfig, TrainData};
 

@@ -7,7 +7,8 @@ mod common;
 
 use scratchnet::data::{self, DatasetName, LoadOptions};
 use scratchnet::nn::init::Init;
-use scratchnet::nn::network::{Activation, MlpSpec, Network};
+use scratchnet::nn::network::Network;
+use scratchnet::nn::spec::{Activation, MlpSpec};
 use scratchnet::optim::{Optimizer, OptimizerConfig};
 use scratchnet::train::{self, Event, History, Length, Sampling, TrainConfig, TrainData};
 use scratchnet::{Error, Matrix};

@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::bench::environment::{Environment, debug_build_warning};
 use crate::bench::gemm::{self, Problem};
 use crate::bench::peak::{self, Peak};
+use crate::cli::Precision;
 use crate::error::{Error, Result};
 use crate::matrix::gemm::dispatch::resolve_threads;
 use crate::memory;
@@ -19,12 +20,6 @@ use crate::report::{self, csv, markdown};
 pub enum BenchCommand {
     /// GFLOP/s of each GEMM rung over square sizes and MLP shapes.
     Gemm(GemmArgs),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Precision {
-    F32,
-    F64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -116,10 +111,7 @@ pub fn gemm_config(args: &GemmArgs) -> Result<gemm::Config> {
     }
     // A, B, C and the reference C of the largest product, with room for packing and the
     // per-thread copies: refused up front rather than aborting on allocation.
-    let elem = match args.precision {
-        Precision::F32 => 4,
-        Precision::F64 => 8,
-    };
+    let elem = args.precision.bytes();
     for p in &problems {
         let need = [
             memory::product(&[p.m, p.k, elem]),
@@ -173,10 +165,7 @@ fn gemm_report(args: GemmArgs) -> Result<()> {
     };
     bar.finish_and_clear();
 
-    let precision = match args.precision {
-        Precision::F32 => "f32",
-        Precision::F64 => "f64",
-    };
+    let precision = args.precision.name();
     let header = header_lines(&env, &peak, precision, config.threads);
     match args.format {
         Format::Table => {

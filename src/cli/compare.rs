@@ -8,14 +8,15 @@ use clap::Args;
 use std::sync::atomic::AtomicBool;
 
 use crate::cli::datasets::{load_dataset, offline};
-use crate::cli::train::{Precision, RunFiles, SamplingArg, TrainArgs, run_training};
+use crate::cli::train::{Precision, SamplingArg, TrainArgs};
 use crate::error::{Error, Result};
 use crate::memory;
-use crate::nn::network::memory_estimate;
+use crate::nn::spec::memory_estimate;
 use crate::output::{self, Named, write_output};
 use crate::report::svg::{Legend, LineChart, Series};
 use crate::report::training;
 use crate::report::{Align, Table, markdown};
+use crate::session::Session;
 use crate::train::History;
 
 #[derive(Debug, Args)]
@@ -127,7 +128,7 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
     let setups = variants
         .iter()
         .map(|(label, a)| {
-            a.setup()
+            a.settings()
                 .map_err(|e| Error::Config(format!("run {label}: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -157,13 +158,9 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
         let fail = |e: Error| Error::Config(format!("run {label}: {e}"));
         setup.train.validate(ds.x_train.rows()).map_err(fail)?;
         let specs = setup.mlp(ds.input_dim(), ds.classes).layer_specs();
-        let elem = match args.precision {
-            Precision::F32 => 4,
-            Precision::F64 => 8,
-        };
         memory::check(
             &format!("run {label}"),
-            memory_estimate(&specs, setup.train.batch, elem),
+            memory_estimate(&specs, setup.train.batch, args.precision.bytes()),
         )?;
     }
     // A run that diverges is reported as such; the others still run.
@@ -171,12 +168,21 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
     let mut runs: Vec<(String, std::result::Result<History, String>)> = Vec::new();
     for ((label, args), setup) in variants.iter().zip(&setups) {
         eprintln!("training {label} …");
+        fn run<T: crate::matrix::Float>(
+            setup: &crate::session::Settings,
+            ds: &crate::data::Dataset,
+            never: &AtomicBool,
+        ) -> Result<History> {
+            let mut session = Session::<T>::start(setup, ds)?;
+            session.run(None, never, |_| {}, |_| Ok(()))?;
+            Ok(session.state.history)
+        }
         let result = match args.precision {
-            Precision::F32 => run_training::<f32>(setup, &ds, RunFiles::default(), &never, |_| {}),
-            Precision::F64 => run_training::<f64>(setup, &ds, RunFiles::default(), &never, |_| {}),
+            Precision::F32 => run::<f32>(setup, &ds, &never),
+            Precision::F64 => run::<f64>(setup, &ds, &never),
         };
         match result {
-            Ok(r) => runs.push((label.clone(), Ok(r.history))),
+            Ok(h) => runs.push((label.clone(), Ok(h))),
             Err(Error::Diverged { step, loss, .. }) => {
                 eprintln!("{label} diverged at iteration {step} (loss {loss:.3e}); going on");
                 runs.push((label.clone(), Err(format!("diverged at iteration {step}"))));

@@ -17,8 +17,9 @@ use crate::matrix::Float;
 use crate::matrix::gemm::dispatch::resolve_threads;
 use crate::memory;
 use crate::nn::init::Init;
-use crate::nn::network::{Activation, MlpSpec, Network, memory_estimate};
+use crate::nn::network::Network;
 use crate::nn::softmax_with_loss::Targets;
+use crate::nn::spec::{Activation, MlpSpec, memory_estimate};
 use crate::report::{Align, Table};
 
 #[derive(Debug, Args)]

@@ -10,7 +10,7 @@ pub mod model;
 pub mod playground;
 pub mod train;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::Result;
 
@@ -60,6 +60,31 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Descend(cmd) => descend::run(cmd),
         Command::Playground(cmd) => playground::run(cmd),
         Command::Compare(cmd) => compare::run(*cmd),
+    }
+}
+
+/// The floating-point type a command computes in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Precision {
+    F32,
+    F64,
+}
+
+impl Precision {
+    /// `f32` or `f64`, as `Float::NAME` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
+        }
+    }
+
+    /// Bytes per value.
+    pub fn bytes(self) -> usize {
+        match self {
+            Precision::F32 => 4,
+            Precision::F64 => 8,
+        }
     }
 }
 

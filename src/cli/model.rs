@@ -12,6 +12,7 @@ use crate::matrix::Matrix;
 use crate::matrix::gemm::dispatch::resolve_threads;
 use crate::nn::Mode;
 use crate::report::{Align, Table};
+use crate::session::RunRecord;
 
 /// Flags shared by the commands that read a model.
 #[derive(Debug, Args)]
@@ -57,14 +58,16 @@ pub struct PredictCmd {
 fn load(args: &ModelArgs) -> Result<(Checkpoint<f32>, Dataset)> {
     let threads = resolve_threads(args.threads)?;
     let ckpt = checkpoint::load::<f32>(&args.model, threads)?;
-    let path = &args.model;
-    let bad = |key: &str, v: &str| Error::Format {
-        path: path.clone(),
-        what: format!("its metadata '{key}' has an invalid value '{v}'"),
+    // A training checkpoint records how its data was loaded (dataset, grayscale, noise,
+    // seed); a model saved without it needs --dataset. An invalid record is an error naming
+    // the field, never a quiet default.
+    let record = match ckpt.metadata.contains_key(RunRecord::KEY) {
+        true => Some(RunRecord::from_metadata(&ckpt.metadata, &args.model)?),
+        false => None,
     };
-    let name: DatasetName = match (&args.dataset, ckpt.metadata.get("dataset")) {
+    let name: DatasetName = match (&args.dataset, &record) {
         (Some(d), _) => d.parse()?,
-        (None, Some(d)) => d.parse().map_err(|_| bad("dataset", d))?,
+        (None, Some(r)) => r.dataset,
         (None, None) => {
             return Err(Error::Config(
                 "the checkpoint does not name its dataset: pass --dataset".into(),
@@ -81,31 +84,14 @@ fn load(args: &ModelArgs) -> Result<(Checkpoint<f32>, Dataset)> {
             "--seed chooses the points of a generated set; {name} is read from files"
         )));
     }
-    // The data is loaded as the model was trained on it: the checkpoint's grayscale, noise and
-    // seed, where they apply; an invalid entry is an error naming it, never a quiet default.
-    let meta_bool = |key: &str| -> Result<Option<bool>> {
-        ckpt.metadata
-            .get(key)
-            .map(|v| v.parse::<bool>().map_err(|_| bad(key, v)))
-            .transpose()
-    };
-    let trained_gray = meta_bool("grayscale")?.unwrap_or(false);
-    let grayscale = name == DatasetName::Cifar10 && (args.grayscale || trained_gray);
-    let seed = match args.seed {
-        Some(s) => s,
-        None => match ckpt.metadata.get("seed") {
-            Some(v) => v.parse().map_err(|_| bad("seed", v))?,
-            None => 42,
-        },
-    };
-    let noise = match ckpt.metadata.get("noise") {
-        Some(v) if name.is_generated() => v
-            .parse::<f64>()
-            .ok()
-            .filter(|n| *n >= 0.0 && n.is_finite())
-            .ok_or_else(|| bad("noise", v))?,
-        _ => 0.0,
-    };
+    // What training saw applies to the same dataset only.
+    let same = record.as_ref().filter(|r| r.dataset == name);
+    let grayscale =
+        name == DatasetName::Cifar10 && (args.grayscale || same.is_some_and(|r| r.grayscale));
+    let seed = args.seed.or(same.map(|r| r.train.seed)).unwrap_or(42);
+    let noise = same
+        .filter(|_| name.is_generated())
+        .map_or(0.0, |r| r.noise);
     let ds = load_dataset(
         name,
         &LoadOptions {

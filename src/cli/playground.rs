@@ -6,18 +6,17 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 
-use crate::cli::train::{Precision, SamplingArg, TrainArgs, describe_layers};
+use crate::cli::train::{Precision, SamplingArg, TrainArgs};
 use crate::data::{self, Dataset};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::memory;
 use crate::nn::Mode;
 use crate::nn::network::Network;
-use crate::nn::network::memory_estimate;
-use crate::optim::Optimizer;
+use crate::nn::spec::{describe_layers, memory_estimate};
 use crate::output::{self, Named, write_output};
 use crate::report::{svg, training};
-use crate::train::{self, Length, Outcome, TrainConfig, TrainData, TrainState};
+use crate::session::Session;
 
 /// Half the side of the plotted square: points live in [-4, 4]², the field shows a margin.
 const HALF: f64 = 4.5;
@@ -127,7 +126,7 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
         grayscale: false,
         noise: cmd.noise,
     };
-    let setup = args.setup()?;
+    let setup = args.settings()?;
     if !setup.dataset.is_generated() {
         return Err(Error::Config(format!(
             "playground draws 2-D data sets: use --dataset circle, xor, gauss or spiral, not {}",
@@ -162,36 +161,30 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
         ),
         memory_estimate(&setup.mlp(2, 2).layer_specs(), setup.train.batch, 4),
     )?;
-    let spec = setup.mlp(ds.input_dim(), ds.classes);
-    let mut net = Network::<f32>::mlp(&spec, setup.train.seed, 1)?;
-    let mut opt = Optimizer::new(setup.optimizer);
-    let data = TrainData::<f32>::from_dataset(&ds);
+    let mut session = Session::<f32>::start(&setup, &ds)?;
     let ipe = setup.train.iters_per_epoch(ds.x_train.rows());
-    let total = setup.train.total_iters(ds.x_train.rows())?;
-    let mut state = TrainState::default();
     let never = AtomicBool::new(false);
-    let desc = describe_layers(net.specs());
+    let desc = describe_layers(session.net.specs());
     let title = format!("{} · {desc}", ds.name);
     let pts = points(&ds);
-    while state.iteration < total {
-        let target = state.next_pause(cmd.snapshots.filter(|_| cmd.plot.is_some()), ipe, total);
-        let cfg = TrainConfig {
-            length: Length::Iters(target),
-            ..setup.train.clone()
-        };
-        let outcome =
-            train::train_from(&mut net, &mut opt, &data, &cfg, &mut state, &never, |_| {})?;
-        debug_assert_eq!(outcome, Outcome::Finished);
-        if let (Some(_), Some(plot)) = (cmd.snapshots, &cmd.plot) {
-            if state.iteration < total {
-                let epoch = state.iteration / ipe;
-                let last = state.history.epochs.last().expect("an epoch ended");
-                let sub = format!("epoch {epoch} · test accuracy {:.3}", last.test_acc);
-                let svg = svg::decision_field_chart(&field(&mut net)?, &pts, HALF, &title, &sub)?;
-                write_output(&snapshot_path(plot, epoch), svg.as_bytes())?;
-            }
-        }
-    }
+    // Every --snapshots epochs the session pauses and the boundary so far is drawn.
+    let every = cmd.snapshots.filter(|_| cmd.plot.is_some());
+    session.run(
+        every,
+        &never,
+        |_| {},
+        |s| {
+            let Some(plot) = &cmd.plot else {
+                return Ok(());
+            };
+            let epoch = s.state.iteration / ipe;
+            let last = s.state.history.epochs.last().expect("an epoch ended");
+            let sub = format!("epoch {epoch} · test accuracy {:.3}", last.test_acc);
+            let svg = svg::decision_field_chart(&field(&mut s.net)?, &pts, HALF, &title, &sub)?;
+            write_output(&snapshot_path(plot, epoch), svg.as_bytes())
+        },
+    )?;
+    let (mut net, state) = (session.net, session.state);
     let h = &state.history;
     let last = h.epochs.last().expect("at least one epoch");
     crate::outln!(

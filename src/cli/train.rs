@@ -1,9 +1,8 @@
 //! `scratchnet train`: train an MLP on a dataset, with a progress bar, a per-epoch table and
 //! optional CSV log, SVG plot and JSON summary.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -12,37 +11,23 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bench::environment::debug_build_warning;
 use crate::checkpoint;
+pub use crate::cli::Precision;
 use crate::cli::datasets::{load_dataset, offline};
-use crate::data::{self, DatasetName, LoadOptions};
+use crate::data::{Dataset, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
 use crate::matrix::Float;
 use crate::matrix::gemm::dispatch::resolve_threads;
 use crate::memory;
-use crate::nn::init::Init;
-use crate::nn::network::memory_estimate;
-use crate::nn::network::{Activation, LayerSpec, MlpSpec, Network};
-use crate::optim::{Optimizer, OptimizerConfig};
+use crate::nn::spec::{
+    Activation, LayerSpec, activation_of, describe_layers, dropout_of, has_batchnorm,
+    memory_estimate, widths,
+};
+use crate::optim::OptimizerConfig;
 use crate::outln;
 use crate::output::{self, Named, write_output};
 use crate::report::{csv, svg, training};
-use crate::train::{
-    self, Event, History, Length, Outcome, Sampling, TrainConfig, TrainData, TrainState,
-};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Precision {
-    F32,
-    F64,
-}
-
-impl Precision {
-    pub fn name(self) -> &'static str {
-        match self {
-            Precision::F32 => "f32",
-            Precision::F64 => "f64",
-        }
-    }
-}
+use crate::session::{Session, Settings};
+use crate::train::{Event, History, Length, Outcome, Sampling, TrainConfig};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SamplingArg {
@@ -149,22 +134,6 @@ pub struct TrainCmd {
     pub quiet: bool,
 }
 
-/// A parsed, validated training setup.
-#[derive(Clone, Debug)]
-pub struct Setup {
-    pub dataset: DatasetName,
-    pub load: LoadOptions,
-    pub hidden: Vec<usize>,
-    pub activation: Activation,
-    pub init: Init,
-    pub batchnorm: bool,
-    pub dropout: Option<f64>,
-    pub weight_decay: f64,
-    pub optimizer: OptimizerConfig,
-    pub train: TrainConfig,
-    pub threads: usize,
-}
-
 /// Parses a `--hidden` list.
 pub fn parse_hidden(s: &str) -> Result<Vec<usize>> {
     if s.trim().eq_ignore_ascii_case("none") {
@@ -186,7 +155,7 @@ pub fn parse_hidden(s: &str) -> Result<Vec<usize>> {
 
 impl TrainArgs {
     /// Checks and converts every flag, before any data is loaded.
-    pub fn setup(&self) -> Result<Setup> {
+    pub fn settings(&self) -> Result<Settings> {
         let dataset: DatasetName = self.dataset.parse()?;
         let activation: Activation = self.activation.parse()?;
         let init = match &self.init {
@@ -230,7 +199,7 @@ impl TrainArgs {
             },
             seed: self.seed,
         };
-        let setup = Setup {
+        let setup = Settings {
             dataset,
             load: LoadOptions {
                 data_dir: self.data_dir.clone(),
@@ -253,22 +222,6 @@ impl TrainArgs {
         setup.mlp(1, 2).validate()?;
         setup.train.validate_flags()?;
         Ok(setup)
-    }
-}
-
-impl Setup {
-    /// The network description for `input` features and `classes` classes.
-    pub fn mlp(&self, input: usize, classes: usize) -> MlpSpec {
-        MlpSpec {
-            input,
-            hidden: self.hidden.clone(),
-            classes,
-            activation: self.activation,
-            init: self.init,
-            batchnorm: self.batchnorm,
-            dropout: self.dropout,
-            weight_decay: self.weight_decay,
-        }
     }
 }
 
@@ -305,259 +258,8 @@ impl StopSignals {
     }
 }
 
-/// The files a run reads and writes besides data.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RunFiles<'a> {
-    pub save: Option<&'a Path>,
-    pub save_every: Option<usize>,
-    pub resume: Option<&'a Path>,
-}
-
-/// How a run ended: its history, the network's layers, the optimizer it ran with (the
-/// checkpoint's when resumed) and whether it finished or was interrupted.
-pub struct RunResult {
-    pub history: History,
-    pub specs: Vec<LayerSpec>,
-    pub optimizer: OptimizerConfig,
-    pub outcome: Outcome,
-    pub total: usize,
-}
-
-/// Builds (or resumes) the network of `setup` for `ds`, trains it in precision `T` until the
-/// end or until `stop` is raised, and saves it as `files` says.
-pub fn run_training<T: Float>(
-    setup: &Setup,
-    ds: &data::Dataset,
-    files: RunFiles<'_>,
-    stop: &AtomicBool,
-    mut on_event: impl FnMut(Event<'_>),
-) -> Result<RunResult> {
-    let (mut net, mut opt, mut state) = match files.resume {
-        Some(path) => {
-            let mut ckpt = checkpoint::load::<T>(path, setup.threads)?;
-            if ckpt.net.input_dim() != ds.input_dim() || ckpt.net.classes() != ds.classes {
-                return Err(Error::Shape {
-                    op: "resume",
-                    expected: format!(
-                        "{} features and {} classes, as the checkpoint's model has",
-                        ckpt.net.input_dim(),
-                        ckpt.net.classes()
-                    ),
-                    got: format!("{} with {} and {}", ds.name, ds.input_dim(), ds.classes),
-                });
-            }
-            let (opt, state) = checkpoint::load_training(path, &mut ckpt)?;
-            (ckpt.net, opt, state)
-        }
-        None => {
-            let spec = setup.mlp(ds.input_dim(), ds.classes);
-            (
-                Network::<T>::mlp(&spec, setup.train.seed, setup.threads)?,
-                Optimizer::<T>::new(setup.optimizer),
-                TrainState::default(),
-            )
-        }
-    };
-    let n = ds.x_train.rows();
-    let total = setup.train.total_iters(n)?;
-    if state.iteration >= total {
-        return Err(Error::Config(format!(
-            "the checkpoint has already done {} of the {total} iterations asked for; ask for \
-             more with --epochs or --iters",
-            state.iteration
-        )));
-    }
-    let data = TrainData::<T>::from_dataset(ds);
-    let save = |net: &mut Network<T>, opt: &Optimizer<T>, state: &TrainState| -> Result<()> {
-        let Some(path) = files.save else {
-            return Ok(());
-        };
-        let meta: BTreeMap<String, String> = [
-            ("dataset", ds.name.name().to_string()),
-            ("activation", activation_of(net.specs()).to_string()),
-            ("init", setup.init.name()),
-            ("optimizer", opt.config.name().to_string()),
-            ("lr", opt.config.lr().to_string()),
-            ("batch", setup.train.batch.to_string()),
-            ("sampling", setup.train.sampling.name().to_string()),
-            ("seed", setup.train.seed.to_string()),
-            ("grayscale", setup.load.grayscale.to_string()),
-            ("noise", setup.load.noise.to_string()),
-            ("epochs", state.history.epochs.len().to_string()),
-            ("iterations", state.iteration.to_string()),
-            (
-                "test_acc",
-                state
-                    .history
-                    .epochs
-                    .last()
-                    .map_or(String::new(), |r| r.test_acc.to_string()),
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        checkpoint::save_training(net, opt, state, &meta, path)
-    };
-    let ipe = setup.train.iters_per_epoch(n);
-    loop {
-        // Train up to the next --save-every point (or the end), then save there.
-        let target = state.next_pause(files.save_every, ipe, total);
-        let cfg = TrainConfig {
-            length: Length::Iters(target),
-            ..setup.train.clone()
-        };
-        let outcome = train::train_from(
-            &mut net,
-            &mut opt,
-            &data,
-            &cfg,
-            &mut state,
-            stop,
-            &mut on_event,
-        )?;
-        save(&mut net, &opt, &state)?;
-        if outcome == Outcome::Interrupted || state.iteration >= total {
-            return Ok(RunResult {
-                history: state.history,
-                specs: net.specs().to_vec(),
-                optimizer: opt.config,
-                outcome,
-                total,
-            });
-        }
-    }
-}
-
-/// The activation of a layer list, for metadata.
-fn activation_of(specs: &[LayerSpec]) -> &'static str {
-    specs
-        .iter()
-        .find_map(|s| match s {
-            LayerSpec::Relu => Some("relu"),
-            LayerSpec::Sigmoid => Some("sigmoid"),
-            LayerSpec::Tanh => Some("tanh"),
-            _ => None,
-        })
-        .unwrap_or("none")
-}
-
-/// `784-100-50-10 relu +bn` from a layer list.
-pub fn describe_layers(specs: &[LayerSpec]) -> String {
-    let mut sizes = Vec::new();
-    for s in specs {
-        if let LayerSpec::Affine { n_in, n_out } = *s {
-            if sizes.is_empty() {
-                sizes.push(n_in);
-            }
-            sizes.push(n_out);
-        }
-    }
-    let sizes: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
-    let mut out = format!("{} {}", sizes.join("-"), activation_of(specs));
-    if specs
-        .iter()
-        .any(|s| matches!(s, LayerSpec::BatchNorm { .. }))
-    {
-        out.push_str(" +bn");
-    }
-    if let Some(LayerSpec::Dropout { ratio }) = specs
-        .iter()
-        .find(|s| matches!(s, LayerSpec::Dropout { .. }))
-    {
-        out.push_str(&format!(" +dropout {ratio}"));
-    }
-    out
-}
-
-/// A metadata entry of the checkpoint being resumed, parsed; missing or invalid is an error
-/// naming the entry, never a silent default.
-fn meta_value<V: std::str::FromStr>(
-    meta: &BTreeMap<String, String>,
-    path: &Path,
-    key: &str,
-) -> Result<V> {
-    let raw = meta.get(key).ok_or_else(|| Error::Format {
-        path: path.to_path_buf(),
-        what: format!("no '{key}' in its metadata: not a training checkpoint of this version"),
-    })?;
-    raw.parse().map_err(|_| Error::Format {
-        path: path.to_path_buf(),
-        what: format!("its metadata '{key}' has an invalid value '{raw}'"),
-    })
-}
-
-/// Takes the run's settings from the checkpoint being resumed, so it continues exactly:
-/// dataset, how it was loaded, batch order, seed, init; refuses a precision change.
-fn apply_resume_metadata(
-    setup: &mut Setup,
-    meta: &BTreeMap<String, String>,
-    path: &Path,
-    precision: Precision,
-) -> Result<()> {
-    let fmt = |what: String| Error::Format {
-        path: path.to_path_buf(),
-        what,
-    };
-    setup.dataset = meta_value::<String>(meta, path, "dataset")?
-        .parse()
-        .map_err(|_| {
-            fmt(format!(
-                "its metadata 'dataset' names no dataset: '{}'",
-                meta["dataset"]
-            ))
-        })?;
-    setup.train.seed = meta_value(meta, path, "seed")?;
-    setup.load.seed = setup.train.seed;
-    setup.train.batch = meta_value(meta, path, "batch")?;
-    if setup.train.batch == 0 {
-        return Err(fmt("its metadata 'batch' is 0".into()));
-    }
-    setup.train.sampling = match meta_value::<String>(meta, path, "sampling")?.as_str() {
-        "shuffle" => Sampling::Shuffle,
-        "random" => Sampling::Random,
-        other => {
-            return Err(fmt(format!(
-                "its metadata 'sampling' is '{other}', not shuffle or random"
-            )));
-        }
-    };
-    setup.init = meta_value::<String>(meta, path, "init")?
-        .parse()
-        .map_err(|_| {
-            fmt(format!(
-                "its metadata 'init' is invalid: '{}'",
-                meta["init"]
-            ))
-        })?;
-    // How the data was loaded matters only where it applies; older checkpoints of other sets
-    // lack the entries, and there the defaults are the only possible values.
-    setup.load.grayscale = match meta.get("grayscale") {
-        None if setup.dataset != DatasetName::Cifar10 => false,
-        _ => meta_value(meta, path, "grayscale")?,
-    };
-    setup.load.noise = match meta.get("noise") {
-        None if !setup.dataset.is_generated() => 0.0,
-        _ => meta_value(meta, path, "noise")?,
-    };
-    if !(setup.load.noise >= 0.0 && setup.load.noise.is_finite()) {
-        return Err(fmt(format!(
-            "its metadata 'noise' is invalid: {}",
-            setup.load.noise
-        )));
-    }
-    let trained: String = meta_value(meta, path, "precision")?;
-    if trained != precision.name() {
-        return Err(Error::Config(format!(
-            "{} was trained in {trained}: resume it with --precision {trained}",
-            path.display()
-        )));
-    }
-    Ok(())
-}
-
 pub fn run(cmd: TrainCmd) -> Result<()> {
-    let mut setup = cmd.args.setup()?;
+    let mut settings = cmd.args.settings()?;
     if cmd.save_every == Some(0) {
         return Err(Error::Config(
             "--save-every must be at least 1 epoch".into(),
@@ -570,14 +272,13 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
     }
     if let Some(path) = &cmd.resume {
         let meta = checkpoint::read_metadata(path)?;
-        apply_resume_metadata(&mut setup, &meta, path, cmd.args.precision)?;
+        settings.resume_from(&meta, path, cmd.args.precision.name())?;
     }
     if let Some(w) = debug_build_warning() {
         eprintln!("{w}");
     }
-    let ds = load_dataset(setup.dataset, &setup.load, offline(cmd.args.offline))?;
-    setup.train.validate(ds.x_train.rows())?;
-    let total = setup.train.total_iters(ds.x_train.rows())?;
+    let ds = load_dataset(settings.dataset, &settings.load, offline(cmd.args.offline))?;
+    settings.train.validate(ds.x_train.rows())?;
     // Nothing is written over an input or over another output, and nothing is allocated that
     // this machine cannot hold: both are checked before the first step.
     let data_files = ds.files();
@@ -599,16 +300,26 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
     .collect();
     output::check_outputs(&outputs, &inputs, &[("--save", "--resume")])?;
     if cmd.resume.is_none() {
-        let specs = setup.mlp(ds.input_dim(), ds.classes).layer_specs();
-        let elem = match cmd.args.precision {
-            Precision::F32 => 4,
-            Precision::F64 => 8,
-        };
+        let specs = settings.mlp(ds.input_dim(), ds.classes).layer_specs();
         memory::check(
             &format!("the network {}", describe_layers(&specs)),
-            memory_estimate(&specs, setup.train.batch, elem),
+            memory_estimate(&specs, settings.train.batch, cmd.args.precision.bytes()),
         )?;
     }
+    match cmd.args.precision {
+        Precision::F32 => train_typed::<f32>(&cmd, &mut settings, &ds),
+        Precision::F64 => train_typed::<f64>(&cmd, &mut settings, &ds),
+    }
+}
+
+/// The run in precision `T`: the session, the table as epochs end, the files, the outcome.
+fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) -> Result<()> {
+    let mut session = match &cmd.resume {
+        Some(path) => Session::<T>::resume(settings, ds, path)?,
+        None => Session::<T>::start(settings, ds)?,
+    };
+    settings.optimizer = session.optimizer();
+    let total = session.total();
     if !cmd.quiet {
         let source = ds
             .source
@@ -626,20 +337,20 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
             Some(path) => outln!(
                 "resuming {} (network, optimizer, batch {} {} and seed {} from the checkpoint), {total} iterations in all, {} threads",
                 path.display(),
-                setup.train.batch,
-                setup.train.sampling.name(),
-                setup.train.seed,
-                setup.threads
+                settings.train.batch,
+                settings.train.sampling.name(),
+                settings.train.seed,
+                settings.threads
             ),
             None => outln!(
                 "network {}, init {}, optimizer {} lr {}, batch {}, {total} iterations, {} threads, {}",
-                describe_layers(&setup.mlp(ds.input_dim(), ds.classes).layer_specs()),
-                setup.init.name(),
-                setup.optimizer.name(),
-                setup.optimizer.lr(),
-                setup.train.batch,
-                setup.threads,
-                cmd.args.precision.name()
+                describe_layers(session.net.specs()),
+                settings.init.name(),
+                settings.optimizer.name(),
+                settings.optimizer.lr(),
+                settings.train.batch,
+                settings.threads,
+                T::NAME
             ),
         }
         outln!("{}", training::header_line());
@@ -666,27 +377,24 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
             }
         }
     };
-    let files = RunFiles {
-        save: cmd.save.as_deref(),
-        save_every: cmd.save_every,
-        resume: cmd.resume.as_deref(),
-    };
-    let result = match cmd.args.precision {
-        Precision::F32 => run_training::<f32>(&setup, &ds, files, &signals.stop, on_event)?,
-        Precision::F64 => run_training::<f64>(&setup, &ds, files, &signals.stop, on_event)?,
-    };
+    let save = cmd.save.as_deref();
+    let outcome = session.run(cmd.save_every, &signals.stop, on_event, |s| {
+        save.map_or(Ok(()), |p| s.save(p))
+    })?;
     bar.finish_and_clear();
-    setup.optimizer = result.optimizer;
-    let history = &result.history;
+    if let Some(p) = save {
+        session.save(p)?;
+    }
     // The files asked for are written whether the run finished or was interrupted: an
     // interrupted run's log, plot and summary cover the epochs it completed.
-    write_reports(&cmd, &setup, &ds, &result)?;
-    if result.outcome == Outcome::Interrupted {
-        let length = match setup.train.length {
+    write_reports(cmd, settings, ds, &session)?;
+    let history = &session.state.history;
+    if outcome == Outcome::Interrupted {
+        let length = match settings.train.length {
             Length::Epochs(e) => format!("--epochs {e}"),
             Length::Iters(i) => format!("--iters {i}"),
         };
-        let what = match &cmd.save {
+        let what = match save {
             Some(p) => format!(
                 "stopped after iteration {} of {total}; saved to {p} — continue with \
                  `scratchnet train --resume {p} {length} --save {p}`",
@@ -716,7 +424,7 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
             history.eval_seconds
         );
     }
-    if let Some(warning) = chance_warning(&ds, history, &setup) {
+    if let Some(warning) = chance_warning(ds, history, settings) {
         eprintln!("{warning}");
     }
     Ok(())
@@ -734,26 +442,38 @@ pub fn progress_bar(len: u64, show: bool, template: &str) -> ProgressBar {
 }
 
 /// Writes `--log`, `--plot` and `--summary-json` for what the run did.
-fn write_reports(cmd: &TrainCmd, setup: &Setup, ds: &data::Dataset, r: &RunResult) -> Result<()> {
-    let history = &r.history;
+fn write_reports<T: Float>(
+    cmd: &TrainCmd,
+    settings: &Settings,
+    ds: &Dataset,
+    session: &Session<T>,
+) -> Result<()> {
+    let history = &session.state.history;
+    let specs = session.net.specs();
     if let Some(path) = &cmd.log {
         write_output(path, csv::render(&training::table(history)).as_bytes())?;
     }
     if let Some(path) = &cmd.plot {
-        let title = format!("{} {}", ds.name, describe_layers(&r.specs));
+        let title = format!("{} {}", ds.name, describe_layers(specs));
         let subtitle = format!(
             "optimizer {} lr {} · batch {} · {} iterations · seed {}",
-            setup.optimizer.name(),
-            setup.optimizer.lr(),
-            setup.train.batch,
+            settings.optimizer.name(),
+            settings.optimizer.lr(),
+            settings.train.batch,
             history.iterations,
-            setup.train.seed
+            settings.train.seed
         );
         let svg = svg::render_column(&training::charts(history, &title), Some(&subtitle))?;
         write_output(path, svg.as_bytes())?;
     }
     if let Some(path) = &cmd.summary_json {
-        let json = summary_json(&cmd.args, setup, &r.specs, history);
+        let json = summary_json(
+            settings,
+            specs,
+            session.net.weight_decay(),
+            T::NAME,
+            history,
+        );
         let text = serde_json::to_string_pretty(&json).expect("JSON values serialise") + "\n";
         write_output(path, text.as_bytes())?;
     }
@@ -764,7 +484,7 @@ fn write_reports(cmd: &TrainCmd, setup: &Setup, ds: &data::Dataset, r: &RunResul
 ///
 /// Guessing scores 1/classes, or the share of the largest test class when the classes are
 /// unbalanced; "no better" leaves a margin of two points for the noise of a finite test set.
-pub fn chance_warning(ds: &data::Dataset, h: &History, setup: &Setup) -> Option<String> {
+pub fn chance_warning(ds: &Dataset, h: &History, setup: &Settings) -> Option<String> {
     let last = h.epochs.last()?;
     let k = ds.classes.max(2);
     let mut counts = vec![0usize; k];
@@ -813,41 +533,35 @@ pub fn chance_warning(ds: &data::Dataset, h: &History, setup: &Setup) -> Option<
 
 /// The `--summary-json` object.
 pub fn summary_json(
-    args: &TrainArgs,
-    setup: &Setup,
+    settings: &Settings,
     specs: &[LayerSpec],
+    weight_decay: f64,
+    precision: &str,
     h: &History,
 ) -> serde_json::Value {
     let last = h.epochs.last();
-    let mut widths: Vec<usize> = specs
-        .iter()
-        .filter_map(|s| match s {
-            LayerSpec::Affine { n_out, .. } => Some(*n_out),
-            _ => None,
-        })
-        .collect();
-    widths.pop(); // the output layer
-    let dropout = specs.iter().find_map(|s| match s {
-        LayerSpec::Dropout { ratio } => Some(*ratio),
-        _ => None,
-    });
+    let mut hidden = widths(specs);
+    hidden.pop(); // the output layer
+    if !hidden.is_empty() {
+        hidden.remove(0); // the input
+    }
     serde_json::json!({
-        "dataset": setup.dataset.name(),
-        "hidden": widths,
+        "dataset": settings.dataset.name(),
+        "hidden": hidden,
         "activation": activation_of(specs),
-        "init": setup.init.name(),
-        "batchnorm": specs.iter().any(|s| matches!(s, LayerSpec::BatchNorm { .. })),
-        "dropout": dropout,
-        "weight_decay": setup.weight_decay,
-        "optimizer": setup.optimizer.name(),
-        "lr": setup.optimizer.lr(),
-        "batch": setup.train.batch,
-        "sampling": setup.train.sampling.name(),
+        "init": settings.init.name(),
+        "batchnorm": has_batchnorm(specs),
+        "dropout": dropout_of(specs),
+        "weight_decay": weight_decay,
+        "optimizer": settings.optimizer.name(),
+        "lr": settings.optimizer.lr(),
+        "batch": settings.train.batch,
+        "sampling": settings.train.sampling.name(),
         "iterations": h.iterations,
         "epochs": h.epochs.len(),
-        "seed": setup.train.seed,
-        "threads": setup.threads,
-        "precision": args.precision.name(),
+        "seed": settings.train.seed,
+        "threads": settings.threads,
+        "precision": precision,
         "final_loss": h.final_loss,
         "train_acc": last.map(|r| r.train_acc),
         "test_acc": last.map(|r| r.test_acc),

@@ -16,6 +16,7 @@ pub mod network;
 pub mod relu;
 pub mod sigmoid;
 pub mod softmax_with_loss;
+pub mod spec;
 pub mod tanh;
 
 use crate::matrix::{Float, Matrix};

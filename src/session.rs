@@ -1,0 +1,292 @@
+//! A training session: what a run is ([`Settings`]), starting it or resuming it from a
+//! checkpoint, training it with pauses (a checkpoint every N epochs, a snapshot of the decision
+//! field), stopping when asked, and saving it so that it can be resumed bit for bit.
+//!
+//! `train`, `compare` and `playground` all run through [`Session::run`]; the command line only
+//! turns flags into [`Settings`] and prints what comes back.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint;
+use crate::data::{Dataset, DatasetName, LoadOptions};
+use crate::error::{Error, Result};
+use crate::matrix::Float;
+use crate::nn::init::Init;
+use crate::nn::network::Network;
+use crate::nn::spec::{Activation, MlpSpec, activation_of};
+use crate::optim::{Optimizer, OptimizerConfig};
+use crate::train::{self, Event, Length, Outcome, TrainConfig, TrainData, TrainState};
+
+/// Everything that defines a run: the data, the network, the optimizer and the trainer.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub dataset: DatasetName,
+    pub load: LoadOptions,
+    pub hidden: Vec<usize>,
+    pub activation: Activation,
+    pub init: Init,
+    pub batchnorm: bool,
+    pub dropout: Option<f64>,
+    pub weight_decay: f64,
+    pub optimizer: OptimizerConfig,
+    pub train: TrainConfig,
+    pub threads: usize,
+}
+
+impl Settings {
+    /// The network description for `input` features and `classes` classes.
+    pub fn mlp(&self, input: usize, classes: usize) -> MlpSpec {
+        MlpSpec {
+            input,
+            hidden: self.hidden.clone(),
+            classes,
+            activation: self.activation,
+            init: self.init,
+            batchnorm: self.batchnorm,
+            dropout: self.dropout,
+            weight_decay: self.weight_decay,
+        }
+    }
+
+    /// Takes the run's settings from the checkpoint at `path` being resumed (its `run`
+    /// metadata), so the run continues exactly: the data as it was loaded, the batch order,
+    /// the seed, the init. Only the length and the thread count stay the caller's. Refuses a
+    /// precision other than the checkpoint's.
+    pub fn resume_from(
+        &mut self,
+        meta: &BTreeMap<String, String>,
+        path: &Path,
+        precision: &str,
+    ) -> Result<()> {
+        let record = RunRecord::from_metadata(meta, path)?;
+        if record.precision != precision {
+            return Err(Error::Config(format!(
+                "{} was trained in {p}: resume it with --precision {p}",
+                path.display(),
+                p = record.precision
+            )));
+        }
+        self.dataset = record.dataset;
+        self.load.grayscale = record.grayscale;
+        self.load.noise = record.noise;
+        self.load.seed = record.train.seed;
+        self.init = record.init;
+        self.train = TrainConfig {
+            length: self.train.length,
+            ..record.train
+        };
+        Ok(())
+    }
+}
+
+/// How a run was set up, as a checkpoint records it (metadata entry `run`, JSON): what a
+/// resumed run or an evaluation needs to see the data and the batches as training did.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRecord {
+    pub dataset: DatasetName,
+    /// CIFAR-10 as 1024 gray values.
+    pub grayscale: bool,
+    /// σ of the noise on playground points.
+    pub noise: f64,
+    pub init: Init,
+    /// Batch size, sampling, seed; `length` is the length the run was last asked for.
+    pub train: TrainConfig,
+    /// `f32` or `f64`.
+    pub precision: String,
+}
+
+impl RunRecord {
+    /// The metadata entry's name.
+    pub const KEY: &'static str = "run";
+
+    /// The record in a checkpoint's metadata; missing or invalid is an error naming the
+    /// field, never a default.
+    pub fn from_metadata(meta: &BTreeMap<String, String>, path: &Path) -> Result<Self> {
+        let fmt = |what: String| Error::Format {
+            path: path.to_path_buf(),
+            what,
+        };
+        let raw = meta.get(Self::KEY).ok_or_else(|| {
+            fmt(format!(
+                "no '{}' entry in its metadata: not a training checkpoint of this version",
+                Self::KEY
+            ))
+        })?;
+        let record: RunRecord = serde_json::from_str(raw)
+            .map_err(|e| fmt(format!("its run settings are invalid: {e}")))?;
+        if !(record.noise >= 0.0 && record.noise.is_finite()) {
+            return Err(fmt(format!(
+                "its run settings' 'noise' must be a finite number ≥ 0, not {}",
+                record.noise
+            )));
+        }
+        if record.train.batch == 0 {
+            return Err(fmt("its run settings' 'batch' is 0".into()));
+        }
+        if !matches!(record.precision.as_str(), "f32" | "f64") {
+            return Err(fmt(format!(
+                "its run settings' 'precision' is '{}', not f32 or f64",
+                record.precision
+            )));
+        }
+        Ok(record)
+    }
+}
+
+/// A run in progress: the network, its optimizer, where training stands, and the data.
+pub struct Session<T: Float> {
+    pub net: Network<T>,
+    pub opt: Optimizer<T>,
+    pub state: TrainState,
+    data: TrainData<T>,
+    settings: Settings,
+    dataset: DatasetName,
+    total: usize,
+    iters_per_epoch: usize,
+}
+
+impl<T: Float> Session<T> {
+    /// A fresh run of `settings` on `ds`.
+    pub fn start(settings: &Settings, ds: &Dataset) -> Result<Self> {
+        let spec = settings.mlp(ds.input_dim(), ds.classes);
+        let net = Network::<T>::mlp(&spec, settings.train.seed, settings.threads)?;
+        let opt = Optimizer::<T>::new(settings.optimizer);
+        Self::with(settings, ds, net, opt, TrainState::default())
+    }
+
+    /// The run saved in the checkpoint at `path`, continued on `ds` (which must be the data it
+    /// was trained on) until `settings`' length. `settings` should have been through
+    /// [`Settings::resume_from`].
+    pub fn resume(settings: &Settings, ds: &Dataset, path: &Path) -> Result<Self> {
+        let mut ckpt = checkpoint::load::<T>(path, settings.threads)?;
+        if ckpt.net.input_dim() != ds.input_dim() || ckpt.net.classes() != ds.classes {
+            return Err(Error::Shape {
+                op: "resume",
+                expected: format!(
+                    "{} features and {} classes, as the checkpoint's model has",
+                    ckpt.net.input_dim(),
+                    ckpt.net.classes()
+                ),
+                got: format!("{} with {} and {}", ds.name, ds.input_dim(), ds.classes),
+            });
+        }
+        let (opt, state) = checkpoint::load_training(path, &mut ckpt)?;
+        let session = Self::with(settings, ds, ckpt.net, opt, state)?;
+        if session.state.iteration >= session.total {
+            return Err(Error::Config(format!(
+                "the checkpoint has already done {} of the {} iterations asked for; ask for \
+                 more with --epochs or --iters",
+                session.state.iteration, session.total
+            )));
+        }
+        Ok(session)
+    }
+
+    fn with(
+        settings: &Settings,
+        ds: &Dataset,
+        net: Network<T>,
+        opt: Optimizer<T>,
+        state: TrainState,
+    ) -> Result<Self> {
+        let n = ds.x_train.rows();
+        settings.train.validate(n)?;
+        Ok(Session {
+            net,
+            opt,
+            state,
+            data: TrainData::from_dataset(ds),
+            total: settings.train.total_iters(n)?,
+            iters_per_epoch: settings.train.iters_per_epoch(n),
+            settings: settings.clone(),
+            dataset: ds.name,
+        })
+    }
+
+    /// Iterations the run lasts in all.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The optimizer the run trains with (the checkpoint's, when resumed).
+    pub fn optimizer(&self) -> OptimizerConfig {
+        self.opt.config
+    }
+
+    /// Trains until the end or until `stop` is raised. Every `every` epochs (if given) it
+    /// pauses and calls `at_pause` — to save a checkpoint, to draw a snapshot — then goes on.
+    /// Returns how training ended; the state is always that of a whole number of steps.
+    pub fn run(
+        &mut self,
+        every: Option<usize>,
+        stop: &AtomicBool,
+        mut on_event: impl FnMut(Event<'_>),
+        mut at_pause: impl FnMut(&mut Self) -> Result<()>,
+    ) -> Result<Outcome> {
+        loop {
+            let target = self
+                .state
+                .next_pause(every, self.iters_per_epoch, self.total);
+            let cfg = TrainConfig {
+                length: Length::Iters(target),
+                ..self.settings.train.clone()
+            };
+            let outcome = train::train_from(
+                &mut self.net,
+                &mut self.opt,
+                &self.data,
+                &cfg,
+                &mut self.state,
+                stop,
+                &mut on_event,
+            )?;
+            if outcome == Outcome::Interrupted || self.state.iteration >= self.total {
+                return Ok(outcome);
+            }
+            at_pause(self)?;
+        }
+    }
+
+    /// Saves the run to `path`: the model in PyTorch's layout, the optimizer's state, the
+    /// trainer's position and the [`RunRecord`], so `train --resume` continues it exactly.
+    pub fn save(&mut self, path: &Path) -> Result<()> {
+        let s = &self.settings;
+        let record = RunRecord {
+            dataset: self.dataset,
+            grayscale: s.load.grayscale,
+            noise: s.load.noise,
+            init: s.init,
+            train: s.train.clone(),
+            precision: T::NAME.to_string(),
+        };
+        let h = &self.state.history;
+        // The entries besides `run` are for people and PyTorch scripts reading the header.
+        let meta: BTreeMap<String, String> = [
+            (
+                RunRecord::KEY,
+                serde_json::to_string(&record).expect("run settings serialise"),
+            ),
+            ("dataset", self.dataset.name().to_string()),
+            ("activation", activation_of(self.net.specs()).to_string()),
+            ("optimizer", self.opt.config.name().to_string()),
+            ("lr", self.opt.config.lr().to_string()),
+            ("epochs", h.epochs.len().to_string()),
+            ("iterations", self.state.iteration.to_string()),
+            (
+                "test_acc",
+                h.epochs
+                    .last()
+                    .map_or(String::new(), |r| r.test_acc.to_string()),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        checkpoint::save_training(&mut self.net, &self.opt, &self.state, &meta, path)
+    }
+}
