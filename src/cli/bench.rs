@@ -4,12 +4,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bench::environment::{Environment, debug_build_warning};
 use crate::bench::gemm::{self, Problem};
 use crate::bench::peak::{self, Peak};
-use crate::cli::Precision;
+use crate::cli::{Precision, progress_bar};
 use crate::error::{Error, Result};
 use crate::matrix::gemm::dispatch::resolve_threads;
 use crate::memory;
@@ -145,16 +144,11 @@ fn gemm_report(args: GemmArgs) -> Result<()> {
     let env = Environment::detect();
     let peak = peak::measure(config.threads, Duration::from_millis(100), 5);
 
-    let bar = if args.quiet {
-        ProgressBar::hidden()
-    } else {
-        let bar = ProgressBar::new((config.kernels.len() * config.problems.len()) as u64);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed}]")
-                .expect("valid template"),
-        );
-        bar
-    };
+    let bar = progress_bar(
+        (config.kernels.len() * config.problems.len()) as u64,
+        !args.quiet,
+        "{bar:30} {pos}/{len} {msg} [{elapsed}]",
+    );
     let progress = |done: usize, _total: usize, label: &str| {
         bar.set_position(done as u64);
         bar.set_message(label.to_string());

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::cli::train::progress_bar;
+use crate::cli::progress_bar;
 use crate::data::download::Verification;
 use crate::data::{self, Dataset, DatasetName, LoadOptions, download, locate};
 use crate::error::{Error, Result};

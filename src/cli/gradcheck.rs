@@ -1,15 +1,13 @@
 //! `scratchnet gradcheck`: the textbook's gradient check on real data — backprop against the
 //! central-difference numerical gradient — and what each costs per step.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::datasets::{load_dataset, offline};
-use crate::cli::train::Precision;
+use crate::cli::{Precision, progress_bar};
 use crate::data::{self, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
 use crate::gradcheck::{self, ParamCheck};
@@ -167,18 +165,11 @@ fn run_typed<T: Float>(cmd: &GradcheckCmd, ds: &data::Dataset, threads: usize) -
         net.gradient(&xb, Targets::Labels(tb))?;
     }
     let backprop = start.elapsed().as_secs_f64() / backprop_runs as f64;
-    let bar = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(params as u64);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "numerical gradient {bar:30} {pos}/{len} params [{elapsed}<{eta}]",
-            )
-            .expect("valid template"),
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = progress_bar(
+        params as u64,
+        true,
+        "numerical gradient {bar:30} {pos}/{len} params [{elapsed}<{eta}]",
+    );
     let start = Instant::now();
     gradcheck::numerical_gradient(&mut net, &xb, Targets::Labels(tb), |done, _| {
         if done % 256 == 0 {

@@ -10,7 +10,10 @@ pub mod model;
 pub mod playground;
 pub mod train;
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::error::Result;
 
@@ -60,6 +63,17 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Descend(cmd) => descend::run(cmd),
         Command::Playground(cmd) => playground::run(cmd),
         Command::Compare(cmd) => compare::run(*cmd),
+    }
+}
+
+/// A progress bar on stderr when it is a terminal (and `show`), hidden otherwise.
+pub fn progress_bar(len: u64, show: bool, template: &str) -> ProgressBar {
+    if show && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(len);
+        bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+        bar
+    } else {
+        ProgressBar::hidden()
     }
 }
 

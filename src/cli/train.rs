@@ -1,18 +1,17 @@
 //! `scratchnet train`: train an MLP on a dataset, with a progress bar, a per-epoch table and
 //! optional CSV log, SVG plot and JSON summary.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::bench::environment::debug_build_warning;
 use crate::checkpoint;
 pub use crate::cli::Precision;
 use crate::cli::datasets::{load_dataset, offline};
+use crate::cli::progress_bar;
 use crate::data::{Dataset, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
 use crate::matrix::Float;
@@ -428,17 +427,6 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
         eprintln!("{warning}");
     }
     Ok(())
-}
-
-/// A progress bar on stderr when it is a terminal (and `show`), hidden otherwise.
-pub fn progress_bar(len: u64, show: bool, template: &str) -> ProgressBar {
-    if show && std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(len);
-        bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
-        bar
-    } else {
-        ProgressBar::hidden()
-    }
 }
 
 /// Writes `--log`, `--plot` and `--summary-json` for what the run did.

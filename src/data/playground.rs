@@ -6,7 +6,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use super::{Dataset, DatasetName};
-use crate::matrix::Matrix;
+use crate::matrix::{Matrix, gaussian_pair};
 
 /// Training and held-out test points per set.
 pub const TRAIN: usize = 1000;
@@ -56,15 +56,6 @@ fn sample(name: DatasetName, rng: &mut StdRng) -> (f64, f64, usize) {
         }
         _ => unreachable!("only playground sets are generated"),
     }
-}
-
-/// Two independent N(0, 1) samples (Box–Muller).
-fn gaussian_pair(rng: &mut StdRng) -> (f64, f64) {
-    let u1: f64 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random::<f64>();
-    let r = (-2.0 * u1.ln()).sqrt();
-    let a = std::f64::consts::TAU * u2;
-    (r * a.cos(), r * a.sin())
 }
 
 fn points(name: DatasetName, n: usize, noise: f64, rng: &mut StdRng) -> (Matrix<f32>, Vec<usize>) {

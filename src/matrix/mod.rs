@@ -57,6 +57,17 @@ pub(crate) fn shape_str((r, c): (usize, usize)) -> String {
     format!("{r}×{c}")
 }
 
+/// Two independent N(0, 1) samples from two uniform draws (Box–Muller, in f64): the one
+/// normal sampler behind weight initialisation and the playground's noise.
+pub fn gaussian_pair<R: Rng + ?Sized>(rng: &mut R) -> (f64, f64) {
+    // 1 - u keeps the logarithm's argument in (0, 1].
+    let u1: f64 = 1.0 - rng.random::<f64>();
+    let u2: f64 = rng.random::<f64>();
+    let r = (-2.0 * u1.ln()).sqrt();
+    let theta = std::f64::consts::TAU * u2;
+    (r * theta.cos(), r * theta.sin())
+}
+
 impl<T: Float> Matrix<T> {
     /// A `rows`×`cols` matrix of zeros.
     pub fn zeros(rows: usize, cols: usize) -> Self {
@@ -106,14 +117,10 @@ impl<T: Float> Matrix<T> {
         let n = rows * cols;
         let mut data = Vec::with_capacity(n);
         while data.len() < n {
-            // 1 - u keeps the logarithm's argument in (0, 1].
-            let u1: f64 = 1.0 - rng.random::<f64>();
-            let u2: f64 = rng.random::<f64>();
-            let r = (-2.0 * u1.ln()).sqrt();
-            let theta = std::f64::consts::TAU * u2;
-            data.push(T::from_f64(mean + std * r * theta.cos()));
+            let (a, b) = gaussian_pair(rng);
+            data.push(T::from_f64(mean + std * a));
             if data.len() < n {
-                data.push(T::from_f64(mean + std * r * theta.sin()));
+                data.push(T::from_f64(mean + std * b));
             }
         }
         Matrix { rows, cols, data }

@@ -43,10 +43,6 @@ impl<T: Float> Affine<T> {
 }
 
 impl<T: Float> Layer<T> for Affine<T> {
-    fn name(&self) -> &'static str {
-        "Affine"
-    }
-
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, _mode: Mode) {
         // x: N × in, W: in × out  →  out: N × out. Caches nothing: backward reads x.
         out.ensure_shape(x.rows(), self.n_out());

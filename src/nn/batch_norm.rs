@@ -48,10 +48,6 @@ impl<T: Float> BatchNorm<T> {
 // Per-feature index loops mirror the formulas (γⱼ, μⱼ, σⱼ) more plainly than zipped iterators.
 #[allow(clippy::needless_range_loop)]
 impl<T: Float> Layer<T> for BatchNorm<T> {
-    fn name(&self) -> &'static str {
-        "BatchNorm"
-    }
-
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, mode: Mode) {
         // x: N × d → out: N × d. Train mode caches xc = x − μ (N × d) and std (d).
         let (n, d) = x.shape();

@@ -33,10 +33,6 @@ impl Dropout {
 }
 
 impl<T: Float> Layer<T> for Dropout {
-    fn name(&self) -> &'static str {
-        "Dropout"
-    }
-
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, mode: Mode) {
         // x: N × d → out: N × d. Train mode caches mask (N·d booleans, true = kept).
         out.ensure_shape(x.rows(), x.cols());

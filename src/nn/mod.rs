@@ -43,9 +43,6 @@ pub struct Param<'a, T> {
 
 /// A layer of the network.
 pub trait Layer<T: Float>: Send {
-    /// The layer's name in messages (`Affine`, `ReLU`, …).
-    fn name(&self) -> &'static str;
-
     /// `out ← f(x)`. `out` is resized as needed; `mode` selects training or evaluation.
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, mode: Mode);
 

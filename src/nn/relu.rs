@@ -11,10 +11,6 @@ use crate::matrix::{Float, Matrix};
 pub struct Relu;
 
 impl<T: Float> Layer<T> for Relu {
-    fn name(&self) -> &'static str {
-        "ReLU"
-    }
-
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, _mode: Mode) {
         // x: N × d → out: N × d.
         x.map_into(out, |v| if v > T::ZERO { v } else { T::ZERO });

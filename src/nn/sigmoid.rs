@@ -19,10 +19,6 @@ pub fn sigmoid<T: Float>(x: T) -> T {
 pub struct Sigmoid;
 
 impl<T: Float> Layer<T> for Sigmoid {
-    fn name(&self) -> &'static str {
-        "Sigmoid"
-    }
-
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, _mode: Mode) {
         // x: N × d → out: N × d.
         x.map_into(out, sigmoid);

@@ -8,10 +8,6 @@ use crate::matrix::{Float, Matrix};
 pub struct Tanh;
 
 impl<T: Float> Layer<T> for Tanh {
-    fn name(&self) -> &'static str {
-        "Tanh"
-    }
-
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, _mode: Mode) {
         // x: N × d → out: N × d.
         x.map_into(out, |v| v.tanh());
