@@ -4,19 +4,23 @@
 //! (TwoLayerNet, MultiLayerNet, backprop vs numerical gradients, SGD…Adam, batch norm, MNIST)
 //! rebuilt on an owned matrix engine whose matrix multiply is a ladder of kernels:
 //!
-//! | rung | what changes | f32 GFLOP/s, n = 1024, measured here |
+//! | rung | what changes | f32 GFLOP/s, n = 1024, medians measured here |
 //! | --- | --- | --: |
 //! | `naive` | the textbook i-j-k loop | 0.25 |
 //! | `reordered` | i-k-j: unit stride, auto-vectorised | 10.2 |
-//! | `blocked` | cache blocking (MC/KC/NC loops) | 8.0 |
+//! | `blocked` | cache blocking (MC/KC loops) | 8.0 |
 //! | `packed` | packed panels + portable register-tile microkernel | 14.0 |
-//! | `simd` | AVX2+FMA 6×16 microkernel | 38.1 (numpy/OpenBLAS: 36.7) |
-//! | `threaded` | row bands across `std::thread` workers (2 cores) | 77.1 (numpy: 68.8) |
+//! | `simd` | AVX2+FMA 6×16 microkernel | 36.0 (numpy/OpenBLAS: 36.7) |
+//! | `threaded` | row bands across `std::thread` workers (2 cores) | 69.8 (numpy: 68.8) |
 //!
-//! (AMD EPYC Zen 3 VM, FMA peak 41.5 GFLOP/s per core; `scratchnet bench gemm`; docs/gemm.md.)
+//! (AMD EPYC Zen 3 VM, FMA peak 41.5 GFLOP/s per core. The first four rows are the medians of
+//! one `scratchnet bench gemm` report; `simd` and `threaded` are medians of runs alternated
+//! with numpy's `@` in one session, side by side. docs/gemm.md has both, with the commands.)
 //!
-//! The numeric core ([`matrix`]) has no dependencies. `unsafe` is denied crate-wide and allowed
-//! only in the AVX2 microkernel module, where each block states why it is sound.
+//! The numeric core ([`matrix`]) depends on one crate only, `rand`, for the random
+//! initialisation its callers ask for; the GEMM ladder itself uses nothing outside `std`.
+//! `unsafe` is denied crate-wide and allowed only in the AVX2 microkernel module, where each
+//! block states why it is sound.
 
 #![deny(unsafe_code)]
 

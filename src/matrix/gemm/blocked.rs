@@ -4,13 +4,16 @@
 //! pieces that stay cached while they are reused, with the same three loops BLIS uses:
 //!
 //! ```text
-//!   jc: columns of C and B in blocks of NC      (B block kc×nc is reused by every row of A)
+//!   jc: columns of C and B in blocks of KC      (B block kc×kc is reused by every row of A)
 //!    pc: the k dimension in blocks of KC        (a row of the B block fits in L1)
 //!     ic: rows of C and A in blocks of MC       (the A block mc×kc stays in L2)
 //!       i, p, j: the reordered axpy on the block
 //! ```
 //!
-//! The win over `reordered` is reuse: a kc×nc block of B is loaded from memory once and then
+//! The column block is KC wide, not the packed rungs' NC: without packing, a square kc×kc block
+//! of B stays in L2, where a kc×nc one would spill to L3.
+//!
+//! The win over `reordered` is reuse: a kc×kc block of B is loaded from memory once and then
 //! read from cache by all m rows. The loss against `packed` is that the blocks are still
 //! strided windows into the original matrices (TLB misses, no alignment, every C element
 //! loaded and stored once per p) — fixing that is the next rung.
@@ -32,11 +35,10 @@ pub fn gemm<T: Float>(
 ) {
     c.scale_by_beta(beta);
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
-    // The block sizes are the packed rungs'; without packing a smaller column block keeps the
-    // B block (kc × nc) in L2 instead of L3.
-    let (mc, kc, nc) = (params.mc, params.kc, params.kc);
-    for jc in (0..n).step_by(nc) {
-        let nb = nc.min(n - jc);
+    // MC and KC are the packed rungs'; the column block is KC wide too (see the module doc).
+    let (mc, kc) = (params.mc, params.kc);
+    for jc in (0..n).step_by(kc) {
+        let nb = kc.min(n - jc);
         for pc in (0..k).step_by(kc) {
             let kb = kc.min(k - pc);
             for ic in (0..m).step_by(mc) {
