@@ -9,7 +9,7 @@ use crate::descend::{function_2, gradient_descent};
 use crate::error::{Error, Result};
 use crate::memory;
 use crate::output::{self, Named, write_output};
-use crate::report::svg;
+use crate::report::plane;
 
 #[derive(Debug, Args)]
 pub struct DescendCmd {
@@ -98,7 +98,7 @@ pub fn run(cmd: DescendCmd) -> Result<()> {
         let title = format!("gradient descent on x0² + x1², lr = {}", cmd.lr);
         write_output(
             p,
-            svg::descent_chart(&path, &title, &subtitle, 4.5)?.as_bytes(),
+            plane::descent_chart(&path, &title, &subtitle, 4.5)?.as_bytes(),
         )?;
     }
     Ok(())

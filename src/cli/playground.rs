@@ -15,7 +15,7 @@ use crate::nn::Mode;
 use crate::nn::network::Network;
 use crate::nn::spec::{describe_layers, memory_estimate};
 use crate::output::{self, Named, write_output};
-use crate::report::{svg, training};
+use crate::report::{plane, svg, training};
 use crate::session::Session;
 
 /// Half the side of the plotted square: points live in [-4, 4]², the field shows a margin.
@@ -180,7 +180,7 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
             let epoch = s.state.iteration / ipe;
             let last = s.state.history.epochs.last().expect("an epoch ended");
             let sub = format!("epoch {epoch} · test accuracy {:.3}", last.test_acc);
-            let svg = svg::decision_field_chart(&field(&mut s.net)?, &pts, HALF, &title, &sub)?;
+            let svg = plane::decision_field_chart(&field(&mut s.net)?, &pts, HALF, &title, &sub)?;
             write_output(&snapshot_path(plot, epoch), svg.as_bytes())
         },
     )?;
@@ -204,7 +204,7 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
             setup.train.batch,
             last.test_acc
         );
-        let field_svg = svg::decision_field_chart(&field(&mut net)?, &pts, HALF, &title, &sub)?;
+        let field_svg = plane::decision_field_chart(&field(&mut net)?, &pts, HALF, &title, &sub)?;
         write_output(plot, field_svg.as_bytes())?;
         let curves = curves_path.clone().expect("set with --plot");
         let curves_svg = svg::render_column(&training::charts(h, &title), Some(&sub))?;

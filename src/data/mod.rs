@@ -7,6 +7,7 @@ pub mod download;
 pub mod idx;
 pub mod locate;
 pub mod playground;
+pub mod sources;
 
 use std::path::{Path, PathBuf};
 

@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod gemm;
 pub mod markdown;
+pub mod plane;
 pub mod svg;
 pub mod table;
 pub mod training;
