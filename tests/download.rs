@@ -15,6 +15,20 @@ use scratchnet::data::download::{self, ArchiveSpec, FileSpec, Source, Verificati
 
 const CONTENT: &[u8] = b"\x00\x00\x08\x01\x00\x00\x00\x03\x01\x02\x03";
 
+/// The request path of the HTTP request read from `s` (`/` if it cannot be read).
+fn request_path(s: &mut std::net::TcpStream) -> String {
+    let mut req = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => req.extend_from_slice(&buf[..n]),
+        }
+    }
+    let line = String::from_utf8_lossy(&req);
+    line.split_whitespace().nth(1).unwrap_or("/").to_string()
+}
+
 /// Serves requests until the test ends: `/ok/…` the gzipped CONTENT, `/bad/…` other bytes,
 /// `/drop/…` half of the body after promising all of it, anything else 404.
 fn serve() -> String {
@@ -28,16 +42,7 @@ fn serve_body(body: Vec<u8>) -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(64) {
             let Ok(mut s) = stream else { continue };
-            let mut req = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
-            let line = String::from_utf8_lossy(&req);
-            let path = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+            let path = request_path(&mut s);
             let reply = |s: &mut std::net::TcpStream, status: &str, body: &[u8], send: usize| {
                 let head = format!(
                     "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -322,21 +327,13 @@ fn serve_hostile() -> String {
         for stream in listener.incoming().take(16) {
             let Ok(mut s) = stream else { continue };
             std::thread::spawn(move || {
-                let mut req = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => req.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let line = String::from_utf8_lossy(&req).to_string();
-                if line.contains(" /huge/") {
+                let path = request_path(&mut s);
+                if path.starts_with("/huge/") {
                     let _ = s.write_all(
                         b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n0123456789",
                     );
                     std::thread::sleep(std::time::Duration::from_millis(500));
-                } else if line.contains(" /endless/") {
+                } else if path.starts_with("/endless/") {
                     let _ = s.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
                     let chunk = vec![0x55u8; 1 << 16];
                     // At most 256 MiB, far past any limit; stops when the client hangs up.
@@ -409,20 +406,8 @@ fn serve_folder(dir: PathBuf) -> String {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(16) {
             let Ok(mut s) = stream else { continue };
-            let mut req = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
-                match s.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => req.extend_from_slice(&buf[..n]),
-                }
-            }
-            let line = String::from_utf8_lossy(&req).to_string();
-            let name = line
-                .split_whitespace()
-                .nth(1)
-                .unwrap_or("/")
-                .trim_start_matches('/');
+            let path = request_path(&mut s);
+            let name = path.trim_start_matches('/');
             let body = (!name.contains('/'))
                 .then(|| std::fs::read(dir.join(name)).ok())
                 .flatten();

@@ -166,22 +166,24 @@ fn every_optimizer_lowers_the_loss() {
     }
 }
 
+/// Real MNIST found by [`common::real_data`], or `None` (the test then says it skipped).
+fn real_mnist() -> Option<data::Dataset> {
+    let dir = common::real_data(DatasetName::Mnist)?;
+    let opts = LoadOptions {
+        data_dir: Some(dir),
+        ..LoadOptions::default()
+    };
+    Some(data::load(DatasetName::Mnist, &opts).unwrap())
+}
+
 /// Real MNIST through the project's normal lookup. Without the data this test says it skipped
 /// (and fails under SCRATCHNET_REQUIRE_DATA=1, which CI sets, pointing SCRATCHNET_DATA at
 /// ../shared/datasets).
 #[test]
 fn mnist_short_run_reaches_95_percent() {
-    let Some(dir) = common::real_data(DatasetName::Mnist) else {
+    let Some(ds) = real_mnist() else {
         return;
     };
-    let ds = data::load(
-        DatasetName::Mnist,
-        &LoadOptions {
-            data_dir: Some(dir),
-            ..LoadOptions::default()
-        },
-    )
-    .unwrap();
     assert_eq!(
         (ds.x_train.rows(), ds.x_test.rows(), ds.input_dim()),
         (60000, 10000, 784)
@@ -215,17 +217,9 @@ fn mnist_short_run_reaches_95_percent() {
 /// std 0.01 the same run instead kills every ReLU and stalls at chance, loss ln 10.)
 #[test]
 fn mnist_with_learning_rate_10_stops_as_diverged() {
-    let Some(dir) = common::real_data(DatasetName::Mnist) else {
+    let Some(ds) = real_mnist() else {
         return;
     };
-    let ds = data::load(
-        DatasetName::Mnist,
-        &LoadOptions {
-            data_dir: Some(dir),
-            ..LoadOptions::default()
-        },
-    )
-    .unwrap();
     let data = TrainData::<f32>::from_dataset(&ds);
     let cfg = TrainConfig {
         batch: 100,
