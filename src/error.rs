@@ -26,8 +26,22 @@ pub enum Error {
         expected: String,
         got: String,
     },
+    /// A setting of the library is out of range; `problem` reads after the setting's name
+    /// ("learning rate must be a positive finite number, got 0"). The command line shows the
+    /// flag that sets it instead of the name (`--lr must be …`).
+    Invalid { setting: Setting, problem: String },
     /// A flag or setting is out of range or contradicts another one.
     Config(String),
+    /// A dataset was read but cannot be used: counts that disagree, labels out of range, an
+    /// empty split.
+    Data {
+        dataset: String,
+        origin: String,
+        what: String,
+    },
+    /// A download failed on every mirror; `attempts` says why for each (`url: reason`).
+    /// Nothing was written.
+    Download { file: String, attempts: Vec<String> },
     /// A dataset was not found in any of the places searched.
     MissingDataset {
         name: String,
@@ -46,6 +60,33 @@ pub enum Error {
     Interrupted { signal: i32, what: String },
 }
 
+/// The settings the library checks, by the name it uses for them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Setting {
+    LearningRate,
+    Batch,
+    Epochs,
+    Iterations,
+    Hidden,
+    Dropout,
+    WeightDecay,
+}
+
+impl Setting {
+    /// The name in the library's terms.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::LearningRate => "learning rate",
+            Setting::Batch => "batch size",
+            Setting::Epochs => "epoch count",
+            Setting::Iterations => "iteration count",
+            Setting::Hidden => "hidden layer widths",
+            Setting::Dropout => "dropout ratio",
+            Setting::WeightDecay => "weight decay",
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -58,7 +99,18 @@ impl fmt::Display for Error {
             Error::Shape { op, expected, got } => {
                 write!(f, "shape mismatch in {op}: expected {expected}, got {got}")
             }
+            Error::Invalid { setting, problem } => write!(f, "{} {problem}", setting.name()),
             Error::Config(msg) => write!(f, "{msg}"),
+            Error::Data {
+                dataset,
+                origin,
+                what,
+            } => write!(f, "dataset {dataset} ({origin}) cannot be used: {what}"),
+            Error::Download { file, attempts } => write!(
+                f,
+                "download of {file} failed, nothing was written: {}",
+                attempts.join("; ")
+            ),
             Error::MissingDataset {
                 name,
                 searched,
@@ -104,6 +156,30 @@ impl std::error::Error for Error {
 }
 
 impl Error {
+    /// A file could not be read or written.
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// A file's content is not what its format promises.
+    pub fn format(path: &std::path::Path, what: impl Into<String>) -> Self {
+        Error::Format {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+
+    /// `setting` is out of range: `problem` reads after its name.
+    pub fn invalid(setting: Setting, problem: impl Into<String>) -> Self {
+        Error::Invalid {
+            setting,
+            problem: problem.into(),
+        }
+    }
+
     /// The process exit status for this error: 128 + the signal for an interruption, as
     /// shells report a command a signal ended; 1 for everything else.
     pub fn exit_code(&self) -> i32 {

@@ -40,6 +40,6 @@ pub mod report;
 pub mod session;
 pub mod train;
 
-pub use error::{Error, Result};
+pub use error::{Error, Result, Setting};
 pub use matrix::gemm::{Gemm, Kernel};
 pub use matrix::{Float, MatMut, MatRef, Matrix};

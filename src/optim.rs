@@ -2,7 +2,7 @@
 //! the textbook's `common/optimizer.py` in its doc. Configuration ([`OptimizerConfig`]) is kept
 //! apart from state ([`OptimizerState`]) so a checkpoint can store and resume the state.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::matrix::Float;
 use crate::nn::network::Network;
 
@@ -53,9 +53,10 @@ impl OptimizerConfig {
         };
         if let Some(lr) = lr {
             if !(lr > 0.0 && lr.is_finite()) {
-                return Err(Error::Config(format!(
-                    "--lr must be a positive finite number, got {lr}"
-                )));
+                return Err(Error::invalid(
+                    Setting::LearningRate,
+                    format!("must be a positive finite number, got {lr}"),
+                ));
             }
             cfg.set_lr(lr);
         }
@@ -67,9 +68,10 @@ impl OptimizerConfig {
     pub fn validate(&self) -> Result<()> {
         let lr = self.lr();
         if !(lr > 0.0 && lr.is_finite()) {
-            return Err(Error::Config(format!(
-                "learning rate must be a positive finite number, got {lr}"
-            )));
+            return Err(Error::invalid(
+                Setting::LearningRate,
+                format!("must be a positive finite number, got {lr}"),
+            ));
         }
         let factors: &[(&str, f64)] = match *self {
             OptimizerConfig::Momentum { momentum, .. }

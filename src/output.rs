@@ -36,10 +36,7 @@ pub fn is_stdout(path: &Path) -> bool {
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| Error::io(path, source)
 }
 
 /// Symlinks followed at most, as the kernel's own limit (ELOOP) does.

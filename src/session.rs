@@ -107,10 +107,7 @@ impl RunRecord {
     /// The record in a checkpoint's metadata; missing or invalid is an error naming the
     /// field, never a default.
     pub fn from_metadata(meta: &BTreeMap<String, String>, path: &Path) -> Result<Self> {
-        let fmt = |what: String| Error::Format {
-            path: path.to_path_buf(),
-            what,
-        };
+        let fmt = |what: String| Error::format(path, what);
         let raw = meta.get(Self::KEY).ok_or_else(|| {
             fmt(format!(
                 "no '{}' entry in its metadata: not a training checkpoint of this version",

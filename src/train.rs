@@ -15,7 +15,7 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::matrix::{Float, Matrix};
 use crate::nn::network::Network;
 use crate::nn::softmax_with_loss::Targets;
@@ -183,10 +183,13 @@ impl TrainConfig {
             Length::Epochs(e) => {
                 let ipe = self.iters_per_epoch(n);
                 e.checked_mul(ipe).ok_or_else(|| {
-                    Error::Config(format!(
-                        "--epochs {e} × {ipe} iterations per epoch does not fit in a 64-bit count; \
-                         ask for fewer epochs"
-                    ))
+                    Error::invalid(
+                        Setting::Epochs,
+                        format!(
+                            "{e} × {ipe} iterations per epoch does not fit in a 64-bit count; \
+                             ask for fewer epochs"
+                        ),
+                    )
                 })
             }
             Length::Iters(i) => Ok(i),
@@ -196,11 +199,11 @@ impl TrainConfig {
     /// Rejects settings that cannot train whatever the data, naming the flag.
     pub fn validate_flags(&self) -> Result<()> {
         if self.batch == 0 {
-            return Err(Error::Config("--batch must be at least 1".into()));
+            return Err(Error::invalid(Setting::Batch, "must be at least 1"));
         }
         match self.length {
-            Length::Epochs(0) => Err(Error::Config("--epochs must be at least 1".into())),
-            Length::Iters(0) => Err(Error::Config("--iters must be at least 1".into())),
+            Length::Epochs(0) => Err(Error::invalid(Setting::Epochs, "must be at least 1")),
+            Length::Iters(0) => Err(Error::invalid(Setting::Iterations, "must be at least 1")),
             _ => Ok(()),
         }
     }
@@ -209,10 +212,13 @@ impl TrainConfig {
     pub fn validate(&self, n_train: usize) -> Result<()> {
         self.validate_flags()?;
         if self.batch > n_train {
-            return Err(Error::Config(format!(
-                "--batch {} is larger than the {n_train} training samples",
-                self.batch
-            )));
+            return Err(Error::invalid(
+                Setting::Batch,
+                format!(
+                    "{} is larger than the {n_train} training samples",
+                    self.batch
+                ),
+            ));
         }
         self.total_iters(n_train).map(|_| ())
     }

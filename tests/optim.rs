@@ -92,10 +92,25 @@ fn configuration_defaults_and_errors() {
         }
     );
     for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-        let err = OptimizerConfig::from_name("sgd", Some(bad))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("--lr"), "{err}");
+        // The library names the setting; the command line names the flag that sets it.
+        let err = OptimizerConfig::from_name("sgd", Some(bad)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                scratchnet::Error::Invalid {
+                    setting: scratchnet::Setting::LearningRate,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("learning rate must be a positive"),
+            "{err}"
+        );
+        let cli = scratchnet::cli::in_flags(err).to_string();
+        assert!(cli.starts_with("--lr must be a positive"), "{cli}");
     }
     assert!(
         OptimizerConfig::from_name("lamb", None)

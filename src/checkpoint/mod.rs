@@ -169,10 +169,7 @@ fn checked_tensor<'a>(
     shape: &[usize],
     path: &Path,
 ) -> Result<safetensors::tensor::TensorView<'a>> {
-    let fmt = |what: String| Error::Format {
-        path: path.to_path_buf(),
-        what,
-    };
+    let fmt = |what: String| Error::format(path, what);
     let view = st
         .tensor(name)
         .map_err(|_| fmt(format!("missing tensor {name} (shape {shape:?})")))?;
@@ -188,13 +185,12 @@ fn checked_tensor<'a>(
 /// Only the header metadata of a checkpoint: the file is read (safetensors checks the header
 /// against the whole buffer) but no tensor is decoded and no network built.
 pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| Error::Format {
-        path: path.to_path_buf(),
-        what: format!("not a safetensors checkpoint or truncated ({e})"),
+    let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| {
+        Error::format(
+            path,
+            format!("not a safetensors checkpoint or truncated ({e})"),
+        )
     })?;
     Ok(header
         .metadata()
@@ -223,10 +219,10 @@ fn values_f64(path: &Path, name: &str, dtype: Dtype, data: &[u8]) -> Result<Vec<
             .chunks_exact(8)
             .map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes")))
             .collect()),
-        other => Err(Error::Format {
-            path: path.to_path_buf(),
-            what: format!("tensor {name} has dtype {other:?}, expected F32 or F64"),
-        }),
+        other => Err(Error::format(
+            path,
+            format!("tensor {name} has dtype {other:?}, expected F32 or F64"),
+        )),
     }
 }
 
@@ -241,32 +237,26 @@ pub(super) fn finite_values(
     let vals = values_f64(path, name, dtype, data)?;
     match vals.iter().position(|v| !v.is_finite()) {
         None => Ok(vals),
-        Some(i) => Err(Error::Format {
-            path: path.to_path_buf(),
-            what: format!(
+        Some(i) => Err(Error::format(
+            path,
+            format!(
                 "tensor {name} holds {} at element {i}: not a usable model",
                 vals[i]
             ),
-        }),
+        )),
     }
 }
 
 /// Loads a checkpoint into a network of precision `T` (f32 and f64 files both load into
 /// either), whose GEMMs use up to `threads` threads.
 pub fn load<T: Float>(path: &Path, threads: usize) -> Result<Checkpoint<T>> {
-    let bytes = std::fs::read(path).map_err(|source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
     load_bytes(&bytes, path, threads)
 }
 
 /// [`load`] on the bytes of a checkpoint already in memory; `path` names it in errors.
 pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result<Checkpoint<T>> {
-    let fmt = |what: String| Error::Format {
-        path: path.to_path_buf(),
-        what,
-    };
+    let fmt = |what: String| Error::format(path, what);
     let st = SafeTensors::deserialize(bytes)
         .map_err(|e| fmt(format!("not a safetensors checkpoint or truncated ({e})")))?;
     let (_, header) = SafeTensors::read_metadata(bytes)

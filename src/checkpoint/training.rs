@@ -70,10 +70,7 @@ pub fn load_training<T: Float>(
     path: &Path,
     ckpt: &mut Checkpoint<T>,
 ) -> Result<(Optimizer<T>, TrainState)> {
-    let fmt = |what: String| Error::Format {
-        path: path.to_path_buf(),
-        what,
-    };
+    let fmt = |what: String| Error::format(path, what);
     let raw = ckpt.metadata.get("train_state").ok_or_else(|| {
         fmt("holds a model but no training state: save it with `train --save` to resume".into())
     })?;

@@ -8,6 +8,7 @@ use clap::Args;
 use std::sync::atomic::AtomicBool;
 
 use crate::cli::datasets::{load_dataset, offline};
+use crate::cli::in_flags;
 use crate::cli::train::{Precision, SamplingArg, TrainArgs};
 use crate::error::{Error, Result};
 use crate::memory;
@@ -129,7 +130,7 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
         .iter()
         .map(|(label, a)| {
             a.settings()
-                .map_err(|e| Error::Config(format!("run {label}: {e}")))
+                .map_err(|e| Error::Config(format!("run {label}: {}", in_flags(e))))
         })
         .collect::<Result<Vec<_>>>()?;
     if let Some(t) = cmd.target {
@@ -155,7 +156,7 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
         .collect();
     output::check_outputs(&outputs, &inputs, &[])?;
     for ((label, args), setup) in variants.iter().zip(&setups) {
-        let fail = |e: Error| Error::Config(format!("run {label}: {e}"));
+        let fail = |e: Error| Error::Config(format!("run {label}: {}", in_flags(e)));
         setup.train.validate(ds.x_train.rows()).map_err(fail)?;
         let specs = setup.mlp(ds.input_dim(), ds.classes).layer_specs();
         memory::check(

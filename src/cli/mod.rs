@@ -15,7 +15,7 @@ use std::io::IsTerminal;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::error::Result;
+use crate::error::{Error, Result, Setting};
 
 /// Neural networks from scratch, in Rust, fast.
 #[derive(Debug, Parser)]
@@ -50,8 +50,35 @@ pub enum Command {
     Compare(Box<compare::CompareCmd>),
 }
 
+/// The flag that sets `setting`, for messages in the command line's terms.
+pub fn flag(setting: Setting) -> &'static str {
+    match setting {
+        Setting::LearningRate => "--lr",
+        Setting::Batch => "--batch",
+        Setting::Epochs => "--epochs",
+        Setting::Iterations => "--iters",
+        Setting::Hidden => "--hidden",
+        Setting::Dropout => "--dropout",
+        Setting::WeightDecay => "--weight-decay",
+    }
+}
+
+/// `err` in the command line's terms: a setting is named by its flag.
+pub fn in_flags(err: Error) -> Error {
+    match err {
+        Error::Invalid { setting, problem } => {
+            Error::Config(format!("{} {problem}", flag(setting)))
+        }
+        other => other,
+    }
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    dispatch(cli).map_err(in_flags)
+}
+
+fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Train(cmd) => train::run(*cmd),
@@ -111,6 +138,6 @@ pub(crate) fn parse_list<T>(
     s.split(',')
         .map(str::trim)
         .filter(|p| !p.is_empty())
-        .map(|p| parse(p).map_err(|e| crate::Error::Config(format!("{flag}: {e}"))))
+        .map(|p| parse(p).map_err(|e| Error::Config(format!("{flag}: {e}"))))
         .collect()
 }

@@ -58,6 +58,68 @@ pub fn timeout() -> std::time::Duration {
     std::time::Duration::from_secs_f64(secs)
 }
 
+/// Why one mirror did not deliver a file; the next mirror is tried, and if none delivers, the
+/// reasons end up, one per mirror, in [`Error::Download`].
+#[derive(Debug)]
+enum Failure {
+    /// The request itself: name resolution, connection, timeout, HTTP status.
+    Request(ureq::Error),
+    /// The server announced more bytes than the file can have.
+    Announced {
+        bytes: u64,
+        limit: u64,
+    },
+    /// The server sent more bytes than the file can have.
+    Oversized {
+        limit: u64,
+    },
+    /// The body ended (or broke) before it was complete.
+    Dropped {
+        got: usize,
+        of: Option<u64>,
+        cause: Option<std::io::Error>,
+    },
+    Checksum {
+        got: String,
+        expected: &'static str,
+    },
+    /// The bytes arrived and verified but are not the archive or gzip they should be.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Request(e) => write!(f, "{e}"),
+            Failure::Announced { bytes, limit } => write!(
+                f,
+                "the server announces {bytes} bytes, more than the {limit} this file can have"
+            ),
+            Failure::Oversized { limit } => {
+                write!(
+                    f,
+                    "the server sent more than the {limit} bytes this file can have"
+                )
+            }
+            Failure::Dropped { got, of, cause } => {
+                write!(f, "connection dropped after {got}")?;
+                match of {
+                    Some(t) => write!(f, " of {t} bytes")?,
+                    None => write!(f, " bytes")?,
+                }
+                match cause {
+                    Some(e) => write!(f, " ({e})"),
+                    None => Ok(()),
+                }
+            }
+            Failure::Checksum { got, expected } => {
+                write!(f, "checksum mismatch: SHA-256 {got}, expected {expected}")
+            }
+            Failure::Corrupt(what) => write!(f, "{what}"),
+        }
+    }
+}
+
 /// Fetches `url` completely into memory, failing if the body ends before `Content-Length`,
 /// if the server announces or sends more than `limit` bytes, or if it goes silent for longer
 /// than [`timeout`].
@@ -66,7 +128,7 @@ fn fetch(
     limit: u64,
     progress: &mut dyn FnMut(Progress<'_>),
     label: &str,
-) -> std::result::Result<Vec<u8>, String> {
+) -> std::result::Result<Vec<u8>, Failure> {
     let silence = Some(timeout());
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(silence)
@@ -74,16 +136,14 @@ fn fetch(
         .timeout_per_read(silence)
         .build()
         .into();
-    let mut response = agent.get(url).call().map_err(|e| e.to_string())?;
+    let mut response = agent.get(url).call().map_err(Failure::Request)?;
     let total = response
         .headers()
         .get("content-length")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(t) = total.filter(|&t| t > limit) {
-        return Err(format!(
-            "the server announces {t} bytes, more than the {limit} this file can have"
-        ));
+        return Err(Failure::Announced { bytes: t, limit });
     }
     let mut reader = response.body_mut().as_reader();
     let mut out = Vec::with_capacity(total.unwrap_or(0).min(limit) as usize);
@@ -93,26 +153,26 @@ fn fetch(
             Ok(0) => break,
             Ok(n) => n,
             Err(e) => {
-                return Err(format!(
-                    "connection dropped after {} bytes ({e})",
-                    out.len()
-                ));
+                return Err(Failure::Dropped {
+                    got: out.len(),
+                    of: None,
+                    cause: Some(e),
+                });
             }
         };
         if out.len() as u64 + n as u64 > limit {
-            return Err(format!(
-                "the server sent more than the {limit} bytes this file can have"
-            ));
+            return Err(Failure::Oversized { limit });
         }
         out.extend_from_slice(&buf[..n]);
         progress((label, out.len() as u64, total));
     }
     if let Some(t) = total {
         if (out.len() as u64) < t {
-            return Err(format!(
-                "connection dropped after {} of {t} bytes",
-                out.len()
-            ));
+            return Err(Failure::Dropped {
+                got: out.len(),
+                of: Some(t),
+                cause: None,
+            });
         }
     }
     Ok(out)
@@ -126,10 +186,7 @@ pub fn download_files(
     dir: &Path,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut written = Vec::new();
     for spec in specs {
         if verify_file(dir, spec).unwrap_or(false) {
@@ -141,13 +198,13 @@ pub fn download_files(
             let url = format!("{}{}", mirror, spec.remote);
             let result = fetch(&url, spec.max_download(), progress, spec.name).and_then(|bytes| {
                 let content = super::idx::decode_maybe_gz(bytes, Path::new(spec.remote))
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| Failure::Corrupt(e.to_string()))?;
                 let got = sha256_hex(&content);
                 if got != spec.sha256 {
-                    return Err(format!(
-                        "checksum mismatch: SHA-256 {got}, expected {}",
-                        spec.sha256
-                    ));
+                    return Err(Failure::Checksum {
+                        got,
+                        expected: spec.sha256,
+                    });
                 }
                 Ok(content)
             });
@@ -163,11 +220,10 @@ pub fn download_files(
             }
         }
         if !done {
-            return Err(Error::Config(format!(
-                "download of {} failed, nothing was written: {}",
-                spec.name,
-                failures.join("; ")
-            )));
+            return Err(Error::Download {
+                file: spec.name.to_string(),
+                attempts: failures,
+            });
         }
     }
     Ok(written)
@@ -212,10 +268,10 @@ pub fn download_archive(
         let result = fetch(&url, spec.size, progress, spec.remote).and_then(|bytes| {
             let got = sha256_hex(&bytes);
             if got != spec.sha256 {
-                return Err(format!(
-                    "checksum mismatch: SHA-256 {got}, expected {}",
-                    spec.sha256
-                ));
+                return Err(Failure::Checksum {
+                    got,
+                    expected: spec.sha256,
+                });
             }
             unpack(spec, bytes)
         });
@@ -228,16 +284,12 @@ pub fn download_archive(
         }
     }
     let Some(members) = members else {
-        return Err(Error::Config(format!(
-            "download of {} failed, nothing was written: {}",
-            spec.remote,
-            failures.join("; ")
-        )));
+        return Err(Error::Download {
+            file: spec.remote.to_string(),
+            attempts: failures,
+        });
     };
-    std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let manifest: String = members
         .iter()
         .map(|(name, bytes)| format!("{}  {name}\n", sha256_hex(bytes)))
@@ -266,21 +318,23 @@ pub fn download_archive(
 fn unpack(
     spec: &ArchiveSpec,
     gz: Vec<u8>,
-) -> std::result::Result<Vec<(&'static str, Vec<u8>)>, String> {
-    let tar = super::idx::decode_maybe_gz(gz, Path::new(spec.remote)).map_err(|e| e.to_string())?;
+) -> std::result::Result<Vec<(&'static str, Vec<u8>)>, Failure> {
+    let corrupt = Failure::Corrupt;
+    let tar = super::idx::decode_maybe_gz(gz, Path::new(spec.remote))
+        .map_err(|e| corrupt(e.to_string()))?;
     let mut found: Vec<Option<Vec<u8>>> = vec![None; spec.members.len()];
     let mut archive = tar::Archive::new(&tar[..]);
     let entries = archive
         .entries()
-        .map_err(|e| format!("not a tar archive ({e})"))?;
+        .map_err(|e| corrupt(format!("not a tar archive ({e})")))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| format!("corrupt tar archive ({e})"))?;
+        let mut entry = entry.map_err(|e| corrupt(format!("corrupt tar archive ({e})")))?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
         let path = entry
             .path()
-            .map_err(|e| format!("corrupt tar entry name ({e})"))?
+            .map_err(|e| corrupt(format!("corrupt tar entry name ({e})")))?
             .into_owned();
         let Some(k) = spec
             .members
@@ -292,7 +346,7 @@ fn unpack(
         let mut bytes = Vec::new();
         entry
             .read_to_end(&mut bytes)
-            .map_err(|e| format!("corrupt tar entry {} ({e})", path.display()))?;
+            .map_err(|e| corrupt(format!("corrupt tar entry {} ({e})", path.display())))?;
         found[k] = Some(bytes);
     }
     spec.members
@@ -300,7 +354,7 @@ fn unpack(
         .zip(found)
         .map(|(m, f)| {
             f.map(|b| (*m, b))
-                .ok_or_else(|| format!("archive lacks {}/{m}", spec.folder))
+                .ok_or_else(|| corrupt(format!("archive lacks {}/{m}", spec.folder)))
         })
         .collect()
 }

@@ -132,10 +132,11 @@ impl Dataset {
             .as_ref()
             .map_or("generated".to_string(), |p| p.display().to_string());
         let fail = |what: String| {
-            Err(Error::Config(format!(
-                "dataset {} ({origin}) cannot be used: {what}",
-                self.name
-            )))
+            Err(Error::Data {
+                dataset: self.name.to_string(),
+                origin: origin.clone(),
+                what,
+            })
         };
         for (split, x) in [("train", &self.x_train), ("test", &self.x_test)] {
             if x.rows() == 0 {
@@ -200,8 +201,5 @@ pub fn load(name: DatasetName, opts: &LoadOptions) -> Result<Dataset> {
 
 /// A file-level I/O error with its path.
 pub(crate) fn io_error(path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    Error::io(path, source)
 }

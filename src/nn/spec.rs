@@ -3,7 +3,7 @@
 //! said about a layer list without building it (its description, its memory).
 
 use super::init::Init;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 
 /// Rows per forward pass when evaluating a whole dataset: big enough for the GEMM to use every
 /// thread, small enough that activations stay a few MiB.
@@ -183,22 +183,24 @@ impl MlpSpec {
             )));
         }
         if self.hidden.contains(&0) {
-            return Err(Error::Config(
-                "--hidden: every hidden layer needs at least 1 unit".into(),
+            return Err(Error::invalid(
+                Setting::Hidden,
+                "must give every layer at least 1 unit",
             ));
         }
         if let Some(p) = self.dropout {
             if !(0.0..1.0).contains(&p) {
-                return Err(Error::Config(format!(
-                    "--dropout must be in [0, 1), got {p}"
-                )));
+                return Err(Error::invalid(
+                    Setting::Dropout,
+                    format!("must be in [0, 1), got {p}"),
+                ));
             }
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
-            return Err(Error::Config(format!(
-                "--weight-decay must be a finite number ≥ 0, got {}",
-                self.weight_decay
-            )));
+            return Err(Error::invalid(
+                Setting::WeightDecay,
+                format!("must be a finite number ≥ 0, got {}", self.weight_decay),
+            ));
         }
         Ok(())
     }
