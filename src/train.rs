@@ -122,7 +122,7 @@ impl LossTrace {
 
     /// Offers iteration `iteration`'s batch loss.
     pub fn push(&mut self, iteration: usize, loss: f64) {
-        if iteration % self.stride != 0 {
+        if !iteration.is_multiple_of(self.stride) {
             return;
         }
         self.points.push((iteration, loss));
@@ -380,7 +380,7 @@ pub fn train_from<T: Float>(
         .history
         .epochs
         .last()
-        .is_some_and(|r| r.iterations == state.iteration && state.iteration % ipe != 0)
+        .is_some_and(|r| r.iterations == state.iteration && !state.iteration.is_multiple_of(ipe))
     {
         state.history.epochs.pop();
     }
@@ -420,7 +420,7 @@ pub fn train_from<T: Float>(
             total,
             loss,
         });
-        if state.iteration % ipe == 0 || state.iteration == total {
+        if state.iteration.is_multiple_of(ipe) || state.iteration == total {
             let steps = state.iteration - (epoch - 1) * ipe;
             let seconds = state.epoch_seconds;
             let eval_start = Instant::now();
@@ -438,7 +438,7 @@ pub fn train_from<T: Float>(
             };
             on_event(Event::Epoch(&record));
             state.history.epochs.push(record);
-            if state.iteration % ipe == 0 {
+            if state.iteration.is_multiple_of(ipe) {
                 state.epoch_loss_sum = 0.0;
                 state.epoch_samples = 0;
                 state.epoch_seconds = 0.0;

@@ -241,10 +241,10 @@ fn interrupted_equals_uninterrupted(
     let mut state = train::TrainState::default();
     let stop = AtomicBool::new(false);
     let outcome = train::train_from(&mut first, &mut opt1, &data, &cfg, &mut state, &stop, |e| {
-        if let train::Event::Step { iteration, .. } = e {
-            if iteration == stop_at {
-                stop.store(true, Ordering::Relaxed);
-            }
+        if let train::Event::Step { iteration, .. } = e
+            && iteration == stop_at
+        {
+            stop.store(true, Ordering::Relaxed);
         }
     })
     .unwrap();

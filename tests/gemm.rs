@@ -169,8 +169,8 @@ fn check_shape<T: Float>(m: usize, k: usize, n: usize, rng: &mut StdRng) {
 }
 
 /// Dimensions around every boundary the packed rungs have: register tiles (4×8, 4×4, 6×16,
-/// 6×8), block sizes (kc = 256, mc = 72/144), and primes.
-const EDGE_DIMS: [usize; 12] = [0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23];
+/// 6×8, 8×32, 8×16), block sizes (kc = 256, mc = 72/144), and primes.
+const EDGE_DIMS: [usize; 17] = [0, 1, 2, 3, 5, 7, 8, 9, 13, 14, 15, 16, 17, 23, 29, 31, 33];
 
 #[test]
 fn small_shapes_all_combinations_f32() {
@@ -211,6 +211,9 @@ fn block_boundaries_and_primes() {
         (1, 513, 1),
         (257, 3, 97),
         (6, 600, 16),
+        (141, 257, 32),
+        (71, 100, 65),
+        (29, 513, 47),
     ];
     for (m, k, n) in shapes {
         check_shape::<f32>(m, k, n, &mut rng);
@@ -325,6 +328,41 @@ fn avx2_path_is_exercised_when_required() {
     }
     // Either way, `packed` runs the portable kernel: both kernels are covered by the harness.
     assert_eq!(<f32 as Float>::portable_kernel().name(), "portable");
+}
+
+/// `.ci/run` sets SCRATCHNET_REQUIRE_AVX512=1 on a CPU whose /proc/cpuinfo lists avx512f: there
+/// the `avx512` rung must run the AVX-512F kernel, so a detection bug cannot skip it.
+#[test]
+fn avx512_path_is_exercised_when_required() {
+    if std::env::var("SCRATCHNET_REQUIRE_AVX512").is_ok_and(|v| v == "1") {
+        assert!(
+            dispatch::has_avx512f(),
+            "SCRATCHNET_REQUIRE_AVX512=1 but the AVX-512F kernel is not available"
+        );
+        assert_eq!(dispatch::avx512_kernel::<f32>().name(), "avx512f");
+        assert_eq!(dispatch::avx512_kernel::<f64>().name(), "avx512f");
+        assert!(dispatch::measure_avx512_gain().is_some_and(|g| g > 0.0));
+    }
+}
+
+/// The AVX2 and AVX-512 kernels issue the same FMAs in the same order for every element of C
+/// (and the block sizes do not depend on the tile), so they agree to the bit: a network trains
+/// to the same numbers on either CPU.
+#[test]
+fn simd_and_avx512_agree_to_the_bit() {
+    let mut rng = common::rng(9);
+    for (m, k, n) in [(100, 784, 50), (37, 300, 41), (64, 64, 64)] {
+        let a = common::uniform_matrix::<f32>(m, k, &mut rng);
+        let b = common::uniform_matrix::<f32>(k, n, &mut rng);
+        let run = |kernel| {
+            let mut c = Matrix::zeros(m, n);
+            Gemm::with_threads(kernel, 1)
+                .run(1.0, a.view(), b.view(), 0.0, c.view_mut())
+                .unwrap();
+            c
+        };
+        assert_eq!(run(Kernel::Simd), run(Kernel::Avx512), "{m}×{k}×{n}");
+    }
 }
 
 proptest! {

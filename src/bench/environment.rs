@@ -34,7 +34,9 @@ impl Environment {
         Environment {
             cpu,
             logical_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            simd: if crate::matrix::gemm::dispatch::has_avx2_fma() {
+            simd: if crate::matrix::gemm::dispatch::has_avx512f() {
+                "avx512f, avx2+fma"
+            } else if crate::matrix::gemm::dispatch::has_avx2_fma() {
                 "avx2+fma"
             } else {
                 "portable only"

@@ -106,16 +106,16 @@ pub fn load_training<T: Float>(
             "its training state is inconsistent: non-finite sums or two iteration counts".into(),
         ));
     }
-    if let Some(last) = state.history.epochs.last() {
-        if last.iterations > state.iteration || state.history.epochs.len() > state.iteration {
-            return Err(fmt(format!(
-                "training state is inconsistent: {} epoch records up to iteration {}, but only \
+    if let Some(last) = state.history.epochs.last()
+        && (last.iterations > state.iteration || state.history.epochs.len() > state.iteration)
+    {
+        return Err(fmt(format!(
+            "training state is inconsistent: {} epoch records up to iteration {}, but only \
                  {} iterations done",
-                state.history.epochs.len(),
-                last.iterations,
-                state.iteration
-            )));
-        }
+            state.history.epochs.len(),
+            last.iterations,
+            state.iteration
+        )));
     }
     let trace = &state.history.losses;
     if trace.stride == 0

@@ -211,13 +211,24 @@ fn header_lines(
     threads: usize,
 ) -> Vec<(String, String)> {
     let mut lines = env.lines();
+    if let Some(gain) = crate::matrix::gemm::dispatch::measure_avx512_gain() {
+        let used = crate::matrix::gemm::dispatch::fastest_kernel::<f32>().name();
+        lines.push((
+            "avx512 gain".into(),
+            format!("{gain:.2}× the AVX2 FMA rate; threaded and auto run the {used} kernel"),
+        ));
+    }
+    let avx2 = peak
+        .avx2_per_core
+        .map_or(String::new(), |g| format!(" (avx2+fma: {g:.1})"));
     lines.push((
         "fma peak".into(),
         format!(
-            "{:.1} GFLOP/s f32 per core ({} probe); {:.1} GFLOP/s {precision} on {threads} thread(s)",
+            "{:.1} GFLOP/s f32 per core ({} probe){avx2}; {:.1} GFLOP/s {precision} on {threads} thread(s); % peak is against the {}",
             peak.f32_per_core,
             peak.isa,
-            peak.gflops(precision, threads)
+            peak.gflops(precision, threads),
+            peak.isa
         ),
     ));
     lines

@@ -133,12 +133,12 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
                 .map_err(|e| Error::Config(format!("run {label}: {}", in_flags(e))))
         })
         .collect::<Result<Vec<_>>>()?;
-    if let Some(t) = cmd.target {
-        if !(t > 0.0 && t <= 1.0) {
-            return Err(Error::Config(format!(
-                "--target {t}: a test accuracy in (0, 1], e.g. 0.99"
-            )));
-        }
+    if let Some(t) = cmd.target
+        && !(t > 0.0 && t <= 1.0)
+    {
+        return Err(Error::Config(format!(
+            "--target {t}: a test accuracy in (0, 1], e.g. 0.99"
+        )));
     }
     let ds = load_dataset(
         setups[0].dataset,

@@ -22,7 +22,7 @@ pub const TEST_FILE: &str = "test_batch.bin";
 /// grayscale: 1024 values of luma 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601). Scaled to [0, 1].
 pub fn parse_batch(bytes: &[u8], path: &Path, grayscale: bool) -> Result<(Vec<f32>, Vec<usize>)> {
     let bad = |what: String| Error::format(path, what);
-    if bytes.is_empty() || bytes.len() % RECORD != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(RECORD) {
         return Err(bad(format!(
             "{} bytes is not a whole number of {RECORD}-byte CIFAR-10 records",
             bytes.len()

@@ -166,14 +166,14 @@ fn fetch(
         out.extend_from_slice(&buf[..n]);
         progress((label, out.len() as u64, total));
     }
-    if let Some(t) = total {
-        if (out.len() as u64) < t {
-            return Err(Failure::Dropped {
-                got: out.len(),
-                of: Some(t),
-                cause: None,
-            });
-        }
+    if let Some(t) = total
+        && (out.len() as u64) < t
+    {
+        return Err(Failure::Dropped {
+            got: out.len(),
+            of: Some(t),
+            cause: None,
+        });
     }
     Ok(out)
 }

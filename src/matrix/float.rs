@@ -70,12 +70,16 @@ pub trait Float:
     #[cfg(target_arch = "x86_64")]
     fn avx2_kernel(token: super::gemm::kernel::avx2::Avx2Fma) -> MicroKernel<Self>;
 
+    /// The AVX-512F microkernel; the token proves the CPU has it.
+    #[cfg(target_arch = "x86_64")]
+    fn avx512_kernel(token: super::gemm::kernel::avx512::Avx512F) -> MicroKernel<Self>;
+
     /// Cache block sizes for the packed rungs with a kernel of `mr`×`nr`.
     fn block_params(mr: usize, nr: usize) -> BlockParams;
 }
 
 macro_rules! impl_float {
-    ($t:ident, $name:literal, $portable:path, $avx2:path, $params:path) => {
+    ($t:ident, $name:literal, $portable:path, $avx2:path, $avx512:path, $params:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -133,6 +137,10 @@ macro_rules! impl_float {
             fn avx2_kernel(token: super::gemm::kernel::avx2::Avx2Fma) -> MicroKernel<Self> {
                 $avx2(token)
             }
+            #[cfg(target_arch = "x86_64")]
+            fn avx512_kernel(token: super::gemm::kernel::avx512::Avx512F) -> MicroKernel<Self> {
+                $avx512(token)
+            }
             fn block_params(mr: usize, nr: usize) -> BlockParams {
                 $params(mr, nr)
             }
@@ -145,6 +153,7 @@ impl_float!(
     "f32",
     super::gemm::kernel::portable::kernel_f32,
     super::gemm::kernel::avx2::kernel_f32,
+    super::gemm::kernel::avx512::kernel_f32,
     super::gemm::params::BlockParams::for_f32
 );
 impl_float!(
@@ -152,5 +161,6 @@ impl_float!(
     "f64",
     super::gemm::kernel::portable::kernel_f64,
     super::gemm::kernel::avx2::kernel_f64,
+    super::gemm::kernel::avx512::kernel_f64,
     super::gemm::params::BlockParams::for_f64
 );

@@ -188,13 +188,13 @@ impl MlpSpec {
                 "must give every layer at least 1 unit",
             ));
         }
-        if let Some(p) = self.dropout {
-            if !(0.0..1.0).contains(&p) {
-                return Err(Error::invalid(
-                    Setting::Dropout,
-                    format!("must be in [0, 1), got {p}"),
-                ));
-            }
+        if let Some(p) = self.dropout
+            && !(0.0..1.0).contains(&p)
+        {
+            return Err(Error::invalid(
+                Setting::Dropout,
+                format!("must be in [0, 1), got {p}"),
+            ));
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return Err(Error::invalid(

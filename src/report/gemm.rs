@@ -161,6 +161,7 @@ mod tests {
             threads: 1,
             f32_total: 100.0,
             isa: "avx2+fma",
+            avx2_per_core: None,
         };
         let pts = vec![point(Kernel::Naive, 0.5), point(Kernel::Simd, 80.0)];
         let text = csv::render(&csv_table(&pts, &peak));

@@ -10,6 +10,8 @@ use crate::matrix::Float;
 
 #[cfg(target_arch = "x86_64")]
 use super::kernel::avx2::Avx2Fma;
+#[cfg(target_arch = "x86_64")]
+use super::kernel::avx512::Avx512F;
 
 /// The AVX2+FMA token, if this CPU has both features (detected once, then cached).
 #[cfg(target_arch = "x86_64")]
@@ -51,6 +53,93 @@ pub fn cores() -> usize {
 /// and never so many that spawning them exhausts the process (`--threads 100000` would).
 pub fn max_threads() -> usize {
     (8 * cores()).max(64)
+}
+
+/// The AVX-512F token, if this CPU has it (detected once, then cached).
+#[cfg(target_arch = "x86_64")]
+pub fn avx512f() -> Option<Avx512F> {
+    static DETECTED: OnceLock<Option<Avx512F>> = OnceLock::new();
+    *DETECTED.get_or_init(Avx512F::detect)
+}
+
+/// Whether the `avx512` rung runs the AVX-512F kernel here (else it runs the `simd` one's).
+pub fn has_avx512f() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        avx512f().is_some()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// The AVX-512F microkernel for `T` where the CPU has it, else [`simd_kernel`]: what the
+/// `avx512` rung runs.
+pub fn avx512_kernel<T: Float>() -> MicroKernel<T> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(token) = avx512f() {
+        return T::avx512_kernel(token);
+    }
+    simd_kernel()
+}
+
+/// The environment variable that overrides [`avx512_pays`]: `1` to use the AVX-512 kernel in
+/// `threaded` and `auto` wherever the CPU has it, `0` never to.
+pub const AVX512_ENV: &str = "SCRATCHNET_AVX512";
+
+/// Whether the AVX-512 kernel is faster than the AVX2 one on this CPU, so `threaded` and
+/// `auto` should run it. Having AVX-512F is not enough: Zen 4 executes each 512-bit FMA as two
+/// 256-bit halves, so its AVX-512 peak equals its AVX2 peak and the wider tile only loses on
+/// edges. Measured once per process: the two FMA-throughput loops, alternated three times for
+/// a millisecond or two each (best of three); AVX-512 must do at least 1.3× the AVX2 work. (Both kernels add the
+/// same products in the same order, so which one runs never changes a result.)
+pub fn avx512_pays() -> bool {
+    static PAYS: OnceLock<bool> = OnceLock::new();
+    *PAYS.get_or_init(|| match std::env::var(AVX512_ENV).as_deref() {
+        Ok("1") => has_avx512f(),
+        Ok("0") => false,
+        _ => measure_avx512_gain().is_some_and(|gain| gain >= 1.3),
+    })
+}
+
+/// AVX-512 FMA throughput over AVX2's on this core, or `None` without both.
+pub fn measure_avx512_gain() -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use super::kernel::{avx2, avx512};
+        let (wide, narrow) = (avx512f()?, avx2_fma()?);
+        let rate = |flops_per_iter: f64, run: &dyn Fn(u64) -> f32| {
+            // About a millisecond per loop at these cores' rates: long enough for the timer
+            // and for the vector units to reach full speed, short enough to do once per run.
+            let iters = 400_000;
+            let start = std::time::Instant::now();
+            // The count goes through black_box: a constant one lets LLVM fold the whole loop.
+            std::hint::black_box(run(std::hint::black_box(iters)));
+            flops_per_iter * iters as f64 / start.elapsed().as_secs_f64().max(1e-9)
+        };
+        let (mut best_wide, mut best_narrow) = (0.0_f64, 0.0_f64);
+        for _ in 0..3 {
+            best_wide = best_wide.max(rate(12.0 * 16.0 * 2.0, &|n| avx512::fma_peak_f32(wide, n)));
+            best_narrow =
+                best_narrow.max(rate(10.0 * 8.0 * 2.0, &|n| avx2::fma_peak_f32(narrow, n)));
+        }
+        Some(best_wide / best_narrow)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        None
+    }
+}
+
+/// The fastest microkernel for `T` on this CPU (see [`avx512_pays`]): what `threaded` and
+/// `auto` run.
+pub fn fastest_kernel<T: Float>() -> MicroKernel<T> {
+    if avx512_pays() {
+        avx512_kernel()
+    } else {
+        simd_kernel()
+    }
 }
 
 /// Threads to use when the caller does not say: `SCRATCHNET_THREADS` if it is valid, else

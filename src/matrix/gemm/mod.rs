@@ -17,7 +17,8 @@
 //! | `blocked` | jc/pc/ic cache blocks around the axpy | [`blocked`] | `--kernels reordered,blocked` |
 //! | `packed` | pack A and B into panels; portable register-tile kernel | [`packed`], [`pack`], [`kernel::portable`] | `--kernels blocked,packed` |
 //! | `simd` | the same loops, AVX2+FMA 6×16 kernel (portable kernel elsewhere) | [`packed`], `kernel::avx2` | `--kernels packed,simd` |
-//! | `threaded` | row bands of C on `std::thread` workers | [`threaded`] | `--kernels simd,threaded --threads 2` |
+//! | `avx512` | the same loops, AVX-512F 8×32 kernel (the `simd` kernel where the CPU lacks it) | [`packed`], `kernel::avx512` | `--kernels simd,avx512` |
+//! | `threaded` | row bands of C on `std::thread` workers, with the fastest kernel (AVX-512 only where it pays: [`dispatch::avx512_pays`]) | [`threaded`] | `--kernels avx512,threaded --threads 2` |
 //! | `auto` | picks by shape: `reordered` for tiny products, else `threaded` | [`dispatch`] | `--kernels auto` |
 //!
 //! `docs/gemm.md` walks through each rung with measured numbers.
@@ -59,23 +60,26 @@ pub enum Kernel {
     Blocked,
     Packed,
     Simd,
+    Avx512,
     Threaded,
     Auto,
 }
 
 impl Kernel {
     /// Every rung in ladder order, then `auto`. Tests, `bench gemm` and the docs iterate this.
-    pub const ALL: [Kernel; 7] = [
+    pub const ALL: [Kernel; 8] = [
         Kernel::Naive,
         Kernel::Reordered,
         Kernel::Blocked,
         Kernel::Packed,
         Kernel::Simd,
+        Kernel::Avx512,
         Kernel::Threaded,
         Kernel::Auto,
     ];
 
-    /// The CLI name: `naive`, `reordered`, `blocked`, `packed`, `simd`, `threaded`, `auto`.
+    /// The CLI name: `naive`, `reordered`, `blocked`, `packed`, `simd`, `avx512`, `threaded`,
+    /// `auto`.
     pub fn name(self) -> &'static str {
         match self {
             Kernel::Naive => "naive",
@@ -83,6 +87,7 @@ impl Kernel {
             Kernel::Blocked => "blocked",
             Kernel::Packed => "packed",
             Kernel::Simd => "simd",
+            Kernel::Avx512 => "avx512",
             Kernel::Threaded => "threaded",
             Kernel::Auto => "auto",
         }
@@ -170,7 +175,7 @@ impl<T: Float> Gemm<T> {
     pub fn threads_used(&self, m: usize, k: usize, n: usize) -> usize {
         match self.resolved_kernel(m, k, n) {
             Kernel::Threaded => {
-                let mr = dispatch::simd_kernel::<T>().mr();
+                let mr = dispatch::fastest_kernel::<T>().mr();
                 threaded::threads_for(m, k, n, mr, self.threads)
             }
             _ => 1,
@@ -195,12 +200,12 @@ impl<T: Float> Gemm<T> {
                 let uk = T::portable_kernel();
                 blocked::gemm(&T::block_params(uk.mr(), uk.nr()), alpha, a, b, beta, c)
             }
-            Kernel::Packed | Kernel::Simd => {
+            Kernel::Packed | Kernel::Simd | Kernel::Avx512 => {
                 // The same five loops; only the microkernel differs.
-                let uk = if kernel == Kernel::Packed {
-                    T::portable_kernel()
-                } else {
-                    dispatch::simd_kernel::<T>()
+                let uk = match kernel {
+                    Kernel::Packed => T::portable_kernel(),
+                    Kernel::Simd => dispatch::simd_kernel::<T>(),
+                    _ => dispatch::avx512_kernel::<T>(),
                 };
                 let params = T::block_params(uk.mr(), uk.nr());
                 packed::gemm(
@@ -215,7 +220,7 @@ impl<T: Float> Gemm<T> {
                 );
             }
             Kernel::Threaded => {
-                let uk = dispatch::simd_kernel::<T>();
+                let uk = dispatch::fastest_kernel::<T>();
                 let params = T::block_params(uk.mr(), uk.nr());
                 let bufs = &mut self.workspace.threads;
                 threaded::gemm(&uk, &params, self.threads, alpha, a, b, beta, c, bufs);

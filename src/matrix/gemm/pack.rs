@@ -68,6 +68,7 @@ pub fn pack_panels<T: Float>(src: MatRef<'_, T>, width: usize, out: &mut [T]) {
         6 => pack_fixed::<T, 6>(src, &mut out[..need]),
         8 => pack_fixed::<T, 8>(src, &mut out[..need]),
         16 => pack_fixed::<T, 16>(src, &mut out[..need]),
+        32 => pack_fixed::<T, 32>(src, &mut out[..need]),
         _ => pack_any(src, width, &mut out[..need]),
     }
 }

@@ -21,8 +21,9 @@ use super::pack::{PackBuffers, pack_panels, panels};
 use super::params::BlockParams;
 use crate::matrix::{Float, MatMut, MatRef};
 
-/// The largest mr·nr of any microkernel (6×16); sizes the on-stack edge tile.
-const MAX_TILE: usize = 6 * 16;
+/// The largest mr·nr of any microkernel (AVX-512 f32, 8×32); sizes the on-stack edge tile
+/// (1 KiB of f32, 2 KiB of f64, reused for every edge tile).
+const MAX_TILE: usize = 8 * 32;
 
 /// C ← α·A·B + β·C through packed panels and `uk` (β = 0: C is never read).
 #[allow(clippy::too_many_arguments)]

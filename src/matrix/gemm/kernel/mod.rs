@@ -31,6 +31,10 @@ pub mod portable;
 #[allow(unsafe_code)]
 pub mod avx2;
 
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+pub mod avx512;
+
 use crate::matrix::Float;
 
 /// The signature every microkernel implements; see the module doc for the contract.
@@ -80,7 +84,7 @@ impl<T: Float> MicroKernel<T> {
         self.half
     }
 
-    /// `"avx2+fma"` or `"portable"`.
+    /// `"avx512f"`, `"avx2+fma"` or `"portable"`.
     pub fn name(&self) -> &'static str {
         self.name
     }
