@@ -33,7 +33,22 @@ def main():
     # The BLAS thread count must be fixed before numpy loads OpenBLAS.
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
+    # Some machines pin OpenBLAS to its AVX2 kernels (OPENBLAS_CORETYPE=Haswell, a fixed L2
+    # size) to work around old builds; a user's numpy does not run like that, so neither does
+    # this comparison. Only this process is affected.
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
+        os.environ.pop(var, None)
     import numpy as np
+
+    try:
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            if pool.get("internal_api") == "openblas":
+                print(f"# openblas {pool.get('version')}: architecture {pool.get('architecture')}, "
+                      f"{pool.get('num_threads')} thread(s)", file=sys.stderr)
+    except ImportError:
+        print("# (pip install threadpoolctl to see which OpenBLAS kernel ran)", file=sys.stderr)
 
     dtype = np.float32 if args.precision == "f32" else np.float64
     rng = np.random.default_rng(42)
@@ -42,7 +57,7 @@ def main():
         problems += [(n, n, n, False, False) for n in map(int, args.sizes.split(","))]
     if args.shapes != "none":
         problems += [parse_shape(s) for s in args.shapes.split(",")]
-    print("kernel,m,k,n,threads,precision,gflops,pct_peak,speedup_vs_naive")
+    print("kernel,m,k,n,transpose,threads,precision,gflops,pct_peak,speedup_vs_naive")
     for m, k, n, ta, tb in problems:
         a = rng.uniform(-1, 1, (k, m) if ta else (m, k)).astype(dtype)
         b = rng.uniform(-1, 1, (n, k) if tb else (k, n)).astype(dtype)
@@ -59,7 +74,8 @@ def main():
         rates.sort()
         mid = len(rates) // 2
         med = rates[mid] if len(rates) % 2 else (rates[mid - 1] + rates[mid]) / 2
-        print(f"numpy,{m},{k},{n},{args.threads},{args.precision},{med:.3f},,")
+        trans = {(False, False): "none", (True, False): "a", (False, True): "b"}.get((ta, tb), "ab")
+        print(f"numpy,{m},{k},{n},{trans},{args.threads},{args.precision},{med:.3f},,")
         sys.stdout.flush()
 
 
