@@ -13,14 +13,17 @@
 //! | `simd` | AVX2+FMA 6×16 microkernel | 36.0 (numpy/OpenBLAS: 36.7) |
 //! | `threaded` | row bands across `std::thread` workers (2 cores) | 69.8 (numpy: 68.8) |
 //!
+//! An `avx512` rung (AVX-512F 8×32 kernel) sits between `simd` and `threaded`; on the Zen 3 VM
+//! above it runs the `simd` kernel, and its own figures (Zen 4) are in docs/gemm.md.
+//!
 //! (AMD EPYC Zen 3 VM, FMA peak 41.5 GFLOP/s per core. The first four rows are the medians of
 //! one `scratchnet bench gemm` report; `simd` and `threaded` are medians of runs alternated
 //! with numpy's `@` in one session, side by side. docs/gemm.md has both, with the commands.)
 //!
 //! The numeric core ([`matrix`]) depends on one crate only, `rand`, for the random
 //! initialisation its callers ask for; the GEMM ladder itself uses nothing outside `std`.
-//! `unsafe` is denied crate-wide and allowed only in the AVX2 microkernel module, where each
-//! block states why it is sound.
+//! `unsafe` is denied crate-wide and allowed only in the AVX2 and AVX-512 microkernel modules,
+//! where each block states why it is sound.
 
 #![deny(unsafe_code)]
 
