@@ -212,6 +212,31 @@ fn header_lines(
     threads: usize,
 ) -> Vec<(String, String)> {
     let mut lines = env.lines();
+    let caches = crate::matrix::gemm::params::Caches::current();
+    lines.push((
+        "caches".into(),
+        format!(
+            "L1d {}, L2 {}, L3 {} ({})",
+            crate::memory::human(caches.l1d as u64),
+            crate::memory::human(caches.l2 as u64),
+            crate::memory::human(caches.l3 as u64),
+            caches.source
+        ),
+    ));
+    let uk = crate::matrix::gemm::dispatch::fastest_kernel::<f32>();
+    let p = if precision == "f64" {
+        let uk = crate::matrix::gemm::dispatch::fastest_kernel::<f64>();
+        crate::matrix::gemm::params::BlockParams::for_f64(uk.mr(), uk.nr())
+    } else {
+        crate::matrix::gemm::params::BlockParams::for_f32(uk.mr(), uk.nr())
+    };
+    lines.push((
+        "blocks".into(),
+        format!(
+            "{precision}: mc {} kc {} nc {} (mr×nr {}×{})",
+            p.mc, p.kc, p.nc, p.mr, p.nr
+        ),
+    ));
     if let Some(gain) = crate::matrix::gemm::dispatch::measure_avx512_gain() {
         let used = crate::matrix::gemm::dispatch::fastest_kernel::<f32>().name();
         lines.push((
