@@ -7,6 +7,7 @@ use proptest::prelude::*;
 use rand::RngExt;
 use rand::rngs::StdRng;
 use scratchnet::matrix::gemm::dispatch;
+use scratchnet::matrix::gemm::threaded::Thresholds;
 use scratchnet::matrix::gemm::{Gemm, Kernel};
 use scratchnet::{Float, MatMut, MatRef, Matrix};
 
@@ -89,6 +90,18 @@ impl<T: Float> Case<T> {
 
     /// Runs `kernel` on a copy of C; returns the whole buffer.
     fn run(&self, kernel: Kernel, threads: usize, alpha: T, beta: T) -> Matrix<T> {
+        self.run_with(kernel, threads, Thresholds::default(), alpha, beta)
+    }
+
+    /// [`Case::run`] with other thresholds for splitting the product.
+    fn run_with(
+        &self,
+        kernel: Kernel,
+        threads: usize,
+        limits: Thresholds,
+        alpha: T,
+        beta: T,
+    ) -> Matrix<T> {
         let mut buf = self.c_buf.clone();
         if beta == T::ZERO {
             // β = 0 must ignore C entirely, NaN included.
@@ -100,23 +113,37 @@ impl<T: Float> Case<T> {
         }
         let c = Self::c_view(&mut buf, self.m, self.n, self.pad);
         Gemm::with_threads(kernel, threads)
+            .with_thresholds(limits)
             .run(alpha, self.a(), self.b(), beta, c)
             .unwrap();
         buf
     }
+
+    /// Σ_p |a(i, p)|·|b(p, j)| for element (i, j): the scale of its rounding error.
+    fn abs_dot(&self, i: usize, j: usize) -> f64 {
+        let (a, b) = (self.a(), self.b());
+        (0..self.k)
+            .map(|p| (a.at(i, p).to_f64() * b.at(p, j).to_f64()).abs())
+            .sum()
+    }
 }
 
-/// Compares a rung's output buffer with the oracle's: border NaN untouched, interior within a
-/// tolerance that grows with k (or exact for integer inputs).
+/// Compares a rung's output buffer with the oracle's: border NaN untouched, interior exact for
+/// integer inputs, else within the bound that floating-point summation guarantees — linear in
+/// k: both results are within k·ε·(|α|·Σ|a||b| + |β·c|) of the exact value, so they differ by
+/// at most twice that (plus one rounding of the write-back).
+#[allow(clippy::too_many_arguments)]
 fn assert_close<T: Float>(
     case: &Case<T>,
     got: &Matrix<T>,
     want: &Matrix<T>,
     exact: bool,
+    alpha: T,
+    beta: T,
     what: &str,
 ) {
     let (m, n) = (case.m, case.n);
-    let tol = T::EPSILON.to_f64() * (case.k as f64 + 2.0) * 4.0;
+    let eps = T::EPSILON.to_f64();
     for i in 0..m + 2 {
         for j in 0..n + case.pad {
             let (g, w) = (got.get(i, j), want.get(i, j));
@@ -128,11 +155,14 @@ fn assert_close<T: Float>(
             if exact {
                 assert!(g == w, "{what}: C[{},{}] = {g}, naive {w}", i - 1, j - 1);
             } else {
+                let c0 = case.c_buf.get(i, j).to_f64();
+                let scale =
+                    alpha.to_f64().abs() * case.abs_dot(i - 1, j - 1) + (beta.to_f64() * c0).abs();
+                let bound = 2.0 * (case.k as f64 + 2.0) * eps * scale + eps * w.to_f64().abs();
                 let (g, w) = (g.to_f64(), w.to_f64());
-                let scale = 1.0 + w.abs();
                 assert!(
-                    (g - w).abs() <= tol * scale * case.k.max(1) as f64,
-                    "{what}: C[{},{}] = {g}, naive {w}",
+                    (g - w).abs() <= bound,
+                    "{what}: C[{},{}] = {g}, naive {w}, bound {bound:e}",
                     i - 1,
                     j - 1
                 );
@@ -143,25 +173,59 @@ fn assert_close<T: Float>(
 
 const ALPHAS_BETAS: [(f64, f64); 5] = [(1.0, 0.0), (1.0, 1.0), (2.5, 0.0), (2.5, 2.5), (0.0, 2.5)];
 
-/// Runs every rung (with 1 and 3 threads where it matters) against naive for one shape.
+/// Thresholds that make `threaded` split even the smallest product on persistent pool workers
+/// (with copied operands), and ones that make it use scoped threads reading in place: both
+/// paths are checked on every shape, not only on the sizes that reach them by default.
+const POOL: Thresholds = Thresholds {
+    min_macs_per_thread: 1,
+    scoped_min_macs: usize::MAX,
+};
+const SCOPED: Thresholds = Thresholds {
+    min_macs_per_thread: 1,
+    scoped_min_macs: 0,
+};
+
+/// Runs every rung (with 1 and 3 threads where it matters, through the pool and the scoped
+/// paths) against naive for one shape, on integer inputs (exact) and on uniform ones.
 fn check_shape<T: Float>(m: usize, k: usize, n: usize, rng: &mut StdRng) {
     for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-        let integer = rng.random_bool(0.5);
-        let case = Case::<T>::new(m, k, n, ta, tb, integer, rng);
-        for (alpha, beta) in ALPHAS_BETAS {
-            let (alpha, beta) = (T::from_f64(alpha), T::from_f64(beta));
-            let want = case.run(Kernel::Naive, 1, alpha, beta);
-            for kernel in Kernel::ALL.into_iter().filter(|&k| k != Kernel::Naive) {
-                for threads in [1, 3] {
-                    if threads > 1 && !kernel.is_threaded() {
-                        continue;
+        for integer in [true, false] {
+            let case = Case::<T>::new(m, k, n, ta, tb, integer, rng);
+            for (alpha, beta) in ALPHAS_BETAS {
+                let (alpha, beta) = (T::from_f64(alpha), T::from_f64(beta));
+                let want = case.run(Kernel::Naive, 1, alpha, beta);
+                for kernel in Kernel::ALL.into_iter().filter(|&k| k != Kernel::Naive) {
+                    // The forced paths spawn or wake threads for every product: once per case
+                    // (α = β = 2.5, both terms of the contract), on the rung itself, and on
+                    // integer inputs, which must then match to the bit.
+                    let paths = kernel == Kernel::Threaded
+                        && integer
+                        && alpha == T::from_f64(2.5)
+                        && beta == T::from_f64(2.5);
+                    let runs: &[(usize, Thresholds, &str)] = if paths {
+                        &[
+                            (1, Thresholds::default(), "default"),
+                            (3, Thresholds::default(), "default"),
+                            (3, POOL, "pool"),
+                            (3, SCOPED, "scoped"),
+                        ]
+                    } else if kernel.is_threaded() {
+                        &[
+                            (1, Thresholds::default(), "default"),
+                            (3, Thresholds::default(), "default"),
+                        ]
+                    } else {
+                        &[(1, Thresholds::default(), "default")]
+                    };
+                    for &(threads, limits, path) in runs {
+                        let got = case.run_with(kernel, threads, limits, alpha, beta);
+                        let what = format!(
+                            "{kernel} ({threads} thr, {path}) {} {m}x{k}x{n} ta={ta} tb={tb} \
+                             int={integer} α={alpha} β={beta}",
+                            T::NAME
+                        );
+                        assert_close(&case, &got, &want, integer, alpha, beta, &what);
                     }
-                    let got = case.run(kernel, threads, alpha, beta);
-                    let what = format!(
-                        "{kernel} ({threads} thr) {} {m}x{k}x{n} ta={ta} tb={tb} α={alpha} β={beta}",
-                        T::NAME
-                    );
-                    assert_close(&case, &got, &want, integer, &what);
                 }
             }
         }

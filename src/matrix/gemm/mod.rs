@@ -135,6 +135,7 @@ pub struct Workspace<T> {
 pub struct Gemm<T> {
     kernel: Kernel,
     threads: usize,
+    limits: threaded::Thresholds,
     workspace: Workspace<T>,
 }
 
@@ -150,8 +151,15 @@ impl<T: Float> Gemm<T> {
         Gemm {
             kernel,
             threads: threads.clamp(1, dispatch::max_threads()),
+            limits: threaded::Thresholds::default(),
             workspace: Workspace::default(),
         }
+    }
+
+    /// This context with other thresholds for splitting a product (see
+    /// [`threaded::Thresholds`]); results do not depend on them, only speed does.
+    pub fn with_thresholds(self, limits: threaded::Thresholds) -> Self {
+        Gemm { limits, ..self }
     }
 
     pub fn kernel(&self) -> Kernel {
@@ -176,7 +184,7 @@ impl<T: Float> Gemm<T> {
         match self.resolved_kernel(m, k, n) {
             Kernel::Threaded => {
                 let mr = dispatch::fastest_kernel::<T>().mr();
-                threaded::threads_for(m, k, n, mr, self.threads)
+                threaded::threads_for(m, k, n, mr, self.threads, self.limits)
             }
             _ => 1,
         }
@@ -223,7 +231,19 @@ impl<T: Float> Gemm<T> {
                 let uk = dispatch::fastest_kernel::<T>();
                 let params = T::block_params(uk.mr(), uk.nr());
                 let bufs = &mut self.workspace.threads;
-                threaded::gemm(&uk, &params, self.threads, alpha, a, b, beta, c, bufs);
+                let limits = self.limits;
+                threaded::gemm(
+                    &uk,
+                    &params,
+                    self.threads,
+                    alpha,
+                    a,
+                    b,
+                    beta,
+                    c,
+                    bufs,
+                    limits,
+                );
             }
             Kernel::Auto => unreachable!("auto resolved above"),
         }

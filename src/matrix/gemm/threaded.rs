@@ -38,11 +38,38 @@ pub const MIN_MACS_PER_THREAD: usize = 3 << 20;
 /// reading the caller's A and B in place; below it, pool workers with copied operands.
 pub const SCOPED_MIN_MACS: usize = 64 << 20;
 
+/// When the rung splits a product and how: the defaults are [`MIN_MACS_PER_THREAD`] and
+/// [`SCOPED_MIN_MACS`]; tests lower them to drive both the pool and the scoped-thread paths on
+/// small shapes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Thresholds {
+    /// The least work (m·n·k) a thread must get before it is used.
+    pub min_macs_per_thread: usize,
+    /// From this much work on, helpers are scoped threads reading A and B in place.
+    pub scoped_min_macs: usize,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            min_macs_per_thread: MIN_MACS_PER_THREAD,
+            scoped_min_macs: SCOPED_MIN_MACS,
+        }
+    }
+}
+
 /// How many threads a product of `m`×`k`×`n` uses, given at most `max_threads` and a tile of
 /// `mr` rows: limited by the work per thread and by the number of row tiles.
-pub fn threads_for(m: usize, k: usize, n: usize, mr: usize, max_threads: usize) -> usize {
+pub fn threads_for(
+    m: usize,
+    k: usize,
+    n: usize,
+    mr: usize,
+    max_threads: usize,
+    limits: Thresholds,
+) -> usize {
     let work = m.saturating_mul(n).saturating_mul(k);
-    let by_work = (work / MIN_MACS_PER_THREAD).max(1);
+    let by_work = (work / limits.min_macs_per_thread.max(1)).max(1);
     let by_rows = m.div_ceil(mr).max(1);
     max_threads.min(by_work).min(by_rows).max(1)
 }
@@ -79,6 +106,7 @@ pub fn gemm<T: Float>(
     beta: T,
     c: MatMut<'_, T>,
     bufs: &mut ThreadBuffers<T>,
+    limits: Thresholds,
 ) {
     if !c.rows_are_disjoint() {
         // A column-major C: solve Cᵀ = Bᵀ·Aᵀ, whose rows are C's columns.
@@ -92,10 +120,11 @@ pub fn gemm<T: Float>(
             beta,
             c.t(),
             bufs,
+            limits,
         );
     }
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
-    let threads = threads_for(m, k, n, uk.mr(), max_threads);
+    let threads = threads_for(m, k, n, uk.mr(), max_threads, limits);
     if threads == 1 {
         packed::gemm(uk, params, alpha, a, b, beta, c, &mut bufs.main);
         return;
@@ -106,7 +135,7 @@ pub fn gemm<T: Float>(
     if bufs.helpers.len() < threads - 1 {
         bufs.helpers.resize_with(threads - 1, BandBuffers::default);
     }
-    if m.saturating_mul(n).saturating_mul(k) >= SCOPED_MIN_MACS {
+    if m.saturating_mul(n).saturating_mul(k) >= limits.scoped_min_macs {
         // Big product: milliseconds of work per band, so a fresh scoped thread's start-up is
         // noise, and the helpers read A and B in place instead of from copies (two copies of a
         // large B would compete for L3).
