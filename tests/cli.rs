@@ -965,3 +965,43 @@ fn the_chance_warning_fires_at_chance_only_with_advice_that_fits() {
     let partial = run(&["--optimizer", "sgd", "--lr", "0.05", "--epochs", "3"]);
     assert!(!partial.contains("guessing"), "{partial}");
 }
+
+#[test]
+fn bench_roofline_places_each_product_under_its_roofs() {
+    let dir = common::temp_dir("roofline");
+    let svg = dir.join("roof.svg");
+    let stdout = stdout_of(
+        scratchnet()
+            .args(["bench", "roofline", "--kernels", "reordered,simd"])
+            .args(["--sizes", "64", "--shapes", "100x50x10", "--threads", "2"])
+            .args(["--budget-ms", "20", "--format", "csv", "--quiet", "--svg"])
+            .arg(&svg),
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "kernel,m×k×n,threads,flop/byte,GFLOP/s,roof,% of roof"
+    );
+    assert_eq!(lines.len(), 1 + 2 * 2, "{stdout}");
+    for line in &lines[1..] {
+        let cells: Vec<&str> = line.split(',').collect();
+        let (ai, gflops, roof): (f64, f64, f64) = (
+            cells[3].parse().unwrap(),
+            cells[4].parse().unwrap(),
+            cells[5].parse().unwrap(),
+        );
+        assert!(ai > 0.0 && gflops > 0.0 && roof > 0.0, "{line}");
+        // 64³ in f32: 2·64³ flops over 3·64²·4 bytes.
+        if cells[1] == "64x64x64" {
+            assert!((ai - 2.0 * 64.0 / 12.0).abs() < 0.06, "{line}");
+        }
+    }
+    let chart = std::fs::read_to_string(&svg).unwrap();
+    for text in ["GEMM roofline", "arithmetic intensity", "GB/s", "GFLOP/s"] {
+        assert!(chart.contains(text), "'{text}' missing from the roofline");
+    }
+    for legend in ["reordered", "simd"] {
+        assert!(chart.contains(&format!("\n{legend}\n</text>")), "{legend}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

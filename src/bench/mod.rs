@@ -4,3 +4,4 @@
 pub mod environment;
 pub mod gemm;
 pub mod peak;
+pub mod stream;

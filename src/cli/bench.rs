@@ -19,6 +19,9 @@ use crate::report::{self, csv, markdown};
 pub enum BenchCommand {
     /// GFLOP/s of each GEMM rung over square sizes and MLP shapes.
     Gemm(GemmArgs),
+    /// Each rung and shape against the machine's roofs: memory bandwidth (STREAM triad, 1 and
+    /// all threads) and the FMA peaks (AVX2, AVX-512); `--svg` draws the roofline.
+    Roofline(GemmArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -74,6 +77,7 @@ pub struct GemmArgs {
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Gemm(args) => gemm_report(args),
+        BenchCommand::Roofline(args) => roofline_report(args),
     }
 }
 
@@ -258,4 +262,104 @@ fn header_lines(
         ),
     ));
     lines
+}
+
+/// `bench roofline`: the GEMM measurements of `bench gemm`, placed under the roofs.
+fn roofline_report(args: GemmArgs) -> Result<()> {
+    use crate::bench::stream;
+    use crate::report::roofline::{self, Roof, Roofs};
+    let config = gemm_config(&args)?;
+    if let Some(path) = &args.svg {
+        output::check_outputs(&[Named::new("--svg", path)], &[], &[])?;
+    }
+    if let Some(w) = debug_build_warning() {
+        eprintln!("{w}");
+    }
+    let env = Environment::detect();
+    let precision = args.precision.name();
+    let elem = args.precision.bytes();
+    let peak = peak::measure(config.threads, Duration::from_millis(100), 5);
+    let threads = config.threads;
+    // Roofs for one thread (the single-threaded rungs) and for all of them (`threaded`).
+    let mut counts = vec![1];
+    if threads > 1 {
+        counts.push(threads);
+    }
+    let avx2_share = peak.avx2_per_core.map(|a| a / peak.f32_per_core);
+    let roofs = Roofs {
+        roofs: counts
+            .into_iter()
+            .map(|t| {
+                let widest = peak.gflops(precision, t);
+                let mut ceilings = Vec::new();
+                if let Some(share) = avx2_share {
+                    ceilings.push(("avx2+fma".to_string(), widest * share));
+                }
+                ceilings.push((peak.isa.to_string(), widest));
+                Roof {
+                    threads: t,
+                    ceilings,
+                    bandwidth: stream::triad(t, 5),
+                }
+            })
+            .collect(),
+    };
+    let bar = progress_bar(
+        (config.kernels.len() * config.problems.len()) as u64,
+        !args.quiet,
+        "{bar:30} {pos}/{len} {msg} [{elapsed}]",
+    );
+    let progress = |done: usize, _total: usize, label: &str| {
+        bar.set_position(done as u64);
+        bar.set_message(label.to_string());
+    };
+    let points = match args.precision {
+        Precision::F32 => gemm::run::<f32>(&config, progress)?,
+        Precision::F64 => gemm::run::<f64>(&config, progress)?,
+    };
+    bar.finish_and_clear();
+    let mut header = header_lines(&env, &peak, precision, threads);
+    header.push((
+        "bandwidth".into(),
+        roofs
+            .roofs
+            .iter()
+            .map(|r| format!("{:.1} GB/s on {} thread(s)", r.bandwidth, r.threads))
+            .collect::<Vec<_>>()
+            .join(", ")
+            + " (STREAM triad, 3 × 64 MiB)",
+    ));
+    let table = roofline::table(&points, &roofs, elem);
+    match args.format {
+        Format::Table => {
+            for (k, v) in &header {
+                crate::outln!("{k:>14}: {v}");
+            }
+            crate::outln!();
+            crate::out!("{}", table.to_text());
+        }
+        Format::Markdown => {
+            for (k, v) in &header {
+                crate::outln!("- {k}: {v}");
+            }
+            crate::outln!();
+            crate::out!("{}", markdown::render(&table));
+        }
+        Format::Csv => {
+            for (k, v) in &header {
+                eprintln!("# {k}: {v}");
+            }
+            crate::out!("{}", csv::render(&table));
+        }
+    }
+    if let Some(path) = &args.svg {
+        let subtitle = format!(
+            "{} · {} · {threads} thread(s) · {precision} · {} · {}",
+            env.cpu, env.simd, env.rustc, env.date
+        );
+        let svg = roofline::chart(&points, &roofs, elem, "GEMM roofline", &subtitle)?;
+        write_output(path, svg.as_bytes())?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@ pub mod csv;
 pub mod gemm;
 pub mod markdown;
 pub mod plane;
+pub mod roofline;
 pub mod svg;
 pub mod table;
 pub mod training;
