@@ -193,6 +193,9 @@ impl<T: Float> Session<T> {
     ) -> Result<Self> {
         let n = ds.x_train.rows();
         settings.train.validate(n)?;
+        // Decide now, not inside the first step's first product, whether the AVX-512 kernel
+        // pays (a few milliseconds of probing): the step times and `--profile` stay honest.
+        crate::matrix::gemm::dispatch::avx512_pays();
         Ok(Session {
             net,
             opt,

@@ -396,6 +396,7 @@ pub fn train_from<T: Float>(
         batch_t.clear();
         batch_t.extend(batch_idx.iter().map(|&i| data.t_train[i]));
         net.input_mut().gather_rows_from(&data.x_train, &batch_idx);
+        let gathered = start.elapsed();
         let loss = net.gradient_on_input(Targets::Labels(&batch_t))?.to_f64();
         state.iteration += 1;
         if !loss.is_finite() || loss > explode_at {
@@ -406,7 +407,12 @@ pub fn train_from<T: Float>(
                 advice: divergence_advice(state.iteration, net.weight_decay()),
             });
         }
+        let before_update = Instant::now();
         opt.step(net);
+        if let Some(p) = net.profile_mut() {
+            p.gather += gathered;
+            p.optimizer += before_update.elapsed();
+        }
         let seconds = start.elapsed().as_secs_f64();
         state.epoch_loss_sum += loss;
         state.epoch_samples += batch_idx.len();

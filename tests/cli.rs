@@ -1005,3 +1005,46 @@ fn bench_roofline_places_each_product_under_its_roofs() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn train_profile_accounts_for_the_step_layer_by_layer() {
+    let out = stdout_of(scratchnet().args([
+        "train",
+        "--dataset",
+        "spiral",
+        "--hidden",
+        "32,16",
+        "--epochs",
+        "3",
+        "--quiet",
+        "--profile",
+        "--threads",
+        "1",
+    ]));
+    assert!(out.starts_with("profile: "), "{out}");
+    for part in [
+        "0: affine 2 32",
+        "1: relu",
+        "2: affine 32 16",
+        "4: affine 16 2",
+        "softmax with loss",
+        "batch gathering",
+        "optimizer",
+        "other",
+    ] {
+        assert!(out.contains(part), "'{part}' missing: {out}");
+    }
+    // The shares account for the whole training time (each printed to 0.1 %).
+    let total: f64 = out
+        .lines()
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find(|c| c.len() > 1 && c.ends_with('%'))
+        })
+        .map(|c| c.trim_end_matches('%').parse::<f64>().unwrap())
+        .sum();
+    assert!((total - 100.0).abs() < 2.0, "shares sum to {total}: {out}");
+    // Affine layers report a GEMM rate.
+    let affine = out.lines().find(|l| l.starts_with("0: affine")).unwrap();
+    assert!(affine.split_whitespace().count() >= 7, "{affine}");
+}

@@ -131,6 +131,11 @@ pub struct TrainCmd {
     /// No progress bar and no table: only errors (and the files asked for).
     #[arg(long)]
     pub quiet: bool,
+    /// After training, print where a training step's time went: each layer's forward and
+    /// backward time, its share, each affine layer's GEMM rate against the FMA peak, and the
+    /// time outside the layers (loss, batch gathering, optimizer).
+    #[arg(long)]
+    pub profile: bool,
 }
 
 /// Parses a `--hidden` list.
@@ -377,10 +382,18 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
         }
     };
     let save = cmd.save.as_deref();
+    if cmd.profile {
+        session.net.enable_profile();
+    }
+    let seconds_before = session.state.history.train_seconds;
     let outcome = session.run(cmd.save_every, &signals.stop, on_event, |s| {
         save.map_or(Ok(()), |p| s.save(p))
     })?;
     bar.finish_and_clear();
+    if cmd.profile {
+        let seconds = session.state.history.train_seconds - seconds_before;
+        outln!("{}", profile_report(&session, seconds, settings.threads));
+    }
     if let Some(p) = save {
         session.save(p)?;
     }
@@ -427,6 +440,97 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
         eprintln!("{warning}");
     }
     Ok(())
+}
+
+/// The `--profile` table: per layer, then the time outside the layers, each as milliseconds
+/// per step and share of the training time; affine layers also as GEMM GFLOP/s and % of the
+/// FMA peak (measured here on `threads` threads, as `bench gemm` does).
+fn profile_report<T: Float>(session: &Session<T>, seconds: f64, threads: usize) -> String {
+    use crate::report::{Align, Table};
+    let Some(p) = session.net.profile() else {
+        return String::new();
+    };
+    let steps = p.steps.max(1) as f64;
+    let peak = crate::bench::peak::measure(threads, std::time::Duration::from_millis(30), 3);
+    let peak_gflops = peak.gflops(T::NAME, threads);
+    let total = seconds.max(1e-9);
+    let mut t = Table::new(&[
+        ("part", Align::Left),
+        ("forward ms", Align::Right),
+        ("backward ms", Align::Right),
+        ("share", Align::Right),
+        ("GEMM GFLOP/s", Align::Right),
+        ("% peak", Align::Right),
+    ]);
+    let ms = |d: std::time::Duration| format!("{:.3}", d.as_secs_f64() * 1e3 / steps);
+    let share = |secs: f64| format!("{:.1}%", 100.0 * secs / total);
+    let mut accounted = 0.0;
+    let specs = session.net.specs();
+    for (i, spec) in specs.iter().enumerate() {
+        let (f, b) = (p.forward[i], p.backward[i]);
+        let secs = (f + b).as_secs_f64();
+        accounted += secs;
+        let (rate, pct) = match *spec {
+            LayerSpec::Affine { n_in, n_out } => {
+                // X·W forward; Xᵀ·dY and, past the first layer, dY·Wᵀ backward.
+                let one = 2.0 * p.rows as f64 * n_in as f64 * n_out as f64;
+                let flops = one * if i == 0 { 2.0 } else { 3.0 };
+                let gflops = flops / secs.max(1e-12) / 1e9;
+                (
+                    format!("{gflops:.1}"),
+                    format!("{:.1}", 100.0 * gflops / peak_gflops.max(1e-9)),
+                )
+            }
+            _ => (String::new(), String::new()),
+        };
+        t.push(vec![
+            format!("{i}: {spec}"),
+            ms(f),
+            ms(b),
+            share(secs),
+            rate,
+            pct,
+        ]);
+    }
+    let n = specs.len();
+    let loss = (p.forward[n] + p.backward[n]).as_secs_f64();
+    accounted += loss;
+    t.push(vec![
+        "softmax with loss".into(),
+        ms(p.forward[n]),
+        ms(p.backward[n]),
+        share(loss),
+        String::new(),
+        String::new(),
+    ]);
+    for (name, d) in [("batch gathering", p.gather), ("optimizer", p.optimizer)] {
+        accounted += d.as_secs_f64();
+        t.push(vec![
+            name.into(),
+            ms(d),
+            String::new(),
+            share(d.as_secs_f64()),
+            String::new(),
+            String::new(),
+        ]);
+    }
+    let other = (total - accounted).max(0.0);
+    t.push(vec![
+        "other (weight decay, bookkeeping)".into(),
+        format!("{:.3}", other * 1e3 / steps),
+        String::new(),
+        share(other),
+        String::new(),
+        String::new(),
+    ]);
+    format!(
+        "profile: {} steps, {:.3} ms per step, {threads} thread(s), FMA peak {peak_gflops:.1} GFLOP/s {} ({})\n{}",
+        p.steps,
+        total * 1e3 / steps,
+        T::NAME,
+        peak.isa,
+        t.to_text()
+    )
 }
 
 /// Writes `--log`, `--plot` and `--summary-json` for what the run did.

@@ -29,6 +29,23 @@ pub struct Network<T: Float> {
     acts: Vec<Matrix<T>>,
     /// grads[i] = ∂L/∂acts[i] (grads[0] stays empty: the input needs no gradient).
     grads: Vec<Matrix<T>>,
+    /// Per-layer training time, when asked for (`train --profile`); `None` costs nothing.
+    profile: Option<Profile>,
+}
+
+/// Where a training step's time goes, layer by layer (training passes only: evaluation is not
+/// counted). Index `i < layers` is layer i; the last entry is softmax-with-loss.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Profile {
+    pub forward: Vec<std::time::Duration>,
+    pub backward: Vec<std::time::Duration>,
+    /// Training steps timed.
+    pub steps: u64,
+    /// Rows in all the batches timed (for the GEMMs' flop counts).
+    pub rows: u64,
+    /// Outside the network, timed by the trainer: gathering each batch, the optimizer's update.
+    pub gather: std::time::Duration,
+    pub optimizer: std::time::Duration,
 }
 
 impl<T: Float> std::fmt::Debug for Network<T> {
@@ -115,6 +132,7 @@ impl<T: Float> Network<T> {
             seed,
             acts: (0..=n).map(|_| Matrix::zeros(0, 0)).collect(),
             grads: (0..=n).map(|_| Matrix::zeros(0, 0)).collect(),
+            profile: None,
         })
     }
 
@@ -170,10 +188,35 @@ impl<T: Float> Network<T> {
     }
 
     fn forward(&mut self, mode: Mode) {
+        let timed = mode == Mode::Train && self.profile.is_some();
         for (i, layer) in self.layers.iter_mut().enumerate() {
             let (xs, outs) = self.acts.split_at_mut(i + 1);
+            let start = timed.then(std::time::Instant::now);
             layer.forward(&xs[i], &mut outs[0], mode);
+            if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
+                p.forward[i] += start.elapsed();
+            }
         }
+    }
+
+    /// Starts timing every layer of every training step from now on (see [`Profile`]).
+    pub fn enable_profile(&mut self) {
+        let n = self.layers.len() + 1;
+        self.profile = Some(Profile {
+            forward: vec![std::time::Duration::ZERO; n],
+            backward: vec![std::time::Duration::ZERO; n],
+            ..Profile::default()
+        });
+    }
+
+    /// The times gathered since [`Network::enable_profile`], if it was called.
+    pub fn profile(&self) -> Option<&Profile> {
+        self.profile.as_ref()
+    }
+
+    /// [`Network::profile`], for the trainer to add the time it spends outside the layers.
+    pub fn profile_mut(&mut self) -> Option<&mut Profile> {
+        self.profile.as_mut()
     }
 
     /// Class scores (before softmax) for `x`: N × classes.
@@ -225,13 +268,27 @@ impl<T: Float> Network<T> {
         }
         self.forward(Mode::Train);
         let n = self.layers.len();
+        let timed = self.profile.is_some();
+        let clock = || timed.then(std::time::Instant::now);
+        let start = clock();
         let loss = self.loss_layer.forward(&self.acts[n], t)?;
+        let mid = clock();
         self.loss_layer.backward(t, &mut self.grads[n]);
+        if let (Some(start), Some(mid), Some(p)) = (start, mid, self.profile.as_mut()) {
+            p.forward[n] += mid - start;
+            p.backward[n] += mid.elapsed();
+            p.steps += 1;
+            p.rows += self.acts[0].rows() as u64;
+        }
         for i in (0..n).rev() {
             let (gx, gout) = self.grads.split_at_mut(i + 1);
             // The first layer's input is data: no gradient needed, so none is computed.
             let dx = if i == 0 { None } else { Some(&mut gx[i]) };
+            let start = clock();
             self.layers[i].backward(&self.acts[i], &self.acts[i + 1], &gout[0], dx);
+            if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
+                p.backward[i] += start.elapsed();
+            }
         }
         let lambda = self.weight_decay;
         if lambda != T::ZERO {
