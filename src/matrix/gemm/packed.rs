@@ -34,10 +34,81 @@ pub fn gemm<T: Float>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     beta: T,
+    c: MatMut<'_, T>,
+    ws: &mut PackBuffers<T>,
+) {
+    gemm_from(uk, params, alpha, a, BSource::Pack(b), beta, c, ws);
+}
+
+/// [`gemm`] with B already packed by [`pack_b`] for the same `params` and tile: the threaded
+/// rung packs B once and every thread reads it, instead of each packing its own copy.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_packed_b<T: Float>(
+    uk: &MicroKernel<T>,
+    params: &BlockParams,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b_packed: &[T],
+    n: usize,
+    beta: T,
+    c: MatMut<'_, T>,
+    ws: &mut PackBuffers<T>,
+) {
+    gemm_from(uk, params, alpha, a, BSource::Packed(b_packed, n), beta, c, ws);
+}
+
+/// Where the loops get their packed B blocks.
+enum BSource<'a, T> {
+    /// Pack each (jc, pc) block from this view as the loops reach it.
+    Pack(MatRef<'a, T>),
+    /// Every block already packed, in loop order (jc outer, pc inner), for B with `n` columns.
+    Packed(&'a [T], usize),
+}
+
+/// The k slices the loops cut: k spread evenly over the fewest slices of at most kc (k = 784
+/// becomes 3 × 262 rather than 256 + 256 + 256 + 16, whose last slice would pay a full C
+/// update for 16 steps of work).
+fn kc_even(k: usize, kc: usize) -> usize {
+    k.div_ceil(k.div_ceil(kc)).max(1)
+}
+
+/// Packs all of B (k × n) into `out` in the order the loops read it: for each column block
+/// (jc) and each k slice (pc), the block's nr-wide panels, as [`gemm`] would pack them one by
+/// one. Feed the result to [`gemm_packed_b`] with the same `params`.
+pub fn pack_b<T: Float>(b: MatRef<'_, T>, params: &BlockParams, out: &mut Vec<T>) {
+    let (k, n) = (b.rows(), b.cols());
+    out.clear();
+    if k == 0 || n == 0 {
+        return;
+    }
+    let (nc, nr, kc) = (params.nc, params.nr, kc_even(k, params.kc));
+    for jc in (0..n).step_by(nc) {
+        let nb = nc.min(n - jc);
+        for pc in (0..k).step_by(kc) {
+            let kb = kc.min(k - pc);
+            let start = out.len();
+            out.resize(start + panels(nb, nr) * nr * kb, T::ZERO);
+            pack_panels(b.sub(pc, jc, kb, nb).t(), nr, &mut out[start..]);
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gemm_from<T: Float>(
+    uk: &MicroKernel<T>,
+    params: &BlockParams,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: BSource<'_, T>,
+    beta: T,
     mut c: MatMut<'_, T>,
     ws: &mut PackBuffers<T>,
 ) {
-    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    let (m, k) = (a.rows(), a.cols());
+    let n = match &b {
+        BSource::Pack(b) => b.cols(),
+        BSource::Packed(_, n) => *n,
+    };
     let (mr, nr) = (uk.mr(), uk.nr());
     assert!(mr * nr <= MAX_TILE && params.mr == mr && params.nr == nr);
     if m == 0 || n == 0 {
@@ -50,10 +121,10 @@ pub fn gemm<T: Float>(
     }
     let BlockParams { mc, kc, nc, .. } = *params;
     let (rs_c, cs_c) = (c.rs(), c.cs());
-    // Spread k evenly over the fewest kc-sized slices: k = 784 becomes 3 × 262 rather than
-    // 256 + 256 + 256 + 16, whose last slice would pay a full C update for 16 steps of work.
-    let kc_even = k.div_ceil(k.div_ceil(kc));
+    let kc_even = kc_even(k, kc);
     let PackBuffers { a: a_buf, b: b_buf } = ws;
+    // Where the next pre-packed block starts (for `BSource::Packed`).
+    let mut packed_at = 0;
 
     // 5th loop (jc): a column block of nc columns of C and B. Its packed B block (kc × nc)
     // is the operand reused most: by every A block of the 3rd loop.
@@ -65,8 +136,19 @@ pub fn gemm<T: Float>(
         for pc in (0..k).step_by(kc_even) {
             let kb = kc_even.min(k - pc);
             let beta_p = if pc == 0 { beta } else { T::ONE };
-            let b_pack = b_buf.slice_mut(panels(nb, nr) * nr * kb);
-            pack_panels(b.sub(pc, jc, kb, nb).t(), nr, b_pack);
+            let len = panels(nb, nr) * nr * kb;
+            let b_pack: &[T] = match &b {
+                BSource::Pack(b) => {
+                    let buf = b_buf.slice_mut(len);
+                    pack_panels(b.sub(pc, jc, kb, nb).t(), nr, buf);
+                    buf
+                }
+                BSource::Packed(all, _) => {
+                    let block = &all[packed_at..packed_at + len];
+                    packed_at += len;
+                    block
+                }
+            };
 
             // 3rd loop (ic): a row block of mc rows of A and C. The packed A block (mc × kc)
             // stays in L2 while every B micro-panel of the jc block passes by it.

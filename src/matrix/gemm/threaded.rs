@@ -8,10 +8,10 @@
 //! - for big products (≥ [`SCOPED_MIN_MACS`]), to `std::thread::scope` threads that read A and
 //!   B in place: their start-up cost (50–200 µs here) vanishes beside milliseconds of work;
 //! - for the mid-sized products of a training step, to persistent [`pool`]
-//!   workers that are already awake. Pool jobs must own their data, so a helper's band of A, a
-//!   copy of B (shared by all helpers) and its band of C travel to the worker in reusable
-//!   buffers and come back — m·k/threads + k·n + m·n/threads copied elements against
-//!   m·n·k/threads multiply-adds.
+//!   workers that are already awake. Pool jobs must own their data, so a helper's band of A
+//!   and its band of C travel to the worker in reusable buffers and come back, and B is packed
+//!   once by the caller into the panel order every thread's loops read, and shared — m·k/threads
+//!   + m·n/threads copied elements and one packing of B against m·n·k/threads multiply-adds.
 //!
 //! **Determinism.** An element of C is the sum over k in the same kc slices, in the same order,
 //! by the same microkernel, whichever band it falls in; edge tiles merge with the same arithmetic
@@ -163,7 +163,9 @@ pub fn gemm<T: Float>(
     }
 
     // Mid-sized product (a training step's layers): persistent pool workers, which need owned
-    // data. B once, row-major, for every helper.
+    // data. B is packed once, here, into the panels every thread's loops read, and shared:
+    // no thread copies or packs B again (packing B per thread cost as much as the second
+    // core saved on 100×784×100).
     let b_shared = match Arc::get_mut(&mut bufs.b) {
         Some(v) => v,
         None => {
@@ -171,7 +173,7 @@ pub fn gemm<T: Float>(
             Arc::get_mut(&mut bufs.b).expect("fresh Arc is unique")
         }
     };
-    copy_rows(b, b_shared);
+    packed::pack_b(b, params, b_shared);
 
     let (tx, rx) = mpsc::channel::<(usize, BandBuffers<T>)>();
     let mut row = 0;
@@ -192,9 +194,8 @@ pub fn gemm<T: Float>(
             Box::new(move || {
                 let BandBuffers { pack, a, c } = &mut band;
                 let a_view = MatRef::new(a, rows, k, k, 1).expect("band of A fits");
-                let b_view = MatRef::new(&b_arc, k, n, n, 1).expect("B fits");
                 let c_view = MatMut::new(c, rows, n, n, 1).expect("band of C fits");
-                packed::gemm(&uk, &params, alpha, a_view, b_view, beta, c_view, pack);
+                packed::gemm_packed_b(&uk, &params, alpha, a_view, &b_arc, n, beta, c_view, pack);
                 drop(b_arc); // before replying, so the caller can reuse B's buffer
                 let _ = tx.send((t, band));
             }),
@@ -206,16 +207,19 @@ pub fn gemm<T: Float>(
     let (mut top, mine) = c
         .split_rows_at(row)
         .expect("rows are disjoint: checked above");
-    packed::gemm(
+    let b_all = Arc::clone(&bufs.b);
+    packed::gemm_packed_b(
         uk,
         params,
         alpha,
         a.sub(row, 0, m - row, k),
-        b,
+        &b_all,
+        n,
         beta,
         mine,
         &mut bufs.main,
     );
+    drop(b_all);
 
     // Collect the helpers' bands (in any order) and copy them into C.
     drop(tx);
