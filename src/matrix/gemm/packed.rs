@@ -54,7 +54,16 @@ pub fn gemm_packed_b<T: Float>(
     c: MatMut<'_, T>,
     ws: &mut PackBuffers<T>,
 ) {
-    gemm_from(uk, params, alpha, a, BSource::Packed(b_packed, n), beta, c, ws);
+    gemm_from(
+        uk,
+        params,
+        alpha,
+        a,
+        BSource::Packed(b_packed, n),
+        beta,
+        c,
+        ws,
+    );
 }
 
 /// Where the loops get their packed B blocks.
