@@ -10,10 +10,11 @@ use crate::bench::gemm::{self, Problem};
 use crate::bench::peak::{self, Peak};
 use crate::cli::{Precision, progress_bar};
 use crate::error::{Error, Result};
-use crate::matrix::gemm::dispatch::resolve_threads;
+use crate::matrix::gemm::dispatch::{self, resolve_threads};
+use crate::matrix::gemm::params::{BlockParams, Caches};
 use crate::memory;
 use crate::output::{self, Named, write_output};
-use crate::report::{self, csv, markdown};
+use crate::report::{self, Table, csv, markdown};
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
@@ -137,8 +138,15 @@ pub fn gemm_config(args: &GemmArgs) -> Result<gemm::Config> {
     })
 }
 
-fn gemm_report(args: GemmArgs) -> Result<()> {
-    let config = gemm_config(&args)?;
+/// What both reports start with: the plan, a checked output, the machine and its FMA peak.
+struct Prepared {
+    config: gemm::Config,
+    env: Environment,
+    peak: Peak,
+}
+
+fn prepare(args: &GemmArgs) -> Result<Prepared> {
+    let config = gemm_config(args)?;
     if let Some(path) = &args.svg {
         // Fail before minutes of measuring, not after.
         output::check_outputs(&[Named::new("--svg", path)], &[], &[])?;
@@ -148,7 +156,11 @@ fn gemm_report(args: GemmArgs) -> Result<()> {
     }
     let env = Environment::detect();
     let peak = peak::measure(config.threads, Duration::from_millis(100), 5);
+    Ok(Prepared { config, env, peak })
+}
 
+/// Times every rung on every problem, with a progress bar unless `--quiet`.
+fn measure(args: &GemmArgs, config: &gemm::Config) -> Result<Vec<gemm::Point>> {
     let bar = progress_bar(
         (config.kernels.len() * config.problems.len()) as u64,
         !args.quiet,
@@ -159,36 +171,52 @@ fn gemm_report(args: GemmArgs) -> Result<()> {
         bar.set_message(label.to_string());
     };
     let points = match args.precision {
-        Precision::F32 => gemm::run::<f32>(&config, progress)?,
-        Precision::F64 => gemm::run::<f64>(&config, progress)?,
+        Precision::F32 => gemm::run::<f32>(config, progress)?,
+        Precision::F64 => gemm::run::<f64>(config, progress)?,
     };
     bar.finish_and_clear();
+    Ok(points)
+}
 
-    let precision = args.precision.name();
-    let header = header_lines(&env, &peak, precision, config.threads);
-    match args.format {
+/// Prints the experiment header and a table in the chosen format: as `key: value` lines
+/// before a text table, as a list before Markdown, on stderr (as `# ` comments) for CSV so
+/// stdout stays pure CSV. `csv_table` is the machine-readable variant of `table`.
+fn print_report(format: Format, header: &[(String, String)], table: &Table, csv_table: &Table) {
+    match format {
         Format::Table => {
-            for (k, v) in &header {
+            for (k, v) in header {
                 crate::outln!("{k:>14}: {v}");
             }
             crate::outln!();
-            crate::out!("{}", report::gemm::table(&points, &peak).to_text());
+            crate::out!("{}", table.to_text());
         }
         Format::Markdown => {
-            for (k, v) in &header {
+            for (k, v) in header {
                 crate::outln!("- {k}: {v}");
             }
             crate::outln!();
-            crate::out!("{}", markdown::render(&report::gemm::table(&points, &peak)));
+            crate::out!("{}", markdown::render(table));
         }
         Format::Csv => {
-            // Machine-readable output stays pure CSV; the header goes to stderr.
-            for (k, v) in &header {
+            for (k, v) in header {
                 eprintln!("# {k}: {v}");
             }
-            crate::out!("{}", csv::render(&report::gemm::csv_table(&points, &peak)));
+            crate::out!("{}", csv::render(csv_table));
         }
     }
+}
+
+fn gemm_report(args: GemmArgs) -> Result<()> {
+    let Prepared { config, env, peak } = prepare(&args)?;
+    let points = measure(&args, &config)?;
+    let precision = args.precision.name();
+    let header = header_lines(&env, &peak, precision, config.threads);
+    print_report(
+        args.format,
+        &header,
+        &report::gemm::table(&points, &peak),
+        &report::gemm::csv_table(&points, &peak),
+    );
     let noisy = report::gemm::noisy_points(&points);
     if noisy > 0 {
         eprintln!(
@@ -216,7 +244,7 @@ fn header_lines(
     threads: usize,
 ) -> Vec<(String, String)> {
     let mut lines = env.lines();
-    let caches = crate::matrix::gemm::params::Caches::current();
+    let caches = Caches::current();
     lines.push((
         "caches".into(),
         format!(
@@ -227,12 +255,12 @@ fn header_lines(
             caches.source
         ),
     ));
-    let uk = crate::matrix::gemm::dispatch::fastest_kernel::<f32>();
     let p = if precision == "f64" {
-        let uk = crate::matrix::gemm::dispatch::fastest_kernel::<f64>();
-        crate::matrix::gemm::params::BlockParams::for_f64(uk.mr(), uk.nr())
+        let uk = dispatch::fastest_kernel::<f64>();
+        BlockParams::for_f64(uk.mr(), uk.nr())
     } else {
-        crate::matrix::gemm::params::BlockParams::for_f32(uk.mr(), uk.nr())
+        let uk = dispatch::fastest_kernel::<f32>();
+        BlockParams::for_f32(uk.mr(), uk.nr())
     };
     lines.push((
         "blocks".into(),
@@ -241,8 +269,8 @@ fn header_lines(
             p.mc, p.kc, p.nc, p.mr, p.nr
         ),
     ));
-    if let Some(gain) = crate::matrix::gemm::dispatch::measure_avx512_gain() {
-        let used = crate::matrix::gemm::dispatch::fastest_kernel::<f32>().name();
+    if let Some(gain) = dispatch::avx512_gain() {
+        let used = dispatch::fastest_kernel::<f32>().name();
         lines.push((
             "avx512 gain".into(),
             format!("{gain:.2}× the AVX2 FMA rate; threaded and auto run the {used} kernel"),
@@ -268,17 +296,9 @@ fn header_lines(
 fn roofline_report(args: GemmArgs) -> Result<()> {
     use crate::bench::stream;
     use crate::report::roofline::{self, Roof, Roofs};
-    let config = gemm_config(&args)?;
-    if let Some(path) = &args.svg {
-        output::check_outputs(&[Named::new("--svg", path)], &[], &[])?;
-    }
-    if let Some(w) = debug_build_warning() {
-        eprintln!("{w}");
-    }
-    let env = Environment::detect();
+    let Prepared { config, env, peak } = prepare(&args)?;
     let precision = args.precision.name();
     let elem = args.precision.bytes();
-    let peak = peak::measure(config.threads, Duration::from_millis(100), 5);
     let threads = config.threads;
     // Roofs for one thread (the single-threaded rungs) and for all of them (`threaded`).
     let mut counts = vec![1];
@@ -304,20 +324,7 @@ fn roofline_report(args: GemmArgs) -> Result<()> {
             })
             .collect(),
     };
-    let bar = progress_bar(
-        (config.kernels.len() * config.problems.len()) as u64,
-        !args.quiet,
-        "{bar:30} {pos}/{len} {msg} [{elapsed}]",
-    );
-    let progress = |done: usize, _total: usize, label: &str| {
-        bar.set_position(done as u64);
-        bar.set_message(label.to_string());
-    };
-    let points = match args.precision {
-        Precision::F32 => gemm::run::<f32>(&config, progress)?,
-        Precision::F64 => gemm::run::<f64>(&config, progress)?,
-    };
-    bar.finish_and_clear();
+    let points = measure(&args, &config)?;
     let mut header = header_lines(&env, &peak, precision, threads);
     header.push((
         "bandwidth".into(),
@@ -330,28 +337,7 @@ fn roofline_report(args: GemmArgs) -> Result<()> {
             + " (STREAM triad, 3 × 64 MiB)",
     ));
     let table = roofline::table(&points, &roofs, elem);
-    match args.format {
-        Format::Table => {
-            for (k, v) in &header {
-                crate::outln!("{k:>14}: {v}");
-            }
-            crate::outln!();
-            crate::out!("{}", table.to_text());
-        }
-        Format::Markdown => {
-            for (k, v) in &header {
-                crate::outln!("- {k}: {v}");
-            }
-            crate::outln!();
-            crate::out!("{}", markdown::render(&table));
-        }
-        Format::Csv => {
-            for (k, v) in &header {
-                eprintln!("# {k}: {v}");
-            }
-            crate::out!("{}", csv::render(&table));
-        }
-    }
+    print_report(args.format, &header, &table, &table);
     if let Some(path) = &args.svg {
         let subtitle = format!(
             "{} · {} · {threads} thread(s) · {precision} · {} · {}",

@@ -99,8 +99,15 @@ pub fn avx512_pays() -> bool {
     *PAYS.get_or_init(|| match std::env::var(AVX512_ENV).as_deref() {
         Ok("1") => has_avx512f(),
         Ok("0") => false,
-        _ => measure_avx512_gain().is_some_and(|gain| gain >= 1.3),
+        _ => avx512_gain().is_some_and(|gain| gain >= 1.3),
     })
+}
+
+/// [`measure_avx512_gain`], measured once per process and kept: the report header and the
+/// kernel choice read the same figure.
+pub fn avx512_gain() -> Option<f64> {
+    static GAIN: OnceLock<Option<f64>> = OnceLock::new();
+    *GAIN.get_or_init(measure_avx512_gain)
 }
 
 /// AVX-512 FMA throughput over AVX2's on this core, or `None` without both.
