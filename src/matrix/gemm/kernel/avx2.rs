@@ -45,190 +45,31 @@ const MR: usize = 6;
 /// The k loop is unrolled by this factor.
 const K_UNROLL: usize = 4;
 
-/// Generates the tile functions of one precision; only the vector type and intrinsics differ.
-///
-/// The body is generic over `V`, the vectors per row of the tile: `V = 2` is the full
-/// MR × 2·lanes tile, `V = 1` the half-width tile for the last, narrow panel of C (n = 50 ends
-/// in a 2-column panel: computing 8 columns instead of 16 halves the wasted FMAs). Both read B
-/// with the full panel's row stride, so packing does not change, and both sum every element
-/// in the same order, so results do not depend on which one ran.
-macro_rules! avx2_tiles {
-    (
-        $tile:ident, $inner:ident, $t:ty, $lanes:expr,
-        $zero:ident, $load:ident, $store:ident, $bcast:ident, $fma:ident, $mul:ident,
-        $add:ident, $set1:ident
-    ) => {
-        /// The MR × V·lanes tile (`V = 2` full, `V = 1` half width), checked, then run.
-        #[allow(clippy::too_many_arguments)]
-        fn $tile<const V: usize>(
-            k: usize,
-            alpha: $t,
-            a: &[$t],
-            b: &[$t],
-            beta: $t,
-            c: &mut [$t],
-            rs_c: usize,
-            cs_c: usize,
-        ) {
-            check_tile(MR, V * $lanes, 2 * $lanes, k, a, b, c, rs_c, cs_c);
-            // SAFETY: this function is private and its only uses are the MicroKernels built by
-            // the constructors below, which require an `Avx2Fma` token, so AVX2 and FMA are
-            // present. `check_tile` proved a holds MR·k values, b holds 2·lanes·k values (B rows
-            // are 2·lanes apart for either width), and every tile element (i·rs_c + j·cs_c,
-            // i < MR, j < V·lanes) is inside c.
-            unsafe {
-                $inner::<V>(
-                    k,
-                    alpha,
-                    a.as_ptr(),
-                    b.as_ptr(),
-                    beta,
-                    c.as_mut_ptr(),
-                    rs_c,
-                    cs_c,
-                )
-            }
-        }
-
-        /// # Safety
-        /// The CPU must support AVX2 and FMA; `a` must be valid for MR·k reads, `b` for
-        /// 2·lanes·k reads, and `c` for reads and writes of every tile element
-        /// `c[i·rs_c + j·cs_c]`, i < MR, j < V·lanes.
-        #[target_feature(enable = "avx2,fma")]
-        #[allow(clippy::too_many_arguments)]
-        unsafe fn $inner<const V: usize>(
-            k: usize,
-            alpha: $t,
-            a: *const $t,
-            b: *const $t,
-            beta: $t,
-            c: *mut $t,
-            rs_c: usize,
-            cs_c: usize,
-        ) {
-            // B's row stride: the packed panel is always full width.
-            const NR: usize = 2 * $lanes;
-            if cs_c == 1 {
-                // Ask for C's tile now so it is in L1 when the k loop ends.
-                for i in 0..MR {
-                    // SAFETY: a prefetch is only a hint; both addresses are tile elements.
-                    unsafe {
-                        _mm_prefetch::<_MM_HINT_T0>(c.add(i * rs_c) as *const i8);
-                        _mm_prefetch::<_MM_HINT_T0>(c.add(i * rs_c + V * $lanes - 1) as *const i8);
-                    }
-                }
-            }
-            let mut acc = [[$zero(); V]; MR];
-            let (mut ap, mut bp) = (a, b);
-            // One rank-1 update: V loads of B, MR broadcasts of A, V·MR FMAs.
-            macro_rules! step {
-                ($u:expr) => {{
-                    let mut bv = [$zero(); V];
-                    for (h, v) in bv.iter_mut().enumerate() {
-                        // SAFETY: step p = done + u < k, so B row p (NR values from
-                        // bp + u·NR) is inside the packed B panel; h·lanes + lanes ≤ NR.
-                        *v = unsafe { $load(bp.add($u * NR + h * $lanes)) };
-                    }
-                    for (i, row) in acc.iter_mut().enumerate() {
-                        // SAFETY: A column p (MR values) is inside the packed A panel; i < MR.
-                        let ai = unsafe { $bcast(&*ap.add($u * MR + i)) };
-                        for (x, &bh) in row.iter_mut().zip(&bv) {
-                            *x = $fma(ai, bh, *x);
-                        }
-                    }
-                }};
-            }
-            let mut done = 0;
-            while done + K_UNROLL <= k {
-                step!(0);
-                step!(1);
-                step!(2);
-                step!(3);
-                // SAFETY: advances by K_UNROLL steps that were all in bounds.
-                unsafe {
-                    ap = ap.add(K_UNROLL * MR);
-                    bp = bp.add(K_UNROLL * NR);
-                }
-                done += K_UNROLL;
-            }
-            while done < k {
-                step!(0);
-                // SAFETY: advances past one in-bounds step.
-                unsafe {
-                    ap = ap.add(MR);
-                    bp = bp.add(NR);
-                }
-                done += 1;
-            }
-
-            // Write back: c = α·acc + β·c, a multiply then an add (see the contract).
-            let alpha_v = $set1(alpha);
-            let beta_v = $set1(beta);
-            if cs_c == 1 {
-                for (i, row_acc) in acc.iter().enumerate() {
-                    for (h, &v) in row_acc.iter().enumerate() {
-                        // SAFETY: with cs_c = 1 the lanes h·lanes .. (h+1)·lanes of row i are
-                        // consecutive tile elements, all inside c.
-                        unsafe {
-                            let ptr = c.add(i * rs_c + h * $lanes);
-                            let t = $mul(alpha_v, v);
-                            let out = if beta == 0.0 {
-                                t
-                            } else {
-                                $add(t, $mul(beta_v, $load(ptr)))
-                            };
-                            $store(ptr, out);
-                        }
-                    }
-                }
-            } else {
-                let mut tile = [0.0 as $t; MR * NR];
-                for (i, row_acc) in acc.iter().enumerate() {
-                    for (h, &v) in row_acc.iter().enumerate() {
-                        // SAFETY: tile has MR·NR elements; i·NR + h·lanes + lanes ≤ MR·NR.
-                        unsafe {
-                            $store(tile.as_mut_ptr().add(i * NR + h * $lanes), $mul(alpha_v, v))
-                        };
-                    }
-                }
-                for i in 0..MR {
-                    for j in 0..V * $lanes {
-                        // SAFETY: (i, j) is a tile element, inside c by the caller's contract.
-                        unsafe {
-                            let ptr = c.add(i * rs_c + j * cs_c);
-                            let t = tile[i * NR + j];
-                            *ptr = if beta == 0.0 { t } else { t + beta * *ptr };
-                        }
-                    }
-                }
-            }
-        }
-    };
-}
-
-avx2_tiles!(
+// The tile functions: the loop shared with the other SIMD kernel (`simd_tiles!` in
+// kernel/mod.rs), instantiated with AVX2 (256-bit ymm, 8 f32 or 4 f64 lanes) intrinsics.
+simd_tiles!(
     tile_f32,
     tile_f32_avx2,
     f32,
     8,
+    "avx2,fma",
     _mm256_setzero_ps,
     _mm256_loadu_ps,
     _mm256_storeu_ps,
-    _mm256_broadcast_ss,
     _mm256_fmadd_ps,
     _mm256_mul_ps,
     _mm256_add_ps,
     _mm256_set1_ps
 );
-avx2_tiles!(
+simd_tiles!(
     tile_f64,
     tile_f64_avx2,
     f64,
     4,
+    "avx2,fma",
     _mm256_setzero_pd,
     _mm256_loadu_pd,
     _mm256_storeu_pd,
-    _mm256_broadcast_sd,
     _mm256_fmadd_pd,
     _mm256_mul_pd,
     _mm256_add_pd,
