@@ -1,39 +1,27 @@
 //! SVG figures of the (x0, x1) plane: gradient descent over contours and a classifier's
 //! decision field with its points. The line charts are in [`svg`](super::svg).
 
-use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use super::svg::{COLORS, chart_err, draw_legend, with_subtitle};
+use super::svg::{COLORS, Plot, chart_err, draw_legend, figure};
 use crate::error::Result;
 
-/// The plane [-`half`, `half`]² with axes x0 and x1.
-type Plane<'a> = ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
-
-/// A square figure of the (x0, x1) plane: title, subtitle, axes; `draw` adds the mesh and the
-/// content. Returns the SVG text.
+/// A square figure of the plane [-`half`, `half`]² with axes x0 and x1; `draw` adds the mesh
+/// and the content. Returns the SVG text.
 fn plane_figure(
     title: &str,
     subtitle: &str,
     half: f64,
-    draw: impl FnOnce(&mut Plane<'_>) -> Result<()>,
+    draw: impl FnOnce(&mut Plot<'_>) -> Result<()>,
 ) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (720, 760)).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_err)?;
-        let body = with_subtitle(&root, subtitle)?;
-        let mut chart = ChartBuilder::on(&body)
-            .caption(title, ("sans-serif", 20))
-            .margin(16)
-            .x_label_area_size(50)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-half..half, -half..half)
-            .map_err(chart_err)?;
-        draw(&mut chart)?;
-        root.present().map_err(chart_err)?;
-    }
-    Ok(svg)
+    figure(
+        (720, 760),
+        title,
+        subtitle,
+        (-half..half, -half..half),
+        60,
+        draw,
+    )
 }
 
 /// A path of gradient descent drawn over the contours of f(x0, x1) = x0² + x1², in the square

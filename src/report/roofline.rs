@@ -6,7 +6,7 @@
 
 use plotters::prelude::*;
 
-use super::svg::{COLORS, chart_err, draw_legend, with_subtitle};
+use super::svg::{COLORS, chart_err, draw_legend, figure};
 use super::{Align, Table};
 use crate::bench::gemm::{Point, Problem};
 use crate::error::{Error, Result};
@@ -109,18 +109,7 @@ pub fn chart(
         / 2.0;
     let (x0, x1) = (lo_x.log2().floor(), hi_x.log2().ceil());
     let (y0, y1) = (lo_y.log2().floor(), (top * 1.5).log2().ceil());
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (960, 640)).into_drawing_area();
-        root.fill(&WHITE).map_err(chart_err)?;
-        let body = with_subtitle(&root, subtitle)?;
-        let mut chart = ChartBuilder::on(&body)
-            .caption(title, ("sans-serif", 20))
-            .margin(16)
-            .x_label_area_size(50)
-            .y_label_area_size(70)
-            .build_cartesian_2d(x0..x1, y0..y1)
-            .map_err(chart_err)?;
+    figure((960, 640), title, subtitle, (x0..x1, y0..y1), 70, |chart| {
         let pow = |v: &f64| {
             let x = 2f64.powf(*v);
             if x >= 1.0 {
@@ -220,10 +209,8 @@ pub fn chart(
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 10, y), 5, color.filled()));
         }
-        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
-        root.present().map_err(chart_err)?;
-    }
-    Ok(svg)
+        draw_legend(chart, SeriesLabelPosition::LowerRight)
+    })
 }
 
 #[cfg(test)]

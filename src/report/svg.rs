@@ -3,6 +3,7 @@
 //! [`plane`](super::plane).
 
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use crate::error::{Error, Result};
@@ -202,6 +203,39 @@ pub(super) fn with_subtitle<'a>(
     ))
     .map_err(chart_err)?;
     Ok(rest)
+}
+
+/// A 2-D cartesian chart of f64 axes in an SVG document.
+pub(super) type Plot<'a> =
+    ChartContext<'a, SVGBackend<'a>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// One figure of `size` pixels: white ground, `subtitle` across the top, `title` over axes
+/// spanning `x` × `y` (with `y_labels` pixels for the y tick labels); `draw` adds the mesh and
+/// the content. Returns the SVG text.
+pub(super) fn figure(
+    size: (u32, u32),
+    title: &str,
+    subtitle: &str,
+    (x, y): (std::ops::Range<f64>, std::ops::Range<f64>),
+    y_labels: u32,
+    draw: impl FnOnce(&mut Plot<'_>) -> Result<()>,
+) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        root.fill(&WHITE).map_err(chart_err)?;
+        let body = with_subtitle(&root, subtitle)?;
+        let mut chart = ChartBuilder::on(&body)
+            .caption(title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(50)
+            .y_label_area_size(y_labels)
+            .build_cartesian_2d(x, y)
+            .map_err(chart_err)?;
+        draw(&mut chart)?;
+        root.present().map_err(chart_err)?;
+    }
+    Ok(svg)
 }
 
 /// Several charts stacked vertically in one SVG, with an optional subtitle line on top.
