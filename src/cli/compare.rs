@@ -119,6 +119,17 @@ fn with(args: &TrainArgs, key: &str, value: &str) -> Result<TrainArgs> {
     Ok(a)
 }
 
+/// One run of the comparison, start to end, in precision `T`.
+fn train_one<T: crate::matrix::Float>(
+    setup: &crate::session::Settings,
+    ds: &crate::data::Dataset,
+    never: &AtomicBool,
+) -> Result<History> {
+    let mut session = Session::<T>::start(setup, ds)?;
+    session.run(None, never, |_| {}, |_| Ok(()))?;
+    Ok(session.state.history)
+}
+
 pub fn run(cmd: CompareCmd) -> Result<()> {
     let (key, values) = parse_vary(&cmd.vary)?;
     let variants: Vec<(String, TrainArgs)> = values
@@ -169,18 +180,9 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
     let mut runs: Vec<(String, std::result::Result<History, String>)> = Vec::new();
     for ((label, args), setup) in variants.iter().zip(&setups) {
         eprintln!("training {label} …");
-        fn run<T: crate::matrix::Float>(
-            setup: &crate::session::Settings,
-            ds: &crate::data::Dataset,
-            never: &AtomicBool,
-        ) -> Result<History> {
-            let mut session = Session::<T>::start(setup, ds)?;
-            session.run(None, never, |_| {}, |_| Ok(()))?;
-            Ok(session.state.history)
-        }
         let result = match args.precision {
-            Precision::F32 => run::<f32>(setup, &ds, &never),
-            Precision::F64 => run::<f64>(setup, &ds, &never),
+            Precision::F32 => train_one::<f32>(setup, &ds, &never),
+            Precision::F64 => train_one::<f64>(setup, &ds, &never),
         };
         match result {
             Ok(h) => runs.push((label.clone(), Ok(h))),

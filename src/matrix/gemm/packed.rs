@@ -128,9 +128,9 @@ fn gemm_from<T: Float>(
         c.scale_by_beta(beta);
         return;
     }
-    let BlockParams { mc, kc, nc, .. } = *params;
+    let BlockParams { mc, nc, .. } = *params;
+    let kc = kc_even(k, params.kc);
     let (rs_c, cs_c) = (c.rs(), c.cs());
-    let kc_even = kc_even(k, kc);
     let PackBuffers { a: a_buf, b: b_buf } = ws;
     // Where the next pre-packed block starts (for `BSource::Packed`).
     let mut packed_at = 0;
@@ -142,8 +142,8 @@ fn gemm_from<T: Float>(
 
         // 4th loop (pc): the k dimension in slices of kc. Each slice adds a rank-kc update to
         // the C block; only the first one applies β, later ones accumulate (β = 1).
-        for pc in (0..k).step_by(kc_even) {
-            let kb = kc_even.min(k - pc);
+        for pc in (0..k).step_by(kc) {
+            let kb = kc.min(k - pc);
             let beta_p = if pc == 0 { beta } else { T::ONE };
             let len = panels(nb, nr) * nr * kb;
             let b_pack: &[T] = match &b {
