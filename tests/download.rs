@@ -435,8 +435,10 @@ fn train_fetches_mnist_on_first_use_into_the_folder_the_user_named() {
     let mirror = serve_folder(real);
     let dir = temp("first-use");
     std::fs::create_dir_all(&dir).unwrap();
-    let out = common::scratchnet()
-        .args([
+    // A short MNIST run whose data folder is `dir`.
+    let train = || {
+        let mut cmd = common::scratchnet();
+        cmd.args([
             "train",
             "--dataset",
             "mnist",
@@ -444,10 +446,12 @@ fn train_fetches_mnist_on_first_use_into_the_folder_the_user_named() {
             "16",
             "--iters",
             "3",
-            "--quiet",
         ])
-        .arg("--data-dir")
-        .arg(&dir)
+        .args(["--quiet", "--data-dir"])
+        .arg(&dir);
+        cmd
+    };
+    let out = train()
         .env(download::MIRROR_ENV, &mirror)
         .env_remove("SCRATCHNET_OFFLINE")
         .output()
@@ -474,22 +478,7 @@ fn train_fetches_mnist_on_first_use_into_the_folder_the_user_named() {
         ]
     );
     // The second run finds it there and downloads nothing.
-    let again = common::scratchnet()
-        .args([
-            "train",
-            "--dataset",
-            "mnist",
-            "--hidden",
-            "16",
-            "--iters",
-            "3",
-            "--quiet",
-        ])
-        .arg("--data-dir")
-        .arg(&dir)
-        .arg("--offline")
-        .output()
-        .unwrap();
+    let again = train().arg("--offline").output().unwrap();
     assert!(again.status.success());
     assert!(!String::from_utf8_lossy(&again.stderr).contains("downloading"));
     std::fs::remove_dir_all(&dir).unwrap();
