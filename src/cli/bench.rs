@@ -276,6 +276,18 @@ fn header_lines(
             format!("{gain:.2}× the AVX2 FMA rate; threaded and auto run the {used} kernel"),
         ));
     }
+    if threads > 1 {
+        let gain = crate::matrix::gemm::threaded::pool_gain();
+        let verdict = if gain >= 1.1 {
+            "bands from 3 M multiply-adds go to the pool"
+        } else {
+            "the pool only takes bands of 6 M multiply-adds or more"
+        };
+        lines.push((
+            "pool".into(),
+            format!("two threads {gain:.2}× one on a 96×768×96 probe; {verdict}"),
+        ));
+    }
     let avx2 = peak
         .avx2_per_core
         .map_or(String::new(), |g| format!(" (avx2+fma: {g:.1})"));

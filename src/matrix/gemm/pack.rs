@@ -81,16 +81,31 @@ fn pack_fixed<T: Float, const W: usize>(src: MatRef<'_, T>, out: &mut [T]) {
     for (q, panel) in out.chunks_exact_mut(W * k).enumerate() {
         let r0 = q * W;
         let live = W.min(rows - r0);
-        if live == W && rs == 1 {
-            // The panel's W values for each p are contiguous in src (B row-major, viewed
-            // transposed): one short memcpy per p.
+        if rs == 1 {
+            // The panel's values for each p are contiguous in src (B row-major, viewed
+            // transposed): one short memcpy per p, zeros past the last live row.
             for (p, group) in panel.chunks_exact_mut(W).enumerate() {
-                group.copy_from_slice(&data[r0 + p * cs..r0 + p * cs + W]);
+                let from = r0 + p * cs;
+                if live == W {
+                    // A fixed-length copy: LLVM inlines it as a few vector moves.
+                    group.copy_from_slice(&data[from..from + W]);
+                } else {
+                    group[..live].copy_from_slice(&data[from..from + live]);
+                    group[live..].fill(T::ZERO);
+                }
             }
-        } else if live == W && cs == 1 {
-            // Each of the W rows is contiguous (A row-major): slice them once, then gather one
+        } else if cs == 1 {
+            // Each live row is contiguous (A row-major): slice them once, then gather one
             // value from each per p; the slices' known length lets LLVM drop bounds checks.
-            let srcs: [&[T]; W] = std::array::from_fn(|i| &data[(r0 + i) * rs..(r0 + i) * rs + k]);
+            // Rows past the edge read as zeros from a zero row.
+            let zeros = vec![T::ZERO; if live < W { k } else { 0 }];
+            let srcs: [&[T]; W] = std::array::from_fn(|i| {
+                if i < live {
+                    &data[(r0 + i) * rs..(r0 + i) * rs + k]
+                } else {
+                    &zeros[..]
+                }
+            });
             for (p, group) in panel.chunks_exact_mut(W).enumerate() {
                 for (dst, row) in group.iter_mut().zip(&srcs) {
                     *dst = row[p];
@@ -133,6 +148,24 @@ mod tests {
         let mut out2 = vec![f32::NAN; 8];
         pack_panels(t.t(), 2, &mut out2);
         assert_eq!(out, out2);
+    }
+
+    #[test]
+    fn compile_time_widths_pad_ragged_panels_like_the_general_path() {
+        // 13 rows in panels of 8 and 32: the last panel of 8 and the only panel of 32 are
+        // ragged; both layouts (row-major A, B viewed transposed) against `pack_any`.
+        let m = Matrix::from_vec(13, 5, (0..65).map(|v| v as f32 + 1.0).collect()).unwrap();
+        let t = m.transpose();
+        for width in [8, 32] {
+            let need = panels(13, width) * width * 5;
+            let mut want = vec![f32::NAN; need];
+            pack_any(m.view(), width, &mut want);
+            for src in [m.view(), t.t()] {
+                let mut got = vec![f32::NAN; need];
+                pack_panels(src, width, &mut got);
+                assert_eq!(got, want, "width {width}");
+            }
+        }
     }
 
     #[test]

@@ -86,18 +86,29 @@ fn kc_even(k: usize, kc: usize) -> usize {
 /// one. Feed the result to [`gemm_packed_b`] with the same `params`.
 pub fn pack_b<T: Float>(b: MatRef<'_, T>, params: &BlockParams, out: &mut Vec<T>) {
     let (k, n) = (b.rows(), b.cols());
-    out.clear();
     if k == 0 || n == 0 {
+        out.clear();
         return;
     }
     let (nc, nr, kc) = (params.nc, params.nr, kc_even(k, params.kc));
+    // Every element is written below (padding included), so a buffer of the right length is
+    // reused as it is: zeroing it first would cost as much as the packing.
+    let total: usize = (0..n)
+        .step_by(nc)
+        .map(|jc| panels(nc.min(n - jc), nr) * nr * k)
+        .sum();
+    if out.len() != total {
+        out.clear();
+        out.resize(total, T::ZERO);
+    }
+    let mut start = 0;
     for jc in (0..n).step_by(nc) {
         let nb = nc.min(n - jc);
         for pc in (0..k).step_by(kc) {
             let kb = kc.min(k - pc);
-            let start = out.len();
-            out.resize(start + panels(nb, nr) * nr * kb, T::ZERO);
-            pack_panels(b.sub(pc, jc, kb, nb).t(), nr, &mut out[start..]);
+            let len = panels(nb, nr) * nr * kb;
+            pack_panels(b.sub(pc, jc, kb, nb).t(), nr, &mut out[start..start + len]);
+            start += len;
         }
     }
 }
@@ -223,5 +234,28 @@ fn edge_tile<T: Float>(
             let out = c.at_mut(i0 + i, j0 + j);
             *out = if beta == T::ZERO { t } else { t + beta * *out };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::matrix::Matrix;
+
+    #[test]
+    fn pack_b_reuses_its_buffer_without_leaving_stale_values() {
+        // The buffer is reused as it is when its length fits: every element, padding
+        // included, must be rewritten.
+        let params = BlockParams::derive(8, 32, 4, &super::super::params::Caches::DEFAULT);
+        let (k, n) = (300, 37);
+        let first = Matrix::from_vec(k, n, vec![f32::NAN; k * n]).unwrap();
+        let second = Matrix::from_vec(k, n, (0..k * n).map(|v| v as f32).collect()).unwrap();
+        let mut reused = Vec::new();
+        pack_b(first.view(), &params, &mut reused);
+        pack_b(second.view(), &params, &mut reused);
+        let mut fresh = Vec::new();
+        pack_b(second.view(), &params, &mut fresh);
+        assert_eq!(reused, fresh);
+        assert!(reused.iter().all(|v| v.is_finite()));
     }
 }

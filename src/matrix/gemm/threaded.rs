@@ -22,8 +22,9 @@
 //!
 //! Measure: `scratchnet bench gemm --kernels simd,threaded --threads 2`.
 
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use super::kernel::MicroKernel;
 use super::pack::PackBuffers;
@@ -59,7 +60,9 @@ impl Default for Thresholds {
 }
 
 /// How many threads a product of `m`×`k`×`n` uses, given at most `max_threads` and a tile of
-/// `mr` rows: limited by the work per thread and by the number of row tiles.
+/// `mr` rows: limited by the work per thread and by the number of row tiles. With the default
+/// thresholds, a product for the pool whose bands would carry less than twice
+/// [`MIN_MACS_PER_THREAD`] stays on one thread where [`pool_pays`] found the pool too slow.
 pub fn threads_for(
     m: usize,
     k: usize,
@@ -69,9 +72,75 @@ pub fn threads_for(
     limits: Thresholds,
 ) -> usize {
     let work = m.saturating_mul(n).saturating_mul(k);
-    let by_work = (work / limits.min_macs_per_thread.max(1)).max(1);
-    let by_rows = m.div_ceil(mr).max(1);
-    max_threads.min(by_work).min(by_rows).max(1)
+    let split = |min_macs: usize| {
+        let by_work = (work / min_macs.max(1)).max(1);
+        let by_rows = m.div_ceil(mr).max(1);
+        max_threads.min(by_work).min(by_rows).max(1)
+    };
+    let threads = split(limits.min_macs_per_thread);
+    if threads > 1
+        && work < limits.scoped_min_macs
+        && limits == Thresholds::default()
+        && !pool_pays()
+    {
+        return split(2 * limits.min_macs_per_thread);
+    }
+    threads
+}
+
+/// Whether the persistent pool makes a training-sized product faster on this machine.
+///
+/// Handing a band to a pool worker moves data between the cores' private caches: the packed B
+/// and the helper's band of A go over, its band of C comes back. What that costs depends on the
+/// CPU far more than the arithmetic does: on the Zen 3 VM two threads ran 100×784×100 at 36–49
+/// GFLOP/s against 32 on one; on the Sapphire Rapids VM, where one core reads 320 KB another
+/// just wrote in 29 µs, two threads took 134 µs against 113 µs on one. So it is measured, once
+/// per process and only when a product could use the pool: a 96×768×96 f32 product (an MLP's
+/// first layer at batch 96) on one thread and on two, five products each, alternated three
+/// times, best of three — about 4 ms. Two threads must be at least 10 % faster. Which way it
+/// goes changes the speed of a run, never a bit of its results.
+pub fn pool_pays() -> bool {
+    pool_gain() >= 1.1
+}
+
+/// [`measure_pool_gain`], measured once per process and kept: the report header and the split
+/// decision read the same figure.
+pub fn pool_gain() -> f64 {
+    static GAIN: OnceLock<f64> = OnceLock::new();
+    *GAIN.get_or_init(measure_pool_gain)
+}
+
+/// One thread's time over two threads' on the pool probe of [`pool_pays`].
+pub fn measure_pool_gain() -> f64 {
+    let (m, k, n) = (96, 768, 96);
+    let a: Vec<f32> = (0..m * k).map(|i| (i % 13) as f32 - 6.0).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| (i % 7) as f32 - 3.0).collect();
+    let mut c = vec![0.0_f32; m * n];
+    let uk = super::dispatch::fastest_kernel::<f32>();
+    let params = BlockParams::for_f32(uk.mr(), uk.nr());
+    // Thresholds that send any split to the pool: the path being judged.
+    let forced = Thresholds {
+        min_macs_per_thread: 1,
+        scoped_min_macs: usize::MAX,
+    };
+    let mut bufs = ThreadBuffers::default();
+    let mut time = |threads: usize| {
+        let start = Instant::now();
+        for _ in 0..5 {
+            let a = MatRef::new(&a, m, k, k, 1).expect("probe shape");
+            let b = MatRef::new(&b, k, n, n, 1).expect("probe shape");
+            let c = MatMut::new(&mut c, m, n, n, 1).expect("probe shape");
+            gemm(&uk, &params, threads, 1.0, a, b, 0.0, c, &mut bufs, forced);
+        }
+        start.elapsed()
+    };
+    time(2); // wakes the pool worker and sizes the buffers
+    let (mut one, mut two) = (Duration::MAX, Duration::MAX);
+    for _ in 0..3 {
+        one = one.min(time(1));
+        two = two.min(time(2));
+    }
+    one.as_secs_f64() / two.as_secs_f64().max(1e-9)
 }
 
 /// A helper band's buffers, owned so they can travel to a pool thread and back.
@@ -224,7 +293,7 @@ pub fn gemm<T: Float>(
     // Collect the helpers' bands (in any order) and copy them into C.
     drop(tx);
     for _ in 0..threads - 1 {
-        let (t, band) = rx.recv().expect("a GEMM worker thread panicked");
+        let (t, band) = wait_for_band(&rx);
         let (r0, rows) = bands[t];
         for i in 0..rows {
             for (j, &v) in band.c[i * n..(i + 1) * n].iter().enumerate() {
@@ -233,6 +302,24 @@ pub fn gemm<T: Float>(
         }
         bufs.helpers[t] = band;
     }
+}
+
+/// The caller's wait for a helper's band. It polls rather than blocks: a blocked thread's
+/// vCPU goes idle, and waking it again took 30–40 µs on the Sapphire Rapids VM (100×784×100 on
+/// two threads: 171 µs per product when blocking, 134 µs when polling). The poll gives up after
+/// [`pool::SPIN`] and blocks, so an oversubscribed machine (more threads than cores) does not
+/// burn the core the helper needs.
+fn wait_for_band<T>(rx: &mpsc::Receiver<(usize, BandBuffers<T>)>) -> (usize, BandBuffers<T>) {
+    let deadline = Instant::now() + pool::SPIN;
+    loop {
+        match rx.try_recv() {
+            Ok(band) => return band,
+            Err(mpsc::TryRecvError::Empty) if Instant::now() < deadline => std::hint::spin_loop(),
+            Err(mpsc::TryRecvError::Empty) => break,
+            Err(mpsc::TryRecvError::Disconnected) => break,
+        }
+    }
+    rx.recv().expect("a GEMM worker thread panicked")
 }
 
 /// Copies a view into `out` as a row-major buffer: one `memcpy` per row when rows are
