@@ -9,11 +9,15 @@
 
 pub mod affine;
 pub mod batch_norm;
+pub mod conv;
 pub mod dropout;
 pub mod graph;
+pub mod im2col;
 pub mod init;
 pub mod network;
+pub mod pool;
 pub mod relu;
+pub mod shape;
 pub mod sigmoid;
 pub mod softmax_with_loss;
 pub mod spec;

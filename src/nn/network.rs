@@ -5,9 +5,13 @@ use rand::rngs::StdRng;
 
 use super::affine::Affine;
 use super::batch_norm::BatchNorm;
+use super::conv::Conv2d;
 use super::dropout::Dropout;
+use super::im2col::Window;
 use super::init::Init;
+use super::pool::{Flatten, Pool2d, PoolKind};
 use super::relu::Relu;
+use super::shape::{self, Shape};
 use super::sigmoid::Sigmoid;
 use super::softmax_with_loss::{SoftmaxWithLoss, Targets};
 use super::spec::{EVAL_BATCH, LayerSpec, MAX_LAYERS, MlpSpec};
@@ -16,10 +20,21 @@ use super::{Layer, Mode, Param};
 use crate::error::{Error, Result};
 use crate::matrix::{Float, Matrix};
 
+/// The window of a conv or pooling layer fed rows of `shape` (an image: checked by
+/// [`shape::infer`] before any layer is built).
+fn image_window(spec: &LayerSpec, shape: Shape) -> Window {
+    match shape {
+        Shape::Image { c, h, w } => shape::window(spec, c, h, w).expect("a windowed layer"),
+        Shape::Flat(_) => unreachable!("shape::infer checked that {spec} gets an image"),
+    }
+}
+
 /// A feed-forward network with softmax-with-loss on top, holding every buffer a training step
 /// needs so that steps after the first allocate nothing.
 pub struct Network<T: Float> {
     specs: Vec<LayerSpec>,
+    /// The shape of an input row.
+    input: Shape,
     layers: Vec<Box<dyn Layer<T>>>,
     loss_layer: SoftmaxWithLoss<T>,
     weight_decay: T,
@@ -69,9 +84,40 @@ impl<T: Float> Network<T> {
         )
     }
 
-    /// Builds a network from an explicit layer list.
+    /// Builds a network from an explicit layer list whose first layer is affine (its input
+    /// width is the network's); see [`Network::with_input`] for networks of images.
     pub fn from_specs(
         specs: Vec<LayerSpec>,
+        init: Init,
+        weight_decay: f64,
+        seed: u64,
+        threads: usize,
+    ) -> Result<Self> {
+        let input = match specs.first() {
+            Some(LayerSpec::Affine { n_in, .. }) => Shape::Flat(*n_in),
+            Some(
+                LayerSpec::Conv { .. } | LayerSpec::MaxPool { .. } | LayerSpec::AvgPool { .. },
+            ) => {
+                return Err(Error::Config(
+                    "a network that starts with a conv or pooling layer needs its input image \
+                     shape"
+                        .into(),
+                ));
+            }
+            _ => {
+                return Err(Error::Config(
+                    "a network must start with an Affine layer".into(),
+                ));
+            }
+        };
+        Self::with_input(specs, input, init, weight_decay, seed, threads)
+    }
+
+    /// Builds a network from a layer list fed rows of `input` (a vector or an NCHW image).
+    /// Every layer is checked against the shape it receives ([`shape::infer`]).
+    pub fn with_input(
+        specs: Vec<LayerSpec>,
+        input: Shape,
         init: Init,
         weight_decay: f64,
         seed: u64,
@@ -83,31 +129,32 @@ impl<T: Float> Network<T> {
                 specs.len()
             )));
         }
+        if input.is_empty() {
+            return Err(Error::Config("a network needs at least 1 input".into()));
+        }
+        let shapes = shape::infer(&specs, input)?;
+        if !specs.iter().any(|s| matches!(s, LayerSpec::Affine { .. })) {
+            return Err(Error::Config(
+                "a network needs an Affine layer to produce its class scores".into(),
+            ));
+        }
+        if !matches!(shapes.last(), Some(Shape::Flat(_))) {
+            return Err(Error::Config(
+                "a network must end in class scores (a vector), not an image: add an affine \
+                 layer after the last conv or pooling layer"
+                    .into(),
+            ));
+        }
         let mut rng = StdRng::seed_from_u64(seed);
         let mut layers: Vec<Box<dyn Layer<T>>> = Vec::with_capacity(specs.len());
-        let mut width: Option<usize> = None;
         for (i, spec) in specs.iter().enumerate() {
+            let before = if i == 0 { input } else { shapes[i - 1] };
             let layer: Box<dyn Layer<T>> = match *spec {
-                LayerSpec::Affine { n_in, n_out } => {
-                    if width.is_some_and(|w| w != n_in) || n_in == 0 || n_out == 0 {
-                        return Err(Error::Config(format!(
-                            "layer {i}: Affine {n_in}→{n_out} does not fit the previous width {width:?}"
-                        )));
-                    }
-                    width = Some(n_out);
-                    Box::new(Affine::new(
-                        init.weights::<T, _>(n_in, n_out, &mut rng),
-                        threads,
-                    ))
-                }
-                LayerSpec::BatchNorm { dim } => {
-                    if width != Some(dim) {
-                        return Err(Error::Config(format!(
-                            "layer {i}: BatchNorm of {dim} features after width {width:?}"
-                        )));
-                    }
-                    Box::new(BatchNorm::new(dim))
-                }
+                LayerSpec::Affine { n_in, n_out } => Box::new(Affine::new(
+                    init.weights::<T, _>(n_in, n_out, &mut rng),
+                    threads,
+                )),
+                LayerSpec::BatchNorm { dim } => Box::new(BatchNorm::new(dim)),
                 LayerSpec::Relu => Box::new(Relu),
                 LayerSpec::Sigmoid => Box::new(Sigmoid),
                 LayerSpec::Tanh => Box::new(Tanh),
@@ -115,17 +162,27 @@ impl<T: Float> Network<T> {
                     ratio,
                     seed.wrapping_add(0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(i as u64 + 1)),
                 )),
+                LayerSpec::Conv { c_out, .. } => {
+                    let win = image_window(spec, before);
+                    // Drawn as PyTorch stores it, [out, in·kh·kw], with fan-in in·kh·kw.
+                    let fan_in = win.col_rows();
+                    let w = init.weights::<T, _>(fan_in, c_out, &mut rng).transpose();
+                    Box::new(Conv2d::new(win, w, threads))
+                }
+                LayerSpec::MaxPool { .. } => {
+                    Box::new(Pool2d::new(PoolKind::Max, image_window(spec, before)))
+                }
+                LayerSpec::AvgPool { .. } => {
+                    Box::new(Pool2d::new(PoolKind::Avg, image_window(spec, before)))
+                }
+                LayerSpec::Flatten => Box::new(Flatten),
             };
             layers.push(layer);
-        }
-        if !matches!(specs.first(), Some(LayerSpec::Affine { .. })) || width.is_none() {
-            return Err(Error::Config(
-                "a network must start with an Affine layer".into(),
-            ));
         }
         let n = layers.len();
         Ok(Network {
             specs,
+            input,
             layers,
             loss_layer: SoftmaxWithLoss::new(),
             weight_decay: T::from_f64(weight_decay),
@@ -150,12 +207,14 @@ impl<T: Float> Network<T> {
         self.weight_decay.to_f64()
     }
 
-    /// Input width (the first Affine's n_in).
+    /// Values per input row.
     pub fn input_dim(&self) -> usize {
-        match self.specs[0] {
-            LayerSpec::Affine { n_in, .. } => n_in,
-            _ => unreachable!("checked in from_specs"),
-        }
+        self.input.len()
+    }
+
+    /// The shape of an input row (a vector, or an image for a convolutional network).
+    pub fn input_shape(&self) -> Shape {
+        self.input
     }
 
     /// Output width: the number of classes.

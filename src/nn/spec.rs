@@ -63,17 +63,48 @@ impl std::str::FromStr for Activation {
 /// builder and the checkpoint handle it too.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LayerSpec {
-    Affine { n_in: usize, n_out: usize },
-    BatchNorm { dim: usize },
+    Affine {
+        n_in: usize,
+        n_out: usize,
+    },
+    BatchNorm {
+        dim: usize,
+    },
     Relu,
     Sigmoid,
     Tanh,
-    Dropout { ratio: f64 },
+    Dropout {
+        ratio: f64,
+    },
+    /// `nn.Conv2d(c_in, c_out, (kh, kw), stride, pad)`.
+    Conv {
+        c_in: usize,
+        c_out: usize,
+        kh: usize,
+        kw: usize,
+        stride: usize,
+        pad: usize,
+    },
+    /// `nn.MaxPool2d(size, stride, pad)`.
+    MaxPool {
+        size: usize,
+        stride: usize,
+        pad: usize,
+    },
+    /// `nn.AvgPool2d(size, stride, pad)` (padding counted in the mean, PyTorch's default).
+    AvgPool {
+        size: usize,
+        stride: usize,
+        pad: usize,
+    },
+    /// `nn.Flatten()`: an image batch becomes a batch of vectors.
+    Flatten,
 }
 
 impl std::fmt::Display for LayerSpec {
     /// The compact form checkpoints store: `affine 784 100`, `batchnorm 100`, `relu`,
-    /// `sigmoid`, `tanh`, `dropout 0.5`.
+    /// `sigmoid`, `tanh`, `dropout 0.5`, `conv IN OUT KH KW STRIDE PAD`, `maxpool SIZE STRIDE
+    /// PAD`, `avgpool SIZE STRIDE PAD`, `flatten`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LayerSpec::Affine { n_in, n_out } => write!(f, "affine {n_in} {n_out}"),
@@ -82,6 +113,21 @@ impl std::fmt::Display for LayerSpec {
             LayerSpec::Sigmoid => write!(f, "sigmoid"),
             LayerSpec::Tanh => write!(f, "tanh"),
             LayerSpec::Dropout { ratio } => write!(f, "dropout {ratio}"),
+            LayerSpec::Conv {
+                c_in,
+                c_out,
+                kh,
+                kw,
+                stride,
+                pad,
+            } => write!(f, "conv {c_in} {c_out} {kh} {kw} {stride} {pad}"),
+            LayerSpec::MaxPool { size, stride, pad } => {
+                write!(f, "maxpool {size} {stride} {pad}")
+            }
+            LayerSpec::AvgPool { size, stride, pad } => {
+                write!(f, "avgpool {size} {stride} {pad}")
+            }
+            LayerSpec::Flatten => write!(f, "flatten"),
         }
     }
 }
@@ -107,6 +153,25 @@ impl std::str::FromStr for LayerSpec {
             Some("relu") if parts.len() == 1 => LayerSpec::Relu,
             Some("sigmoid") if parts.len() == 1 => LayerSpec::Sigmoid,
             Some("tanh") if parts.len() == 1 => LayerSpec::Tanh,
+            Some("conv") if parts.len() == 7 => LayerSpec::Conv {
+                c_in: num(1)?,
+                c_out: num(2)?,
+                kh: num(3)?,
+                kw: num(4)?,
+                stride: num(5)?,
+                pad: num(6)?,
+            },
+            Some("maxpool") if parts.len() == 4 => LayerSpec::MaxPool {
+                size: num(1)?,
+                stride: num(2)?,
+                pad: num(3)?,
+            },
+            Some("avgpool") if parts.len() == 4 => LayerSpec::AvgPool {
+                size: num(1)?,
+                stride: num(2)?,
+                pad: num(3)?,
+            },
+            Some("flatten") if parts.len() == 1 => LayerSpec::Flatten,
             Some("dropout") if parts.len() == 2 => LayerSpec::Dropout {
                 ratio: parts[1]
                     .parse::<f64>()

@@ -1,0 +1,198 @@
+//! Pooling (`nn.MaxPool2d`, `nn.AvgPool2d`) and flattening (`nn.Flatten`).
+//!
+//! Pooling has no weights and no products worth a GEMM (each output reads `size²` inputs once),
+//! so unlike the book, which runs pooling through im2col too, it loops over the windows
+//! directly: no `col` copy of the input.
+
+use super::im2col::Window;
+use super::{Layer, Mode};
+use crate::matrix::{Float, Matrix};
+
+/// Whether a pooling layer takes the maximum or the mean of each window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolKind {
+    Max,
+    Avg,
+}
+
+/// Max or average pooling of each channel over `kh`×`kw` windows (`win.c` channels of
+/// `win.h`×`win.w`), with stride and padding.
+///
+/// Max pooling ignores the padding (PyTorch pads with −∞) and remembers, for every output, the
+/// input position of its maximum — the first one in scan order when several are equal, as
+/// PyTorch does — so backward routes each gradient to that one input. Average pooling counts
+/// the padding as zeros in the mean (PyTorch's default `count_include_pad=True`).
+#[derive(Debug)]
+pub struct Pool2d {
+    pub kind: PoolKind,
+    pub win: Window,
+    /// Per output value of the last training forward pass, the index of its maximum within
+    /// the image (max pooling only).
+    argmax: Vec<u32>,
+}
+
+impl Pool2d {
+    /// A pooling layer over `win`; the window must have an output (checked by the builder).
+    pub fn new(kind: PoolKind, win: Window) -> Self {
+        assert!(
+            win.image_len() <= u32::MAX as usize,
+            "image too large to index"
+        );
+        Pool2d {
+            kind,
+            win,
+            argmax: Vec::new(),
+        }
+    }
+
+    /// Output values per image: `c·oh·ow`.
+    pub fn out_len(&self) -> usize {
+        self.win.c * self.win.positions()
+    }
+
+    /// The input rows `iy` (and columns) a window at output row `o` covers, clipped to the image.
+    fn span(o: usize, k: usize, stride: usize, pad: usize, size: usize) -> (usize, usize) {
+        let start = o * stride;
+        let lo = start.saturating_sub(pad).min(size);
+        let hi = (start + k).saturating_sub(pad).min(size);
+        (lo, hi)
+    }
+}
+
+impl<T: Float> Layer<T> for Pool2d {
+    fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, mode: Mode) {
+        let Window {
+            c,
+            h,
+            w,
+            kh,
+            kw,
+            stride,
+            pad,
+        } = self.win;
+        let (oh, ow) = (self.win.out_h().unwrap_or(0), self.win.out_w().unwrap_or(0));
+        let (n, img, out_len) = (x.rows(), self.win.image_len(), self.out_len());
+        out.ensure_shape(n, out_len);
+        let remember = self.kind == PoolKind::Max && mode == Mode::Train;
+        if remember {
+            self.argmax.resize(n * out_len, 0);
+        }
+        let inv_area = T::from_f64(1.0 / (kh * kw) as f64);
+        for s in 0..n {
+            let xs = &x.as_slice()[s * img..(s + 1) * img];
+            let os = out.row_mut(s);
+            for ch in 0..c {
+                for oy in 0..oh {
+                    let (y0, y1) = Self::span(oy, kh, stride, pad, h);
+                    for ox in 0..ow {
+                        let (x0, x1) = Self::span(ox, kw, stride, pad, w);
+                        let o = (ch * oh + oy) * ow + ox;
+                        match self.kind {
+                            PoolKind::Max => {
+                                let mut best = T::from_f64(f64::NEG_INFINITY);
+                                let mut at = ch * h * w + y0 * w + x0;
+                                for iy in y0..y1 {
+                                    for ix in x0..x1 {
+                                        let i = ch * h * w + iy * w + ix;
+                                        if xs[i] > best {
+                                            best = xs[i];
+                                            at = i;
+                                        }
+                                    }
+                                }
+                                os[o] = best;
+                                if remember {
+                                    self.argmax[s * out_len + o] = at as u32;
+                                }
+                            }
+                            PoolKind::Avg => {
+                                let mut sum = T::ZERO;
+                                for iy in y0..y1 {
+                                    let row = &xs[ch * h * w + iy * w..][x0..x1];
+                                    sum = row.iter().fold(sum, |acc, &v| acc + v);
+                                }
+                                os[o] = sum * inv_area;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn backward(
+        &mut self,
+        x: &Matrix<T>,
+        _out: &Matrix<T>,
+        dout: &Matrix<T>,
+        dx: Option<&mut Matrix<T>>,
+    ) {
+        let Some(dx) = dx else { return };
+        let Window {
+            c,
+            h,
+            w,
+            kh,
+            kw,
+            stride,
+            pad,
+        } = self.win;
+        let (oh, ow) = (self.win.out_h().unwrap_or(0), self.win.out_w().unwrap_or(0));
+        let (n, img, out_len) = (x.rows(), self.win.image_len(), self.out_len());
+        dx.ensure_shape(n, img);
+        dx.as_mut_slice().fill(T::ZERO);
+        let inv_area = T::from_f64(1.0 / (kh * kw) as f64);
+        for s in 0..n {
+            let g = dout.row(s);
+            let dxs = dx.row_mut(s);
+            match self.kind {
+                PoolKind::Max => {
+                    let at = &self.argmax[s * out_len..(s + 1) * out_len];
+                    for (&i, &gv) in at.iter().zip(g) {
+                        dxs[i as usize] += gv;
+                    }
+                }
+                PoolKind::Avg => {
+                    for ch in 0..c {
+                        for oy in 0..oh {
+                            let (y0, y1) = Self::span(oy, kh, stride, pad, h);
+                            for ox in 0..ow {
+                                let (x0, x1) = Self::span(ox, kw, stride, pad, w);
+                                let share = g[(ch * oh + oy) * ow + ox] * inv_area;
+                                for iy in y0..y1 {
+                                    for d in &mut dxs[ch * h * w + iy * w..][x0..x1] {
+                                        *d += share;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `nn.Flatten`: an image batch (N × c·h·w, NCHW) is already a matrix of N row vectors in the
+/// order PyTorch's flatten produces, so forward and backward are copies. The layer exists so
+/// that the layer list, and a checkpoint's module indices, match `nn.Sequential`.
+#[derive(Debug, Default)]
+pub struct Flatten;
+
+impl<T: Float> Layer<T> for Flatten {
+    fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, _mode: Mode) {
+        out.copy_from(x);
+    }
+
+    fn backward(
+        &mut self,
+        _x: &Matrix<T>,
+        _out: &Matrix<T>,
+        dout: &Matrix<T>,
+        dx: Option<&mut Matrix<T>>,
+    ) {
+        if let Some(dx) = dx {
+            dx.copy_from(dout);
+        }
+    }
+}
