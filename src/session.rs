@@ -15,9 +15,11 @@ use crate::checkpoint;
 use crate::data::{Dataset, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
 use crate::matrix::Float;
+use crate::nn::cnn::Architecture;
 use crate::nn::init::Init;
 use crate::nn::network::Network;
-use crate::nn::spec::{Activation, MlpSpec, activation_of};
+use crate::nn::shape::Shape;
+use crate::nn::spec::{Activation, LayerSpec, MlpSpec, activation_of};
 use crate::optim::{Optimizer, OptimizerConfig};
 use crate::train::{self, Event, Length, Outcome, TrainConfig, TrainData, TrainState};
 
@@ -26,6 +28,8 @@ use crate::train::{self, Event, Length, Outcome, TrainConfig, TrainData, TrainSt
 pub struct Settings {
     pub dataset: DatasetName,
     pub load: LoadOptions,
+    /// The MLP of `hidden`, `activation`, `batchnorm` and `dropout`, or a convolutional one.
+    pub arch: Architecture,
     pub hidden: Vec<usize>,
     pub activation: Activation,
     pub init: Init,
@@ -50,6 +54,41 @@ impl Settings {
             dropout: self.dropout,
             weight_decay: self.weight_decay,
         }
+    }
+
+    /// The layer list and input shape for `ds`: the MLP of the flags on its rows as vectors,
+    /// or a convolutional network on its images.
+    pub fn network_for(&self, ds: &Dataset) -> Result<(Vec<LayerSpec>, Shape)> {
+        self.network(ds.input_dim(), ds.image_shape, ds.classes, ds.name)
+    }
+
+    /// [`Settings::network_for`] from the data's facts: `features` per row, its image shape
+    /// if any, `classes`.
+    pub fn network(
+        &self,
+        features: usize,
+        image: Option<(usize, usize, usize)>,
+        classes: usize,
+        dataset: DatasetName,
+    ) -> Result<(Vec<LayerSpec>, Shape)> {
+        if self.arch == Architecture::Mlp {
+            return Ok((
+                self.mlp(features, classes).layer_specs(),
+                Shape::Flat(features),
+            ));
+        }
+        let input = Shape::of_input(features, image);
+        if !matches!(input, Shape::Image { .. }) {
+            return Err(Error::Config(format!(
+                "--{} needs images; {dataset} has rows of {features} values",
+                if matches!(self.arch, Architecture::Layers(_)) {
+                    "layers"
+                } else {
+                    "net"
+                }
+            )));
+        }
+        Ok((self.arch.layer_specs(input, classes)?, input))
     }
 
     /// Takes the run's settings from the checkpoint at `path` being resumed (its `run`
@@ -150,8 +189,18 @@ pub struct Session<T: Float> {
 impl<T: Float> Session<T> {
     /// A fresh run of `settings` on `ds`.
     pub fn start(settings: &Settings, ds: &Dataset) -> Result<Self> {
-        let spec = settings.mlp(ds.input_dim(), ds.classes);
-        let net = Network::<T>::mlp(&spec, settings.train.seed, settings.threads)?;
+        if settings.arch == Architecture::Mlp {
+            settings.mlp(ds.input_dim(), ds.classes).validate()?;
+        }
+        let (specs, input) = settings.network_for(ds)?;
+        let net = Network::<T>::with_input(
+            specs,
+            input,
+            settings.init,
+            settings.weight_decay,
+            settings.train.seed,
+            settings.threads,
+        )?;
         let opt = Optimizer::<T>::new(settings.optimizer);
         Self::with(settings, ds, net, opt, TrainState::default())
     }

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::matrix::Float;
 use crate::nn::init::Init;
 use crate::nn::network::Network;
+use crate::nn::shape::Shape;
 use crate::nn::spec::{LayerSpec, MAX_LAYERS, memory_estimate};
 use crate::output::write_output;
 
@@ -76,11 +77,59 @@ pub(super) fn float_tensor<T: Float>(shape: Vec<usize>, values: impl Iterator<It
     }
 }
 
-/// The PyTorch shape of a parameter: `[out, in]` for affine weights, `[n]` otherwise.
+/// The PyTorch shape of a parameter: `[out, in]` for affine weights (stored transposed: our
+/// `W` is `[in, out]`), `[out, in, kh, kw]` for conv weights (stored as they are: our `W` is
+/// that array read as `out × in·kh·kw`), `[n]` otherwise.
 fn torch_shape(spec: &LayerSpec, name: &str, shape: (usize, usize)) -> Vec<usize> {
-    match spec {
-        LayerSpec::Affine { n_in, n_out } if name == "weight" => vec![*n_out, *n_in],
+    match *spec {
+        LayerSpec::Affine { n_in, n_out } if name == "weight" => vec![n_out, n_in],
+        LayerSpec::Conv {
+            c_in,
+            c_out,
+            kh,
+            kw,
+            ..
+        } if name == "weight" => vec![c_out, c_in, kh, kw],
         _ => vec![shape.0 * shape.1],
+    }
+}
+
+/// The metadata key of a convolutional network's input image shape, `CxHxW`.
+pub const INPUT_SHAPE_KEY: &str = "input_shape";
+
+/// The input shape a checkpoint's layer list is fed: the `input_shape` entry (`1x28x28`) for a
+/// network of images, else the first affine layer's width.
+fn input_of(
+    specs: &[LayerSpec],
+    metadata: &BTreeMap<String, String>,
+    path: &Path,
+) -> Result<Shape> {
+    let fmt = |what: String| Error::format(path, what);
+    let Some(text) = metadata.get(INPUT_SHAPE_KEY) else {
+        return match specs.first() {
+            Some(LayerSpec::Affine { n_in, .. }) => Ok(Shape::Flat(*n_in)),
+            _ => Err(fmt(format!(
+                "its layer list starts with '{}' but it has no '{INPUT_SHAPE_KEY}' entry",
+                specs.first().map_or(String::new(), |s| s.to_string())
+            ))),
+        };
+    };
+    let dims: Vec<usize> = text
+        .split('x')
+        .map(|d| d.trim().parse::<usize>().ok().filter(|&v| v > 0))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            fmt(format!(
+                "metadata '{INPUT_SHAPE_KEY}' is not CxHxW: '{text}'"
+            ))
+        })?;
+    match dims[..] {
+        [c, h, w] if crate::memory::product(&[c, h, w]).is_some_and(|n| n <= 1 << 30) => {
+            Ok(Shape::Image { c, h, w })
+        }
+        _ => Err(fmt(format!(
+            "metadata '{INPUT_SHAPE_KEY}' is not a plausible CxHxW image: '{text}'"
+        ))),
     }
 }
 
@@ -150,6 +199,9 @@ pub(super) fn save_with<T: Float>(
             .join("; "),
     );
     meta.insert("input".into(), net.input_dim().to_string());
+    if let Shape::Image { c, h, w } = net.input_shape() {
+        meta.insert(INPUT_SHAPE_KEY.into(), format!("{c}x{h}x{w}"));
+    }
     meta.insert("classes".into(), net.classes().to_string());
     meta.insert("precision".into(), T::NAME.into());
     meta.insert("batchnorm_eps".into(), "1e-6".into());
@@ -291,6 +343,16 @@ pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result
                 (format!("{i}.weight"), vec![n_out, n_in]),
                 (format!("{i}.bias"), vec![n_out]),
             ],
+            LayerSpec::Conv {
+                c_in,
+                c_out,
+                kh,
+                kw,
+                ..
+            } => vec![
+                (format!("{i}.weight"), vec![c_out, c_in, kh, kw]),
+                (format!("{i}.bias"), vec![c_out]),
+            ],
             LayerSpec::BatchNorm { dim } => ["weight", "bias", "running_mean", "running_var"]
                 .iter()
                 .map(|n| (format!("{i}.{n}"), vec![dim]))
@@ -316,16 +378,16 @@ pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result
             "metadata 'weight_decay' must be a finite number ≥ 0, not {weight_decay}"
         )));
     }
-    for (key, value) in [("input", specs.first()), ("classes", specs.last())] {
+    let input = input_of(&specs, &metadata, path)?;
+    let last_affine = specs.iter().rev().find_map(|s| match s {
+        LayerSpec::Affine { n_out, .. } => Some(*n_out),
+        _ => None,
+    });
+    for (key, actual) in [("input", Some(input.len())), ("classes", last_affine)] {
         let Some(v) = metadata.get(key) else { continue };
         let stated: usize = v
             .parse()
             .map_err(|_| fmt(format!("metadata '{key}' is not an integer: '{v}'")))?;
-        let actual = match (key, value) {
-            ("input", Some(LayerSpec::Affine { n_in, .. })) => Some(*n_in),
-            ("classes", Some(LayerSpec::Affine { n_out, .. })) => Some(*n_out),
-            _ => None,
-        };
         if actual.is_some_and(|a| a != stated) {
             return Err(fmt(format!(
                 "metadata '{key}' says {stated}, its layer list says {}",
@@ -337,7 +399,7 @@ pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result
     // what evaluating a batch would allocate.
     crate::memory::check(
         &format!("the network in {}", path.display()),
-        memory_estimate(&specs, 1, std::mem::size_of::<T>()),
+        memory_estimate(&specs, input, 1, std::mem::size_of::<T>()),
     )?;
     let seed = match metadata.get("network_seed") {
         None => 0,
@@ -345,8 +407,9 @@ pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result
             .parse::<u64>()
             .map_err(|_| fmt(format!("metadata 'network_seed' is not an integer: '{v}'")))?,
     };
-    let mut net = Network::<T>::from_specs(specs.clone(), Init::He, weight_decay, seed, threads)
-        .map_err(|e| fmt(format!("its layer list does not form a network: {e}")))?;
+    let mut net =
+        Network::<T>::with_input(specs.clone(), input, Init::He, weight_decay, seed, threads)
+            .map_err(|e| fmt(format!("its layer list does not form a network: {e}")))?;
 
     let mut expected: Vec<String> = Vec::new();
     let mut error: Option<Error> = None;

@@ -81,10 +81,10 @@ fn with(args: &TrainArgs, key: &str, value: &str) -> Result<TrainArgs> {
             .map_err(|_| Error::Config(format!("--vary {key}: '{v}' is not a number")))
     };
     match key {
-        "activation" => a.activation = value.into(),
+        "activation" => a.activation = Some(value.into()),
         "optimizer" => a.optimizer = value.into(),
         "init" => a.init = Some(value.into()),
-        "hidden" => a.hidden = value.into(),
+        "hidden" => a.hidden = Some(value.into()),
         "lr" => a.lr = Some(num(value)?),
         "dropout" => a.dropout = Some(num(value)?),
         "weight-decay" => a.weight_decay = num(value)?,
@@ -169,10 +169,10 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
     for ((label, args), setup) in variants.iter().zip(&setups) {
         let fail = |e: Error| Error::Config(format!("run {label}: {}", in_flags(e)));
         setup.train.validate(ds.x_train.rows()).map_err(fail)?;
-        let specs = setup.mlp(ds.input_dim(), ds.classes).layer_specs();
+        let (specs, input) = setup.network_for(&ds).map_err(fail)?;
         memory::check(
             &format!("run {label}"),
-            memory_estimate(&specs, setup.train.batch, args.precision.bytes()),
+            memory_estimate(&specs, input, setup.train.batch, args.precision.bytes()),
         )?;
     }
     // A run that diverges is reported as such; the others still run.

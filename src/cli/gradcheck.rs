@@ -112,6 +112,7 @@ fn run_typed<T: Float>(cmd: &GradcheckCmd, ds: &data::Dataset, threads: usize) -
         &format!("--hidden {}", cmd.hidden),
         memory_estimate(
             &spec.layer_specs(),
+            crate::nn::shape::Shape::Flat(spec.input),
             cmd.timing_batch,
             std::mem::size_of::<T>(),
         ),

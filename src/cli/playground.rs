@@ -13,6 +13,7 @@ use crate::matrix::Matrix;
 use crate::memory;
 use crate::nn::Mode;
 use crate::nn::network::Network;
+use crate::nn::shape::Shape;
 use crate::nn::spec::{describe_layers, memory_estimate};
 use crate::output::{self, Named, write_output};
 use crate::report::{plane, svg, training};
@@ -108,8 +109,10 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
         dataset: cmd.dataset.clone(),
         data_dir: None,
         offline: true,
-        hidden: cmd.hidden.clone(),
-        activation: cmd.activation.clone(),
+        net: None,
+        layers: None,
+        hidden: Some(cmd.hidden.clone()),
+        activation: Some(cmd.activation.clone()),
         init: None,
         batchnorm: false,
         dropout: None,
@@ -159,7 +162,12 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
             "the network {}",
             describe_layers(&setup.mlp(2, 2).layer_specs())
         ),
-        memory_estimate(&setup.mlp(2, 2).layer_specs(), setup.train.batch, 4),
+        memory_estimate(
+            &setup.mlp(2, 2).layer_specs(),
+            Shape::Flat(2),
+            setup.train.batch,
+            4,
+        ),
     )?;
     let mut session = Session::<f32>::start(&setup, &ds)?;
     let ipe = setup.train.iters_per_epoch(ds.x_train.rows());

@@ -17,6 +17,8 @@ use crate::error::{Error, Result};
 use crate::matrix::Float;
 use crate::matrix::gemm::dispatch::resolve_threads;
 use crate::memory;
+use crate::nn::cnn::Architecture;
+use crate::nn::init::Init;
 use crate::nn::spec::{
     Activation, LayerSpec, activation_of, describe_layers, dropout_of, has_batchnorm,
     memory_estimate, widths,
@@ -48,12 +50,27 @@ pub struct TrainArgs {
     /// on first use (also $SCRATCHNET_OFFLINE=1).
     #[arg(long)]
     pub offline: bool,
-    /// Hidden layer widths, comma-separated (`none` for a linear model).
-    #[arg(long, default_value = "100,50")]
-    pub hidden: String,
-    /// relu, sigmoid or tanh.
-    #[arg(long, default_value = "relu")]
-    pub activation: String,
+    /// The network: mlp (from --hidden, --activation, --batchnorm, --dropout), or the book's
+    /// simple-cnn (SimpleConvNet: conv 30 5×5 → relu → max-pool 2 → affine 100 → relu →
+    /// affine; weights N(0, 0.01²)) or deep-cnn (DeepConvNet: six 3×3 convs of 16, 16, 32, 32,
+    /// 64, 64 filters with relu, max-pool 2 after each pair, affine 50 → relu → dropout 0.5 →
+    /// affine → dropout 0.5; He init) [default: mlp].
+    #[arg(long, value_name = "NAME", conflicts_with = "layers")]
+    pub net: Option<String>,
+    /// Any stack of layers, comma-separated; the output affine layer is added for the
+    /// dataset's classes, and a flatten before the first affine layer after an image.
+    /// Items: conv:FILTERS:KHxKW[:sSTRIDE][:pPAD] (e.g. conv:30:5x5, conv:16:3x3:s1:p1),
+    /// maxpool:SIZE[:sSTRIDE][:pPAD], avgpool:SIZE[:sSTRIDE][:pPAD], affine:UNITS, relu,
+    /// sigmoid, tanh, dropout:P, batchnorm, flatten.
+    /// Example: conv:30:5x5,relu,maxpool:2,affine:100,relu.
+    #[arg(long, value_name = "SPEC")]
+    pub layers: Option<String>,
+    /// Hidden layer widths, comma-separated (`none` for a linear model) [default: 100,50].
+    #[arg(long)]
+    pub hidden: Option<String>,
+    /// relu, sigmoid or tanh [default: relu].
+    #[arg(long)]
+    pub activation: Option<String>,
     /// he, xavier or std:SIGMA [default: he for relu, xavier otherwise].
     #[arg(long)]
     pub init: Option<String>,
@@ -161,10 +178,40 @@ impl TrainArgs {
     /// Checks and converts every flag, before any data is loaded.
     pub fn settings(&self) -> Result<Settings> {
         let dataset: DatasetName = self.dataset.parse()?;
-        let activation: Activation = self.activation.parse()?;
-        let init = match &self.init {
-            Some(s) => s.parse()?,
-            None => activation.default_init(),
+        let arch = match (&self.net, &self.layers) {
+            (_, Some(spec)) => Architecture::Layers(spec.clone()),
+            (Some(name), None) => name.parse()?,
+            (None, None) => Architecture::Mlp,
+        };
+        if arch.is_convolutional() {
+            let flag = match &arch {
+                Architecture::Layers(_) => "--layers".to_string(),
+                other => format!("--net {}", other.name()),
+            };
+            let mlp_flags = [
+                ("--hidden", self.hidden.is_some()),
+                ("--activation", self.activation.is_some()),
+                ("--batchnorm", self.batchnorm),
+                ("--dropout", self.dropout.is_some()),
+            ];
+            if let Some((mlp_flag, _)) = mlp_flags.iter().find(|(_, given)| *given) {
+                return Err(Error::Config(format!(
+                    "{mlp_flag} shapes the MLP and cannot be used with {flag}: write the layers \
+                     out with --layers instead"
+                )));
+            }
+            if dataset.is_generated() {
+                return Err(Error::Config(format!(
+                    "{flag} needs images; {dataset} is a set of 2-D points (use --hidden)"
+                )));
+            }
+        }
+        let activation: Activation = self.activation.as_deref().unwrap_or("relu").parse()?;
+        let init = match (&self.init, &arch) {
+            (Some(s), _) => s.parse()?,
+            // The book's SimpleConvNet: weight_init_std = 0.01.
+            (None, Architecture::SimpleCnn) => Init::Std(0.01),
+            (None, _) => activation.default_init(),
         };
         let optimizer = OptimizerConfig::from_name(&self.optimizer, self.lr)?;
         let threads = resolve_threads(self.threads)?;
@@ -211,7 +258,8 @@ impl TrainArgs {
                 seed: self.seed,
                 noise: self.noise,
             },
-            hidden: parse_hidden(&self.hidden)?,
+            arch,
+            hidden: parse_hidden(self.hidden.as_deref().unwrap_or("100,50"))?,
             activation,
             init,
             batchnorm: self.batchnorm,
@@ -304,10 +352,15 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
     .collect();
     output::check_outputs(&outputs, &inputs, &[("--save", "--resume")])?;
     if cmd.resume.is_none() {
-        let specs = settings.mlp(ds.input_dim(), ds.classes).layer_specs();
+        let (specs, input) = settings.network_for(&ds)?;
         memory::check(
             &format!("the network {}", describe_layers(&specs)),
-            memory_estimate(&specs, settings.train.batch, cmd.args.precision.bytes()),
+            memory_estimate(
+                &specs,
+                input,
+                settings.train.batch,
+                cmd.args.precision.bytes(),
+            ),
         )?;
     }
     match cmd.args.precision {

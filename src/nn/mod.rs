@@ -9,6 +9,7 @@
 
 pub mod affine;
 pub mod batch_norm;
+pub mod cnn;
 pub mod conv;
 pub mod dropout;
 pub mod graph;

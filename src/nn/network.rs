@@ -14,7 +14,7 @@ use super::relu::Relu;
 use super::shape::{self, Shape};
 use super::sigmoid::Sigmoid;
 use super::softmax_with_loss::{SoftmaxWithLoss, Targets};
-use super::spec::{EVAL_BATCH, LayerSpec, MAX_LAYERS, MlpSpec};
+use super::spec::{LayerSpec, MAX_LAYERS, MlpSpec, eval_batch};
 use super::tanh::Tanh;
 use super::{Layer, Mode, Param};
 use crate::error::{Error, Result};
@@ -363,7 +363,7 @@ impl<T: Float> Network<T> {
     }
 
     /// Mean loss (without weight decay) and accuracy over a whole dataset, in eval mode and in
-    /// batches of [`EVAL_BATCH`] rows.
+    /// batches of [`eval_batch`] rows (5,000 for an MLP; fewer for wide CNN activations).
     pub fn evaluate(&mut self, x: &Matrix<T>, labels: &[usize]) -> Result<(f64, f64)> {
         self.evaluate_with(x, labels, |_, _| {})
     }
@@ -386,8 +386,9 @@ impl<T: Float> Network<T> {
         }
         let (mut loss_sum, mut correct) = (0.0, 0usize);
         let n_layers = self.layers.len();
-        for start in (0..x.rows()).step_by(EVAL_BATCH) {
-            let end = (start + EVAL_BATCH).min(x.rows());
+        let rows = eval_batch(&self.specs, self.input, std::mem::size_of::<T>());
+        for start in (0..x.rows()).step_by(rows) {
+            let end = (start + rows).min(x.rows());
             let input = &mut self.acts[0];
             input.ensure_shape(end - start, x.cols());
             input

@@ -3,6 +3,7 @@
 //! said about a layer list without building it (its description, its memory).
 
 use super::init::Init;
+use super::shape::Shape;
 use crate::error::{Error, Result, Setting};
 
 /// Rows per forward pass when evaluating a whole dataset: big enough for the GEMM to use every
@@ -188,38 +189,86 @@ impl std::str::FromStr for LayerSpec {
 /// bound keeps a crafted layer list (a million `relu` entries) from allocating gigabytes.
 pub const MAX_LAYERS: usize = 1000;
 
-/// Bytes a network of `specs` needs to train on batches of `batch` rows in precision `T`
-/// (values, gradients and two optimizer slots per parameter; activations, their gradients and
-/// one cache per layer for the larger of the batch and the evaluation chunk), or `None` when
-/// that is too large to count. An estimate to refuse impossible sizes up front, not a budget.
-pub fn memory_estimate(specs: &[LayerSpec], batch: usize, elem_bytes: usize) -> Option<u64> {
-    let rows = batch.max(EVAL_BATCH) as u64;
+/// The most bytes the activations of one evaluation batch may take: a network whose rows are
+/// wide (a CNN's feature maps: 100 K values per image for DeepConvNet) evaluates in batches
+/// smaller than [`EVAL_BATCH`] so that 5,000 images never cost gigabytes.
+pub const EVAL_BYTES: usize = 256 << 20;
+
+/// Values per row that a forward pass keeps: the input and every layer's output.
+pub fn row_values(specs: &[LayerSpec], input: Shape) -> usize {
+    let shapes = super::shape::infer(specs, input).unwrap_or_default();
+    shapes
+        .iter()
+        .fold(input.len(), |sum, s| sum.saturating_add(s.len()))
+}
+
+/// Rows per evaluation batch for `specs` on `input` in `elem_bytes`-byte values:
+/// [`EVAL_BATCH`], or fewer where the activations would pass [`EVAL_BYTES`].
+pub fn eval_batch(specs: &[LayerSpec], input: Shape, elem_bytes: usize) -> usize {
+    let per_row = row_values(specs, input).saturating_mul(elem_bytes).max(1);
+    (EVAL_BYTES / per_row).clamp(1, EVAL_BATCH)
+}
+
+/// Bytes a network of `specs` fed rows of `input` needs to train on batches of `batch` rows
+/// in precision `T` (values, gradients and two optimizer slots per parameter; activations,
+/// their gradients and one cache per layer for the larger of the batch and the evaluation
+/// batch; each conv layer's im2col buffers), or `None` when that is too large to count. An
+/// estimate to refuse impossible sizes up front, not a budget.
+pub fn memory_estimate(
+    specs: &[LayerSpec],
+    input: Shape,
+    batch: usize,
+    elem_bytes: usize,
+) -> Option<u64> {
+    let rows = batch.max(eval_batch(specs, input, elem_bytes)) as u64;
+    let shapes = super::shape::infer(specs, input).unwrap_or_default();
     let mut params = 0u64;
+    let mut buffers = 0u64;
     // Every layer's output is a rows × width matrix, whatever the layer: a crafted list of a
     // thousand activations after one wide layer costs a thousand such matrices.
-    let mut width = match specs.first() {
-        Some(LayerSpec::Affine { n_in, .. }) => *n_in as u64,
-        _ => 0,
-    };
-    let mut widths = width;
-    for spec in specs {
+    let mut widths = input.len() as u64;
+    let mut before = input;
+    for (i, spec) in specs.iter().enumerate() {
         match *spec {
             LayerSpec::Affine { n_in, n_out } => {
                 params = params
                     .checked_add(crate::memory::product(&[n_in, n_out])?)?
                     .checked_add(n_out as u64)?;
-                width = n_out as u64;
             }
             LayerSpec::BatchNorm { dim } => {
                 params = params.checked_add((dim as u64).checked_mul(4)?)?;
             }
+            LayerSpec::Conv {
+                c_in,
+                c_out,
+                kh,
+                kw,
+                ..
+            } => {
+                params = params
+                    .checked_add(crate::memory::product(&[c_out, c_in, kh, kw])?)?
+                    .checked_add(c_out as u64)?;
+                // col and dcol (at least one image's, at most the budget unless one image
+                // needs more), and the product.
+                let per_image = crate::memory::product(&[c_in, kh, kw])?
+                    .checked_mul(shapes.get(i).map_or(0, |s| s.len() / c_out.max(1)) as u64)?;
+                let col = per_image.max(super::conv::COL_BUDGET as u64);
+                let prod = (shapes.get(i).map_or(0, |s| s.len()) as u64)
+                    .checked_mul((col / per_image.max(1)).max(1))?;
+                buffers = buffers
+                    .checked_add(col.checked_mul(2)?)?
+                    .checked_add(prod)?;
+            }
             _ => {}
         }
-        widths = widths.checked_add(width)?;
+        let width = shapes.get(i).copied().unwrap_or(before);
+        widths = widths.checked_add(width.len() as u64)?;
+        before = width;
     }
     let values = params
         .checked_mul(4)?
-        .checked_add(rows.checked_mul(widths)?.checked_mul(3)?)?;
+        .checked_add(rows.checked_mul(widths)?.checked_mul(3)?)?
+        .checked_add(buffers)?;
     values.checked_mul(elem_bytes as u64)
 }
 
