@@ -690,8 +690,11 @@ pub fn summary_json(
     if !hidden.is_empty() {
         hidden.remove(0); // the input
     }
+    let layers: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
     serde_json::json!({
         "dataset": settings.dataset.name(),
+        "net": settings.arch.name(),
+        "layers": layers,
         "hidden": hidden,
         "activation": activation_of(specs),
         "init": settings.init.name(),

@@ -212,7 +212,7 @@ pub fn eval_batch(specs: &[LayerSpec], input: Shape, elem_bytes: usize) -> usize
 /// Bytes a network of `specs` fed rows of `input` needs to train on batches of `batch` rows
 /// in precision `T` (values, gradients and two optimizer slots per parameter; activations,
 /// their gradients and one cache per layer for the larger of the batch and the evaluation
-/// batch; each conv layer's im2col buffers), or `None` when that is too large to count. An
+/// batch; each conv layer's im2col buffers for one image), or `None` when that is too large to count. An
 /// estimate to refuse impossible sizes up front, not a budget.
 pub fn memory_estimate(
     specs: &[LayerSpec],
@@ -248,16 +248,10 @@ pub fn memory_estimate(
                 params = params
                     .checked_add(crate::memory::product(&[c_out, c_in, kh, kw])?)?
                     .checked_add(c_out as u64)?;
-                // col and dcol (at least one image's, at most the budget unless one image
-                // needs more), and the product.
-                let per_image = crate::memory::product(&[c_in, kh, kw])?
-                    .checked_mul(shapes.get(i).map_or(0, |s| s.len() / c_out.max(1)) as u64)?;
-                let col = per_image.max(super::conv::COL_BUDGET as u64);
-                let prod = (shapes.get(i).map_or(0, |s| s.len()) as u64)
-                    .checked_mul((col / per_image.max(1)).max(1))?;
-                buffers = buffers
-                    .checked_add(col.checked_mul(2)?)?
-                    .checked_add(prod)?;
+                // One image's col and dcol.
+                let positions = shapes.get(i).map_or(0, |s| s.len() / c_out.max(1)) as u64;
+                let col = crate::memory::product(&[c_in, kh, kw])?.checked_mul(positions)?;
+                buffers = buffers.checked_add(col.checked_mul(2)?)?;
             }
             _ => {}
         }
@@ -385,8 +379,44 @@ pub fn has_batchnorm(specs: &[LayerSpec]) -> bool {
         .any(|s| matches!(s, LayerSpec::BatchNorm { .. }))
 }
 
-/// `784-100-50-10 relu +bn +dropout 0.5` from a layer list.
+/// `784-100-50-10 relu +bn +dropout 0.5` from an MLP's layer list; a convolutional one is
+/// listed layer by layer: `conv 1→30 5×5, relu, maxpool 2, flatten, affine 4320→100, …`.
 pub fn describe_layers(specs: &[LayerSpec]) -> String {
+    let windowed = |s: &LayerSpec| {
+        matches!(
+            s,
+            LayerSpec::Conv { .. } | LayerSpec::MaxPool { .. } | LayerSpec::AvgPool { .. }
+        )
+    };
+    if specs.iter().any(windowed) {
+        let items: Vec<String> = specs
+            .iter()
+            .map(|s| match *s {
+                LayerSpec::Conv {
+                    c_in,
+                    c_out,
+                    kh,
+                    kw,
+                    stride,
+                    pad,
+                } => {
+                    let mut t = format!("conv {c_in}→{c_out} {kh}×{kw}");
+                    if stride != 1 {
+                        t.push_str(&format!(" s{stride}"));
+                    }
+                    if pad != 0 {
+                        t.push_str(&format!(" p{pad}"));
+                    }
+                    t
+                }
+                LayerSpec::MaxPool { size, .. } => format!("maxpool {size}"),
+                LayerSpec::AvgPool { size, .. } => format!("avgpool {size}"),
+                LayerSpec::Affine { n_in, n_out } => format!("affine {n_in}→{n_out}"),
+                ref other => other.to_string(),
+            })
+            .collect();
+        return items.join(", ");
+    }
     let sizes: Vec<String> = widths(specs).iter().map(|s| s.to_string()).collect();
     let mut out = format!("{} {}", sizes.join("-"), activation_of(specs));
     if has_batchnorm(specs) {

@@ -1,0 +1,167 @@
+//! Convolutional networks through the binary: `--layers` and `--net`, their one-line errors,
+//! checkpoints that evaluate and resume bit for bit, and SimpleConvNet learning real MNIST.
+
+mod common;
+
+use std::path::Path;
+
+use common::{assert_one_line_error, scratchnet, stdout_of, temp_dir, write_tiny_mnist};
+use scratchnet::data::DatasetName;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn summary(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A small CNN that fits the tiny 3×2 MNIST images: conv 3 (2×2, pad 1) → 4×3, relu,
+/// 2×2 average pool at stride 1 → 3×2, then affine 6, relu, and the output layer.
+const LAYERS: &str = "conv:3:2x2:p1,relu,avgpool:2:s1,affine:6,relu";
+
+#[test]
+fn a_cnn_checkpoint_evaluates_to_its_training_accuracy_and_resumes_bit_for_bit() {
+    let dir = temp_dir("cnn-resume");
+    let data = dir.join("mnist");
+    write_tiny_mnist(&data);
+    let run = |iters: usize, extra: &[&str], tag: &str| {
+        let json = dir.join(format!("{tag}.json"));
+        let mut cmd = scratchnet();
+        cmd.args(["train", "--dataset", "mnist", "--data-dir", s(&data)])
+            .args([
+                "--layers",
+                LAYERS,
+                "--batch",
+                "2",
+                "--quiet",
+                "--threads",
+                "1",
+            ])
+            .args(["--iters", &iters.to_string(), "--summary-json", s(&json)])
+            .args(extra);
+        stdout_of(&mut cmd);
+        summary(&json)
+    };
+    let straight = dir.join("straight.st");
+    let whole = run(12, &["--save", s(&straight)], "whole");
+    assert_eq!(whole["net"], "layers");
+    assert_eq!(whole["layers"][0], "conv 1 3 2 2 1 1");
+    assert_eq!(whole["layers"][3], "flatten");
+
+    // 5 iterations, saved, then continued to 12: the same model to the last bit.
+    let cut = dir.join("cut.st");
+    run(5, &["--save", s(&cut)], "first");
+    let mut cmd = scratchnet();
+    cmd.args(["train", "--data-dir", s(&data), "--resume", s(&cut)])
+        .args([
+            "--iters",
+            "12",
+            "--save",
+            s(&cut),
+            "--quiet",
+            "--threads",
+            "2",
+        ]);
+    stdout_of(&mut cmd);
+    let tensors = |p: &Path| {
+        let bytes = std::fs::read(p).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let mut named: Vec<(String, Vec<usize>, Vec<u8>)> = st
+            .tensors()
+            .into_iter()
+            .map(|(n, v)| (n, v.shape().to_vec(), v.data().to_vec()))
+            .collect();
+        named.sort();
+        named
+    };
+    let (a, b) = (tensors(&straight), tensors(&cut));
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x, y, "tensor {} differs after resuming", x.0);
+    }
+    // PyTorch's layout: nn.Conv2d's weight is [out, in, kh, kw].
+    let conv = a.iter().find(|t| t.0 == "0.weight").unwrap();
+    assert_eq!(conv.1, vec![3, 1, 2, 2]);
+    let meta = scratchnet::checkpoint::read_metadata(&straight).unwrap();
+    assert_eq!(meta["input_shape"], "1x3x2");
+    assert!(meta["layers"].starts_with("conv 1 3 2 2 1 1; relu; avgpool 2 1 0; flatten;"));
+
+    // eval on the test set gives the accuracy training reported.
+    let out =
+        stdout_of(scratchnet().args(["eval", "--model", s(&straight), "--data-dir", s(&data)]));
+    let acc = whole["test_acc"].as_f64().unwrap();
+    assert!(
+        out.contains(&format!("accuracy {acc:.4}")),
+        "eval output does not show test accuracy {acc}: {out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn cnn_flags_that_cannot_work_are_one_line_errors() {
+    let dir = temp_dir("cnn-errors");
+    let data = dir.join("mnist");
+    write_tiny_mnist(&data);
+    let d = s(&data);
+    let base = [
+        "train",
+        "--dataset",
+        "mnist",
+        "--data-dir",
+        d,
+        "--iters",
+        "1",
+        "--batch",
+        "2",
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter()
+            .chain(extra)
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+    };
+    let check = |extra: &[&str], needle: &str| {
+        let args = with(extra);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_one_line_error(&refs, needle);
+    };
+    check(&["--net", "simple-cnn", "--hidden", "50"], "--hidden");
+    check(
+        &["--layers", "conv:4:3x3,relu", "--batchnorm"],
+        "--batchnorm",
+    );
+    check(&["--net", "lenet"], "unknown --net 'lenet'");
+    // The 3×2 images are too small for SimpleConvNet's 5×5 kernel: the layer and shapes named.
+    check(&["--net", "simple-cnn"], "1×3×2");
+    check(&["--layers", "conv:4:2x2,maxpool:3"], "item 2 'maxpool:3'");
+    check(&["--layers", "conv:4:2x2,wobble"], "item 2 'wobble'");
+    assert_one_line_error(
+        &["train", "--dataset", "circle", "--net", "deep-cnn"],
+        "needs images",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn simple_cnn_learns_real_mnist() {
+    let Some(dir) = common::real_data(DatasetName::Mnist) else {
+        return;
+    };
+    let tmp = temp_dir("cnn-mnist");
+    let json = tmp.join("run.json");
+    // One epoch of the book's SimpleConvNet: the book's own code reaches 0.963 after one.
+    stdout_of(
+        scratchnet()
+            .args(["train", "--net", "simple-cnn", "--data-dir"])
+            .arg(&dir)
+            .args(["--epochs", "1", "--quiet", "--seed", "7"])
+            .args(["--summary-json", s(&json)]),
+    );
+    let j = summary(&json);
+    let acc = j["test_acc"].as_f64().unwrap();
+    assert!(acc >= 0.955, "SimpleConvNet after one epoch: {acc}");
+    assert_eq!(j["init"], "std:0.01");
+    assert_eq!(j["optimizer"], "adam");
+    std::fs::remove_dir_all(&tmp).unwrap();
+}
