@@ -171,8 +171,18 @@ pub fn col2im<T: Copy + Default + std::ops::AddAssign>(
                         let from = &row[n * p + oy * ow..][lo..hi];
                         let ix0 = lo * win.stride + kx - win.pad;
                         let dst = &mut plane[iy * win.w..(iy + 1) * win.w];
-                        for (d, &g) in dst[ix0..].iter_mut().step_by(win.stride).zip(from) {
-                            *d += g;
+                        if win.stride == 1 {
+                            // Unit stride: a plain slice add, which LLVM vectorises (the
+                            // strided iterator below does not: 59 → 17 µs per image for a
+                            // 16-channel 3×3 layer on 28×28).
+                            let dst = &mut dst[ix0..ix0 + from.len()];
+                            for (d, &g) in dst.iter_mut().zip(from) {
+                                *d += g;
+                            }
+                        } else {
+                            for (d, &g) in dst[ix0..].iter_mut().step_by(win.stride).zip(from) {
+                                *d += g;
+                            }
                         }
                     }
                 }
