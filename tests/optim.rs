@@ -119,3 +119,24 @@ fn configuration_defaults_and_errors() {
             .contains("unknown optimizer 'lamb'")
     );
 }
+
+#[test]
+fn moments_of_a_weight_without_gradient_go_to_zero_without_turning_subnormal() {
+    // A dead unit's moments decay by β each step; they must jump from the normal range to 0,
+    // never sit in the subnormal range where every operation is a slow microcode assist.
+    let (mut p, g) = (vec![0.5_f32; 2], vec![0.0_f32; 2]);
+    let (mut m, mut v) = (vec![1e-3_f32, -1e-3], vec![1e-36_f32, 1e-36]);
+    let mut reached_zero = false;
+    for t in 1..=20_000 {
+        scratchnet::optim::adam(0.001, 0.9, 0.999, t, &mut p, &g, &mut m, &mut v);
+        for x in m.iter().chain(&v) {
+            assert!(!x.is_subnormal(), "step {t}: {x:e} is subnormal");
+        }
+        reached_zero |= m.iter().all(|&x| x == 0.0);
+    }
+    assert!(reached_zero, "the first moments should decay to exactly 0");
+    assert!(
+        v.iter().all(|&x| x == 0.0),
+        "and the second moments too: {v:?}"
+    );
+}

@@ -43,6 +43,9 @@ pub trait Float:
     const ONE: Self;
     /// Machine epsilon.
     const EPSILON: Self;
+    /// The smallest positive normal value; below it lie the subnormals, which cost x86 cores
+    /// a slow microcode assist in every operation that reads or writes one.
+    const MIN_POSITIVE: Self;
     /// The name the CLI and reports use: `"f32"` or `"f64"`.
     const NAME: &'static str;
 
@@ -84,6 +87,7 @@ macro_rules! impl_float {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const EPSILON: Self = $t::EPSILON;
+            const MIN_POSITIVE: Self = $t::MIN_POSITIVE;
             const NAME: &'static str = $name;
 
             #[inline(always)]

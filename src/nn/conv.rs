@@ -23,7 +23,7 @@ use crate::matrix::{Float, MatMut, MatRef, Matrix};
 /// buffer (57 KiB for SimpleConvNet's 25 × 576) stays in L1/L2 between im2col and the GEMM
 /// that reads it. Batching the images into one wide product was measured first: its 6 MiB
 /// `col` and product went through L3 three times, and the conv layer took 5.2 ms per
-/// SimpleConvNet step against 1.9 ms this way (docs/cnn.md). The sums run in image order,
+/// SimpleConvNet step against 4.2 ms this way (docs/cnn.md). The sums run in image order,
 /// whatever the thread count, so results are bit-identical for any `--threads`.
 #[derive(Debug)]
 pub struct Conv2d<T> {
