@@ -165,3 +165,44 @@ fn simple_cnn_learns_real_mnist() {
     assert_eq!(j["optimizer"], "adam");
     std::fs::remove_dir_all(&tmp).unwrap();
 }
+
+#[test]
+fn plot_filters_draws_the_first_conv_layer_before_and_after() {
+    let dir = temp_dir("cnn-filters");
+    let data = dir.join("mnist");
+    write_tiny_mnist(&data);
+    let svg = dir.join("filters.svg");
+    stdout_of(
+        scratchnet()
+            .args(["train", "--dataset", "mnist", "--data-dir", s(&data)])
+            .args([
+                "--layers", LAYERS, "--batch", "2", "--iters", "4", "--quiet",
+            ])
+            .args(["--plot-filters", s(&svg)]),
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("3 filters (2×2)"), "{text}");
+    assert!(text.contains("at iteration 0") && text.contains("after iteration 4"));
+    // 3 filters × 4 values, twice, plus the background.
+    assert_eq!(text.matches("<rect").count(), 2 * 3 * 4 + 1);
+    // An MLP has no filters: refused before training, nothing written.
+    let none = dir.join("none.svg");
+    assert_one_line_error(
+        &[
+            "train",
+            "--dataset",
+            "mnist",
+            "--data-dir",
+            s(&data),
+            "--batch",
+            "2",
+            "--iters",
+            "1",
+            "--plot-filters",
+            s(&none),
+        ],
+        "has none",
+    );
+    assert!(!none.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

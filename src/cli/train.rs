@@ -26,7 +26,7 @@ use crate::nn::spec::{
 use crate::optim::OptimizerConfig;
 use crate::outln;
 use crate::output::{self, Named, write_output};
-use crate::report::{csv, svg, training};
+use crate::report::{csv, svg, tiles, training};
 use crate::session::{Session, Settings};
 use crate::train::{Event, History, Length, Outcome, Sampling, TrainConfig};
 
@@ -130,6 +130,10 @@ pub struct TrainCmd {
     /// Write a JSON summary of the run.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+    /// Draw the first conv layer's filters as grey tiles before and after training (SVG; the
+    /// book's figure of learned edge detectors). Needs --net or --layers with a conv layer.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot_filters: Option<PathBuf>,
     /// Save the trained model as a safetensors checkpoint (PyTorch-loadable; see README),
     /// with the optimizer and trainer state so the run can be resumed.
     #[arg(long, value_name = "FILE")]
@@ -346,6 +350,7 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
         ("--log", &cmd.log),
         ("--plot", &cmd.plot),
         ("--summary-json", &cmd.summary_json),
+        ("--plot-filters", &cmd.plot_filters),
     ]
     .into_iter()
     .filter_map(|(flag, p)| p.as_deref().map(|p| Named::new(flag, p)))
@@ -438,6 +443,17 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
     if cmd.profile {
         session.net.enable_profile();
     }
+    let filters_before = match &cmd.plot_filters {
+        None => None,
+        Some(_) => Some(first_filters(&mut session.net).ok_or_else(|| {
+            Error::Config(
+                "--plot-filters draws a conv layer's filters, and this network has none (use \
+                 --net simple-cnn, --net deep-cnn or --layers conv:...)"
+                    .into(),
+            )
+        })?),
+    };
+    let iteration_before = session.state.iteration;
     let seconds_before = session.state.history.train_seconds;
     let outcome = session.run(cmd.save_every, &signals.stop, on_event, |s| {
         save.map_or(Ok(()), |p| s.save(p))
@@ -453,6 +469,33 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
     // The files asked for are written whether the run finished or was interrupted: an
     // interrupted run's log, plot and summary cover the epochs it completed.
     write_reports(cmd, settings, ds, &session)?;
+    if let (Some(path), Some(before)) = (&cmd.plot_filters, filters_before) {
+        let after = first_filters(&mut session.net).expect("the network had a conv layer");
+        let heading = format!(
+            "{}: the first conv layer's {} filters ({}×{}{})",
+            ds.name,
+            before.tiles.len(),
+            before.h,
+            before.w,
+            if before.channels > 1 {
+                format!(", mean of {} input channels", before.channels)
+            } else {
+                String::new()
+            }
+        );
+        let grids = [
+            tiles::TileGrid {
+                title: format!("at iteration {iteration_before}"),
+                tiles: before.tiles,
+            },
+            tiles::TileGrid {
+                title: format!("after iteration {}", session.state.iteration),
+                tiles: after.tiles,
+            },
+        ];
+        let svg = tiles::render(&heading, &grids, before.h, before.w, 10);
+        write_output(path, svg.as_bytes())?;
+    }
     let history = &session.state.history;
     if outcome == Outcome::Interrupted {
         let length = match settings.train.length {
@@ -584,6 +627,45 @@ fn profile_report<T: Float>(session: &Session<T>, seconds: f64, threads: usize) 
         peak.isa,
         t.to_text()
     )
+}
+
+/// The first conv layer's filters, one tile of kh × kw values per output channel (the mean
+/// over input channels when there are several).
+struct Filters {
+    tiles: Vec<Vec<f64>>,
+    h: usize,
+    w: usize,
+    channels: usize,
+}
+
+fn first_filters<T: Float>(net: &mut crate::nn::network::Network<T>) -> Option<Filters> {
+    let (index, c_in, kh, kw) = net.specs().iter().enumerate().find_map(|(i, s)| match *s {
+        LayerSpec::Conv { c_in, kh, kw, .. } => Some((i, c_in, kh, kw)),
+        _ => None,
+    })?;
+    let mut tiles = Vec::new();
+    net.visit_params(&mut |i, p| {
+        if i == index && p.name == "weight" {
+            let area = kh * kw;
+            for filter in p.value.chunks_exact(c_in * area) {
+                let tile = (0..area)
+                    .map(|k| {
+                        (0..c_in)
+                            .map(|c| filter[c * area + k].to_f64())
+                            .sum::<f64>()
+                            / c_in as f64
+                    })
+                    .collect();
+                tiles.push(tile);
+            }
+        }
+    });
+    Some(Filters {
+        tiles,
+        h: kh,
+        w: kw,
+        channels: c_in,
+    })
 }
 
 /// Writes `--log`, `--plot` and `--summary-json` for what the run did.

@@ -8,6 +8,7 @@ pub mod plane;
 pub mod roofline;
 pub mod svg;
 pub mod table;
+pub mod tiles;
 pub mod training;
 
 pub use table::{Align, Table};
