@@ -114,6 +114,44 @@ pub fn check<T: Float>(
     Ok(compare(&net.param_info(), &backprop, &numerical))
 }
 
+/// [`check`] on at most `per_tensor` values of each parameter tensor, spread evenly over it
+/// (all of a smaller tensor): SimpleConvNet has 434 K parameters, and two forward passes for
+/// each would take minutes. Backprop is computed whole; the comparison covers the values picked.
+pub fn check_sampled<T: Float>(
+    net: &mut Network<T>,
+    x: &Matrix<T>,
+    t: Targets<'_, T>,
+    per_tensor: usize,
+    h: f64,
+) -> Result<Vec<ParamCheck>> {
+    let backprop = backprop_gradient(net, x, t)?;
+    let h = T::from_f64(h);
+    let mut values: Vec<Vec<T>> = Vec::new();
+    net.visit_params(&mut |_, p| values.push(p.value.to_vec()));
+    let info = net.param_info();
+    let (mut picked_bp, mut picked_num, mut picked_info) = (Vec::new(), Vec::new(), Vec::new());
+    for (tensor, vals) in values.iter().enumerate() {
+        let k = per_tensor.clamp(1, vals.len().max(1));
+        let picks: Vec<usize> = (0..k).map(|i| i * vals.len() / k).collect();
+        let mut num = Vec::with_capacity(k);
+        for &index in &picks {
+            let w = vals[index];
+            let plus = with_param_value(net, tensor, index, w + h, |n| n.loss(x, t, Mode::Train))?;
+            let minus = with_param_value(net, tensor, index, w - h, |n| n.loss(x, t, Mode::Train))?;
+            num.push((plus - minus) / (h + h));
+        }
+        picked_bp.push(
+            picks
+                .iter()
+                .map(|&i| backprop[tensor][i])
+                .collect::<Vec<T>>(),
+        );
+        picked_num.push(num);
+        picked_info.push(info[tensor].clone());
+    }
+    Ok(compare(&picked_info, &picked_bp, &picked_num))
+}
+
 /// Per-tensor agreement of two gradients given in the same order.
 pub fn compare<T: Float>(
     info: &[(String, (usize, usize))],

@@ -206,3 +206,19 @@ fn plot_filters_draws_the_first_conv_layer_before_and_after() {
     assert!(!none.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn gradcheck_of_simple_cnn_agrees_on_real_mnist() {
+    let Some(dir) = common::real_data(DatasetName::Mnist) else {
+        return;
+    };
+    let out = stdout_of(
+        scratchnet()
+            .args(["gradcheck", "--net", "simple-cnn", "--data-dir"])
+            .arg(&dir),
+    );
+    assert!(out.contains("0.weight  30×25"), "{out}");
+    assert!(out.contains("4.weight  4320×100"), "{out}");
+    assert!(out.contains("numerical gradient agree"), "{out}");
+    assert_one_line_error(&["gradcheck", "--net", "deep-cnn"], "dropout");
+}
