@@ -222,3 +222,56 @@ fn gradcheck_of_simple_cnn_agrees_on_real_mnist() {
     assert!(out.contains("numerical gradient agree"), "{out}");
     assert_one_line_error(&["gradcheck", "--net", "deep-cnn"], "dropout");
 }
+
+#[test]
+fn eval_misclassified_draws_the_test_images_the_model_gets_wrong() {
+    let dir = temp_dir("cnn-misclassified");
+    let data = dir.join("mnist");
+    write_tiny_mnist(&data);
+    let model = dir.join("m.st");
+    stdout_of(
+        scratchnet()
+            .args(["train", "--dataset", "mnist", "--data-dir", s(&data)])
+            .args([
+                "--layers", LAYERS, "--batch", "2", "--iters", "3", "--quiet",
+            ])
+            .args(["--save", s(&model)]),
+    );
+    let svg = dir.join("wrong.svg");
+    let out = stdout_of(
+        scratchnet()
+            .args(["eval", "--model", s(&model), "--data-dir", s(&data)])
+            .args(["--misclassified", s(&svg)]),
+    );
+    // The tiny test set's labels (5–8) never occur in its training set: every image is wrong.
+    assert!(out.contains("accuracy 0.0000"), "{out}");
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.contains("the first 4 of 4 test images it gets wrong"),
+        "{text}"
+    );
+    for truth in 5..=8 {
+        assert!(
+            text.contains(&format!("{truth} → ")),
+            "{truth} missing: {text}"
+        );
+    }
+    // 4 images of 3×2 pixels, plus the background.
+    assert_eq!(text.matches("<rect").count(), 4 * 6 + 1);
+    // The model file is an input: writing the picture over it is refused, the file kept.
+    let before = std::fs::read(&model).unwrap();
+    assert_one_line_error(
+        &[
+            "eval",
+            "--model",
+            s(&model),
+            "--data-dir",
+            s(&data),
+            "--misclassified",
+            s(&model),
+        ],
+        "--misclassified",
+    );
+    assert_eq!(std::fs::read(&model).unwrap(), before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -43,7 +43,14 @@ pub struct ModelArgs {
 pub struct EvalCmd {
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Draw the test images the model gets wrong (the first 60), each with its true and
+    /// predicted class, as an SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub misclassified: Option<PathBuf>,
 }
+
+/// How many misclassified images `eval --misclassified` draws.
+const MISCLASSIFIED_SHOWN: usize = 60;
 
 #[derive(Debug, Args)]
 pub struct PredictCmd {
@@ -120,15 +127,72 @@ fn load(args: &ModelArgs) -> Result<(Checkpoint<f32>, Dataset)> {
 
 pub fn eval(cmd: EvalCmd) -> Result<()> {
     let (mut ckpt, ds) = load(&cmd.model)?;
+    if let Some(path) = &cmd.misclassified {
+        if ds.image_shape.is_none() {
+            return Err(Error::Config(format!(
+                "--misclassified draws images; {} has 2-D points (see `scratchnet playground`)",
+                ds.name
+            )));
+        }
+        let model = crate::output::Named::new("--model", &cmd.model.model);
+        crate::output::check_outputs(
+            &[crate::output::Named::new("--misclassified", path)],
+            &[model],
+            &[],
+        )?;
+    }
     let x: &Matrix<f32> = &ds.x_test;
     // Confusion matrix, filled during the same pass: rows are true classes, columns predicted.
     let k = ds.classes;
     let mut counts = vec![vec![0usize; k]; k];
+    let (mut seen, mut wrong) = (0usize, Vec::new());
     let (loss, acc) = ckpt.net.evaluate_with(x, &ds.t_test, |pred, truth| {
-        for (&p, &t) in pred.iter().zip(truth) {
+        for (i, (&p, &t)) in pred.iter().zip(truth).enumerate() {
             counts[t][p] += 1;
+            if p != t && wrong.len() < MISCLASSIFIED_SHOWN {
+                wrong.push((seen + i, t, p));
+            }
         }
+        seen += pred.len();
     })?;
+    if let Some(path) = &cmd.misclassified {
+        let (c, h, w) = ds.image_shape.expect("checked above");
+        let tiles = wrong
+            .iter()
+            .map(|&(i, _, _)| {
+                let row = x.row(i);
+                (0..h * w)
+                    .map(|j| {
+                        (0..c).map(|ch| f64::from(row[ch * h * w + j])).sum::<f64>() / c as f64
+                    })
+                    .collect()
+            })
+            .collect();
+        let errors = counts
+            .iter()
+            .enumerate()
+            .map(|(t, r)| r.iter().sum::<usize>() - r[t]);
+        let grid = crate::report::tiles::TileGrid {
+            title: format!(
+                "true → predicted; the first {} of {} test images it gets wrong",
+                wrong.len(),
+                errors.sum::<usize>()
+            ),
+            captions: wrong
+                .iter()
+                .map(|&(_, t, p)| format!("{t} → {p}"))
+                .collect(),
+            tiles,
+            range: Some((0.0, 1.0)),
+        };
+        let heading = format!(
+            "{} on {}: accuracy {acc:.4}",
+            cmd.model.model.display(),
+            ds.name
+        );
+        let svg = crate::report::tiles::render(&heading, &[grid], h, w, 12);
+        crate::output::write_output(path, svg.as_bytes())?;
+    }
     crate::outln!(
         "{} on {} test samples of {}: loss {loss:.4}, accuracy {acc:.4}",
         cmd.model.model.display(),

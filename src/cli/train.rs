@@ -487,10 +487,14 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
             tiles::TileGrid {
                 title: format!("at iteration {iteration_before}"),
                 tiles: before.tiles,
+                captions: Vec::new(),
+                range: None,
             },
             tiles::TileGrid {
                 title: format!("after iteration {}", session.state.iteration),
                 tiles: after.tiles,
+                captions: Vec::new(),
+                range: None,
             },
         ];
         let svg = tiles::render(&heading, &grids, before.h, before.w, 10);

@@ -1,6 +1,7 @@
 //! Grids of small grey images as SVG: a conv layer's filters (the book's figure of learned
-//! edge detectors). Each tile is scaled to its own minimum and maximum, dark for high values,
-//! as the book's `filter_show` draws them (`imshow(..., cmap=gray_r)`).
+//! edge detectors), images a model gets wrong. Dark for high values, as the book draws both
+//! (`imshow(..., cmap=gray_r)`); filters are scaled each to its own minimum and maximum,
+//! images to a fixed range.
 
 use std::fmt::Write;
 
@@ -8,10 +9,16 @@ use std::fmt::Write;
 pub struct TileGrid {
     pub title: String,
     pub tiles: Vec<Vec<f64>>,
+    /// A line under each tile (e.g. `7 → 2`), or none when empty.
+    pub captions: Vec<String>,
+    /// The values drawn white and black; `None`: each tile's own minimum and maximum.
+    pub range: Option<(f64, f64)>,
 }
 
-/// Pixels per tile value and between tiles.
-const CELL: usize = 8;
+/// Height of a caption line under a tile.
+const CAPTION: usize = 14;
+
+/// Pixels between tiles.
 const GAP: usize = 6;
 /// Space for a grid's title.
 const TITLE: usize = 22;
@@ -19,13 +26,23 @@ const TITLE: usize = 22;
 /// Renders `grids` one above the other, `cols` tiles per row, under `heading`.
 pub fn render(heading: &str, grids: &[TileGrid], h: usize, w: usize, cols: usize) -> String {
     let cols = cols.max(1);
-    let (tile_w, tile_h) = (w * CELL, h * CELL);
+    // Pixels per value: 8 for a 5×5 filter, 3 for a 28×28 digit (tiles about 80 px wide).
+    let cell = (84 / h.max(w).max(1)).clamp(1, 8);
+    let (tile_w, tile_h) = (w * cell, h * cell);
     let rows_of = |g: &TileGrid| g.tiles.len().div_ceil(cols).max(1);
-    let width = GAP + cols * (tile_w + GAP);
+    let row_h = |g: &TileGrid| tile_h + GAP + if g.captions.is_empty() { 0 } else { CAPTION };
+    let width = GAP
+        + cols
+            * (tile_w + GAP).max(if grids.iter().any(|g| !g.captions.is_empty()) {
+                48
+            } else {
+                0
+            });
+    let col_w = (width - GAP) / cols;
     let height = TITLE
         + grids
             .iter()
-            .map(|g| TITLE + rows_of(g) * (tile_h + GAP) + GAP)
+            .map(|g| TITLE + rows_of(g) * row_h(g) + GAP)
             .sum::<usize>();
     let mut svg = String::new();
     let _ = write!(
@@ -47,28 +64,34 @@ pub fn render(heading: &str, grids: &[TileGrid], h: usize, w: usize, cols: usize
         );
         y0 += TITLE;
         for (t, tile) in grid.tiles.iter().enumerate() {
-            let (tx, ty) = (
-                GAP + (t % cols) * (tile_w + GAP),
-                y0 + (t / cols) * (tile_h + GAP),
-            );
-            let (lo, hi) = tile
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
-                    (lo.min(v), hi.max(v))
-                });
+            let (tx, ty) = (GAP + (t % cols) * col_w, y0 + (t / cols) * row_h(grid));
+            let (lo, hi) = grid.range.unwrap_or_else(|| {
+                tile.iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+                        (lo.min(v), hi.max(v))
+                    })
+            });
+            if let Some(caption) = grid.captions.get(t) {
+                let _ = write!(
+                    svg,
+                    r#"<text x="{tx}" y="{}" font-size="11">{}</text>"#,
+                    ty + tile_h + CAPTION - 2,
+                    escape(caption)
+                );
+            }
             let span = if hi > lo { hi - lo } else { 1.0 };
             for (i, &v) in tile.iter().enumerate().take(h * w) {
                 // gray_r: the largest value black, the smallest white.
                 let grey = (255.0 * (1.0 - (v - lo) / span)).round().clamp(0.0, 255.0) as u8;
                 let _ = write!(
                     svg,
-                    r##"<rect x="{}" y="{}" width="{CELL}" height="{CELL}" fill="#{grey:02x}{grey:02x}{grey:02x}"/>"##,
-                    tx + (i % w) * CELL,
-                    ty + (i / w) * CELL
+                    r##"<rect x="{}" y="{}" width="{cell}" height="{cell}" fill="#{grey:02x}{grey:02x}{grey:02x}"/>"##,
+                    tx + (i % w) * cell,
+                    ty + (i / w) * cell
                 );
             }
         }
-        y0 += rows_of(grid) * (tile_h + GAP) + GAP;
+        y0 += rows_of(grid) * row_h(grid) + GAP;
     }
     svg.push_str("</svg>\n");
     svg
@@ -89,6 +112,8 @@ mod tests {
         let grid = TileGrid {
             title: "a & b".into(),
             tiles: vec![vec![0.0, 1.0, 2.0, 3.0], vec![-5.0, -5.0, -5.0, 10.0]],
+            captions: Vec::new(),
+            range: None,
         };
         let svg = render("filters <before>", &[grid], 2, 2, 8);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));
@@ -96,5 +121,15 @@ mod tests {
         // Each tile's minimum is white and maximum black.
         assert_eq!(svg.matches(r##"fill="#ffffff""##).count(), 1 + 3);
         assert_eq!(svg.matches(r##"fill="#000000""##).count(), 2);
+        // A fixed range and captions: 0.5 is mid-grey in 0..1, and each tile is labelled.
+        let fixed = TileGrid {
+            title: String::new(),
+            tiles: vec![vec![0.5; 4]],
+            captions: vec!["7 → 2".into()],
+            range: Some((0.0, 1.0)),
+        };
+        let svg = render("", &[fixed], 2, 2, 8);
+        assert_eq!(svg.matches(r##"fill="#808080""##).count(), 4);
+        assert!(svg.contains("7 → 2"));
     }
 }
