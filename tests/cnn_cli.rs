@@ -275,3 +275,53 @@ fn eval_misclassified_draws_the_test_images_the_model_gets_wrong() {
     assert_eq!(std::fs::read(&model).unwrap(), before);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn predict_feature_maps_draws_the_first_conv_layer_s_maps() {
+    let dir = temp_dir("cnn-maps");
+    let data = dir.join("mnist");
+    write_tiny_mnist(&data);
+    let model = dir.join("m.st");
+    stdout_of(
+        scratchnet()
+            .args(["train", "--dataset", "mnist", "--data-dir", s(&data)])
+            .args([
+                "--layers", LAYERS, "--batch", "2", "--iters", "3", "--quiet",
+            ])
+            .args(["--save", s(&model)]),
+    );
+    let svg = dir.join("maps.svg");
+    stdout_of(
+        scratchnet()
+            .args(["predict", "--model", s(&model), "--data-dir", s(&data)])
+            .args(["--index", "2", "--feature-maps", s(&svg)]),
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    // conv 3 filters (2×2, pad 1) on 3×2 images: 3 maps of 4×3, after the relu (layer 1).
+    assert!(text.contains("3 maps of 4×3 (layer 1: relu)"), "{text}");
+    assert!(text.contains("test sample 2: true 7"), "{text}");
+    assert_eq!(text.matches("<rect").count(), 3 * 12 + 1);
+    // An MLP has no conv layer: one line, nothing written.
+    let mlp = dir.join("mlp.st");
+    stdout_of(
+        scratchnet()
+            .args(["train", "--dataset", "mnist", "--data-dir", s(&data)])
+            .args(["--hidden", "4", "--batch", "2", "--iters", "1", "--quiet"])
+            .args(["--save", s(&mlp)]),
+    );
+    let none = dir.join("none.svg");
+    assert_one_line_error(
+        &[
+            "predict",
+            "--model",
+            s(&mlp),
+            "--data-dir",
+            s(&data),
+            "--feature-maps",
+            s(&none),
+        ],
+        "has none",
+    );
+    assert!(!none.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::matrix::gemm::dispatch::resolve_threads;
 use crate::nn::Mode;
+use crate::nn::shape::{self, Shape};
+use crate::nn::spec::LayerSpec;
 use crate::report::{Align, Table};
 use crate::session::RunRecord;
 
@@ -59,6 +61,10 @@ pub struct PredictCmd {
     /// Index of the test sample to show.
     #[arg(long, default_value_t = 0)]
     pub index: usize,
+    /// Draw the first conv layer's activation maps for this sample (after its activation
+    /// function, one tile per filter) as an SVG.
+    #[arg(long, value_name = "FILE.svg")]
+    pub feature_maps: Option<PathBuf>,
 }
 
 /// Loads the model and the dataset it should run on, checking that they fit together.
@@ -243,6 +249,35 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
             n - 1
         )));
     }
+    // Which layer's output to draw, checked before any work: the first conv layer's, after
+    // the activation that follows it.
+    let maps_of = match &cmd.feature_maps {
+        None => None,
+        Some(path) => {
+            let specs = ckpt.net.specs();
+            let conv = specs
+                .iter()
+                .position(|s| matches!(s, LayerSpec::Conv { .. }))
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "--feature-maps draws a conv layer's output, and the network in {} has \
+                         none",
+                        cmd.model.model.display()
+                    ))
+                })?;
+            let shapes = shape::infer(specs, ckpt.net.input_shape())?;
+            let shown = match specs.get(conv + 1) {
+                Some(LayerSpec::Relu | LayerSpec::Sigmoid | LayerSpec::Tanh) => conv + 1,
+                _ => conv,
+            };
+            crate::output::check_outputs(
+                &[crate::output::Named::new("--feature-maps", path)],
+                &[crate::output::Named::new("--model", &cmd.model.model)],
+                &[],
+            )?;
+            Some((path, shown, shapes[shown], specs[shown].to_string()))
+        }
+    };
     let x = ds.x_test.rows_range(cmd.index, cmd.index + 1);
     if let Some((channels, h, w)) = ds.image_shape {
         // Colour images (CHW planes) are drawn by their luminance.
@@ -279,6 +314,28 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
     for (c, &p) in probs.row(0).iter().enumerate() {
         let bar = "█".repeat((p * 40.0).round() as usize);
         crate::outln!("  {c}: {p:.4} {bar}");
+    }
+    if let Some((path, layer, Shape::Image { c, h, w }, name)) = maps_of {
+        let maps = ckpt.net.layer_output(layer).expect("a forward pass ran");
+        let tiles = maps
+            .row(0)
+            .chunks_exact(h * w)
+            .map(|m| m.iter().map(|&v| f64::from(v)).collect())
+            .collect();
+        let grid = crate::report::tiles::TileGrid {
+            title: format!(
+                "{c} maps of {h}×{w} (layer {layer}: {name}), each scaled to its own range"
+            ),
+            tiles,
+            captions: (0..c).map(|i| format!("{i}")).collect(),
+            range: None,
+        };
+        let heading = format!(
+            "{} test sample {}: true {truth}, predicted {predicted}",
+            ds.name, cmd.index
+        );
+        let svg = crate::report::tiles::render(&heading, &[grid], h, w, 10);
+        crate::output::write_output(path, svg.as_bytes())?;
     }
     Ok(())
 }

@@ -286,6 +286,12 @@ impl<T: Float> Network<T> {
         Ok(&self.acts[self.layers.len()])
     }
 
+    /// The output of layer `layer` in the last forward pass (`predict`, `loss`, `gradient`),
+    /// one row per sample: what `predict --feature-maps` draws.
+    pub fn layer_output(&self, layer: usize) -> Option<&Matrix<T>> {
+        self.acts.get(layer + 1)
+    }
+
     /// ½λ Σ‖W‖² over the weights that decay.
     fn decay_penalty(&mut self) -> f64 {
         let lambda = self.weight_decay.to_f64();
