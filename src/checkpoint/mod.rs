@@ -1,12 +1,17 @@
 //! Checkpoints in safetensors, laid out so PyTorch loads them straight into the equivalent
-//! `torch.nn.Sequential` of `Linear`, `BatchNorm1d` and activation modules:
+//! `torch.nn.Sequential` of `Linear`, `Conv2d`, `MaxPool2d`/`AvgPool2d`, `Flatten`,
+//! `BatchNorm1d`, dropout and activation modules:
 //!
 //! - tensor names are PyTorch's `state_dict` keys: `0.weight`, `0.bias`, `1.running_mean`, …
-//!   (the index is the layer's position in the sequence; activations and dropout have none);
+//!   (the index is the layer's position in the sequence; activations, pooling, flatten and
+//!   dropout have none);
 //! - an affine weight is stored `[out, in]` as `nn.Linear` keeps it (our `W` is `[in, out]`, so
-//!   it is transposed on save and on load); batch norm also gets `num_batches_tracked`;
-//! - the header metadata carries the layer list (`layers`), input size, class count,
-//!   precision, scratchnet version, and whatever the caller adds (dataset, progress).
+//!   it is transposed on save and on load); a conv weight `[out, in, kh, kw]` as `nn.Conv2d`
+//!   keeps it (our `W` is that array, read as `out × in·kh·kw`); batch norm also gets
+//!   `num_batches_tracked`;
+//! - the header metadata carries the layer list (`layers`), input size (and `input_shape`,
+//!   `CxHxW`, for a network of images), class count, precision, scratchnet version, and
+//!   whatever the caller adds (dataset, progress).
 //!
 //! Files are written atomically (temporary file, sync, rename). Loading checks every tensor's
 //! presence, dtype and shape and names the offender.
