@@ -325,3 +325,57 @@ fn predict_feature_maps_draws_the_first_conv_layer_s_maps() {
     assert!(!none.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn simple_cnn_runs_on_cifar10_in_colour_and_in_grey() {
+    let dir = temp_dir("cnn-cifar");
+    let data = dir.join("cifar10");
+    common::write_tiny_cifar(&data);
+    for grey in [false, true] {
+        let json = dir.join("run.json");
+        let mut cmd = scratchnet();
+        cmd.args([
+            "train",
+            "--net",
+            "simple-cnn",
+            "--dataset",
+            "cifar10",
+            "--data-dir",
+        ])
+        .arg(&data)
+        .args([
+            "--batch",
+            "10",
+            "--iters",
+            "4",
+            "--quiet",
+            "--summary-json",
+            s(&json),
+        ]);
+        if grey {
+            cmd.arg("--grayscale");
+        }
+        stdout_of(&mut cmd);
+        let j = summary(&json);
+        // 32×32 → conv 5×5 → 28×28 → pool → 14×14 × 30 filters.
+        let c = if grey { 1 } else { 3 };
+        assert_eq!(j["layers"][0], format!("conv {c} 30 5 5 1 0"));
+        assert_eq!(j["layers"][4], "affine 5880 100");
+    }
+    // DeepConvNet's third pool meets a 9×9 map on 32×32 images: named, not run.
+    assert_one_line_error(
+        &[
+            "train",
+            "--net",
+            "deep-cnn",
+            "--dataset",
+            "cifar10",
+            "--data-dir",
+            s(&data),
+            "--batch",
+            "10",
+        ],
+        "64×9×9",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
