@@ -145,7 +145,8 @@ pub struct TrainCmd {
     /// restored; --epochs / --iters give the new total length. Flags that would change the
     /// run (dataset, network, optimizer, batch, seed…) are refused rather than ignored.
     #[arg(long, value_name = "FILE", conflicts_with_all = [
-        "dataset", "hidden", "activation", "init", "batchnorm", "dropout", "weight_decay",
+        "dataset", "net", "layers", "hidden", "activation", "init", "batchnorm", "dropout",
+        "weight_decay",
         "optimizer", "lr", "batch", "sampling", "seed", "grayscale", "noise",
     ])]
     pub resume: Option<PathBuf>,
