@@ -77,12 +77,20 @@ pub trait Float:
     #[cfg(target_arch = "x86_64")]
     fn avx512_kernel(token: super::gemm::kernel::avx512::Avx512F) -> MicroKernel<Self>;
 
+    /// Packs `rows` (each at least `k` long) as `k` groups of `rows.len()` values,
+    /// `out[p·W + i] = rows[i][p]`, with SIMD transposes where the type and CPU allow; `false`
+    /// if it did nothing and the caller must copy value by value.
+    fn pack_rows_simd(rows: &[&[Self]], k: usize, out: &mut [Self]) -> bool;
+
     /// Cache block sizes for the packed rungs with a kernel of `mr`×`nr`.
     fn block_params(mr: usize, nr: usize) -> BlockParams;
 }
 
 macro_rules! impl_float {
-    ($t:ident, $name:literal, $portable:path, $avx2:path, $avx512:path, $params:path) => {
+    (
+        $t:ident, $name:literal, $portable:path, $avx2:path, $avx512:path, $params:path,
+        $pack_rows:path
+    ) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -148,6 +156,9 @@ macro_rules! impl_float {
             fn block_params(mr: usize, nr: usize) -> BlockParams {
                 $params(mr, nr)
             }
+            fn pack_rows_simd(rows: &[&[Self]], k: usize, out: &mut [Self]) -> bool {
+                $pack_rows(rows, k, out)
+            }
         }
     };
 }
@@ -158,7 +169,8 @@ impl_float!(
     super::gemm::kernel::portable::kernel_f32,
     super::gemm::kernel::avx2::kernel_f32,
     super::gemm::kernel::avx512::kernel_f32,
-    super::gemm::params::BlockParams::for_f32
+    super::gemm::params::BlockParams::for_f32,
+    super::gemm::pack::pack_rows_f32
 );
 impl_float!(
     f64,
@@ -166,5 +178,6 @@ impl_float!(
     super::gemm::kernel::portable::kernel_f64,
     super::gemm::kernel::avx2::kernel_f64,
     super::gemm::kernel::avx512::kernel_f64,
-    super::gemm::params::BlockParams::for_f64
+    super::gemm::params::BlockParams::for_f64,
+    super::gemm::pack::pack_rows_scalar
 );

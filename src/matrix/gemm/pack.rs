@@ -106,15 +106,39 @@ fn pack_fixed<T: Float, const W: usize>(src: MatRef<'_, T>, out: &mut [T]) {
                     &zeros[..]
                 }
             });
-            for (p, group) in panel.chunks_exact_mut(W).enumerate() {
-                for (dst, row) in group.iter_mut().zip(&srcs) {
-                    *dst = row[p];
+            if !T::pack_rows_simd(&srcs, k, panel) {
+                for (p, group) in panel.chunks_exact_mut(W).enumerate() {
+                    for (dst, row) in group.iter_mut().zip(&srcs) {
+                        *dst = row[p];
+                    }
                 }
             }
         } else {
             pack_any(src.sub(r0, 0, live, k), W, panel);
         }
     }
+}
+
+/// [`Float::pack_rows_simd`] for f32: rows gathered into groups is a transposition, which
+/// value by value costs a load and a store per element; the AVX2 kernel transposes 8×8 blocks in
+/// registers (`kernel::avx2::transpose_rows_f32`). It serves the operands that arrive
+/// transposed — a conv layer's colᵀ in dW, an affine layer's Wᵀ in dx.
+pub fn pack_rows_f32(rows: &[&[f32]], k: usize, out: &mut [f32]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if rows.len().is_multiple_of(8)
+        && k >= 8
+        && let Some(token) = super::dispatch::avx2_fma()
+    {
+        super::kernel::avx2::transpose_rows_f32(token, rows, k, out);
+        return true;
+    }
+    let _ = (rows, k, out);
+    false
+}
+
+/// [`Float::pack_rows_simd`] where no SIMD path exists (f64): always the caller's loop.
+pub fn pack_rows_scalar<T>(_rows: &[&[T]], _k: usize, _out: &mut [T]) -> bool {
+    false
 }
 
 /// [`pack_panels`] for any width and layout, element by element (ragged last panels too).

@@ -117,3 +117,102 @@ unsafe fn fma_peak_inner(iters: u64) -> f32 {
     unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), sum) };
     lanes.iter().sum()
 }
+
+/// `out[p·W + i] = rows[i][p]` for `p < k`, `i < W = rows.len()` (a multiple of 8): the
+/// transposition behind packing an operand whose panel rows are contiguous. 8×8 blocks are
+/// loaded as eight rows, transposed in registers (unpack, shuffle, lane permute: 24 shuffles for
+/// 64 values) and stored as eight groups; the last `k mod 8` columns are copied one by one.
+pub fn transpose_rows_f32(_proof: Avx2Fma, rows: &[&[f32]], k: usize, out: &mut [f32]) {
+    let w = rows.len();
+    assert!(w.is_multiple_of(8), "transpose_rows_f32: {w} rows");
+    assert!(
+        rows.iter().all(|r| r.len() >= k),
+        "transpose_rows_f32: a row is short"
+    );
+    assert!(out.len() >= k * w, "transpose_rows_f32: output too short");
+    let full = k / 8 * 8;
+    for r0 in (0..w).step_by(8) {
+        let block: [&[f32]; 8] = std::array::from_fn(|i| rows[r0 + i]);
+        for p0 in (0..full).step_by(8) {
+            // SAFETY: the token proves AVX2; each row holds ≥ k ≥ p0 + 8 values (asserted), and
+            // the eight stores write out[(p0 + j)·w + r0 .. + 8] with p0 + j < k and
+            // r0 + 8 ≤ w, inside out (out.len() ≥ k·w, asserted).
+            unsafe { transpose_block(&block, p0, out.as_mut_ptr().add(p0 * w + r0), w) };
+        }
+    }
+    for p in full..k {
+        for (i, row) in rows.iter().enumerate() {
+            out[p * w + i] = row[p];
+        }
+    }
+}
+
+/// # Safety
+/// The CPU must support AVX2; every `rows[i]` must hold `p0 + 8` values, and `dst` must be
+/// valid for writes of 8 values at `dst + j·stride` for `j < 8`.
+#[target_feature(enable = "avx2")]
+unsafe fn transpose_block(rows: &[&[f32]; 8], p0: usize, dst: *mut f32, stride: usize) {
+    let r: [__m256; 8] = std::array::from_fn(|i| {
+        // SAFETY: rows[i][p0..p0 + 8] exists (the caller's contract).
+        unsafe { _mm256_loadu_ps(rows[i].as_ptr().add(p0)) }
+    });
+    let t0 = _mm256_unpacklo_ps(r[0], r[1]);
+    let t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    let t2 = _mm256_unpacklo_ps(r[2], r[3]);
+    let t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    let t4 = _mm256_unpacklo_ps(r[4], r[5]);
+    let t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    let t6 = _mm256_unpacklo_ps(r[6], r[7]);
+    let t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+    let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+    let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+    let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+    let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+    let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+    let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+    let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+    let cols = [
+        _mm256_permute2f128_ps::<0x20>(s0, s4),
+        _mm256_permute2f128_ps::<0x20>(s1, s5),
+        _mm256_permute2f128_ps::<0x20>(s2, s6),
+        _mm256_permute2f128_ps::<0x20>(s3, s7),
+        _mm256_permute2f128_ps::<0x31>(s0, s4),
+        _mm256_permute2f128_ps::<0x31>(s1, s5),
+        _mm256_permute2f128_ps::<0x31>(s2, s6),
+        _mm256_permute2f128_ps::<0x31>(s3, s7),
+    ];
+    for (j, c) in cols.into_iter().enumerate() {
+        // SAFETY: dst + j·stride .. + 8 is writable (the caller's contract).
+        unsafe { _mm256_storeu_ps(dst.add(j * stride), c) };
+    }
+}
+
+#[cfg(test)]
+mod transpose_tests {
+    use super::*;
+
+    #[test]
+    fn transposes_rows_into_groups_for_any_length() {
+        let Some(token) = Avx2Fma::detect() else {
+            assert!(
+                std::env::var("SCRATCHNET_REQUIRE_AVX2").is_err(),
+                "SCRATCHNET_REQUIRE_AVX2 is set but the CPU has no AVX2"
+            );
+            return;
+        };
+        for (w, k) in [(8, 8), (8, 13), (16, 8), (32, 29), (8, 1), (24, 64)] {
+            let data: Vec<Vec<f32>> = (0..w)
+                .map(|i| (0..k + 3).map(|p| (i * 1000 + p) as f32).collect())
+                .collect();
+            let rows: Vec<&[f32]> = data.iter().map(|r| &r[..]).collect();
+            let mut out = vec![f32::NAN; k * w];
+            transpose_rows_f32(token, &rows, k, &mut out);
+            for p in 0..k {
+                for i in 0..w {
+                    assert_eq!(out[p * w + i], data[i][p], "w {w} k {k} p {p} i {i}");
+                }
+            }
+        }
+    }
+}
