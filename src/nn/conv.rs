@@ -70,23 +70,6 @@ impl<T: Float> Conv2d<T> {
     }
 }
 
-/// The sum of `values` in 16 interleaved partial sums, added up at the end: a single running
-/// sum is a chain of dependent additions (4 cycles each) that cannot be vectorised, and over
-/// SimpleConvNet's 30 × 576 gradients per image it cost more than the layer's dW product. The
-/// order is fixed, so the result is the same on every run and thread count.
-fn lane_sum<T: Float>(values: &[T]) -> T {
-    const LANES: usize = 16;
-    let mut acc = [T::ZERO; LANES];
-    let mut chunks = values.chunks_exact(LANES);
-    for chunk in &mut chunks {
-        for (a, &v) in acc.iter_mut().zip(chunk) {
-            *a += v;
-        }
-    }
-    let tail = chunks.remainder().iter().fold(T::ZERO, |s, &v| s + v);
-    acc.iter().fold(tail, |s, &a| s + a)
-}
-
 impl<T: Float> Layer<T> for Conv2d<T> {
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, _mode: Mode) {
         // x: N × c_in·h·w → out: N × c_out·oh·ow.
@@ -124,7 +107,7 @@ impl<T: Float> Layer<T> for Conv2d<T> {
         for i in 0..n {
             let g = dout.row(i);
             for (db, channel) in self.db.as_mut_slice().iter_mut().zip(g.chunks_exact(p)) {
-                *db += lane_sum(channel);
+                *db = channel.iter().fold(*db, |s, &v| s + v);
             }
             self.fill_col(x.row(i));
             let dprod = MatRef::new(g, self.c_out, p, p, 1).expect("dout row shape");
