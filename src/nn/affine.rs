@@ -1,6 +1,6 @@
 //! Affine (fully connected) layer: `out = x·W + b`.
 
-use super::{Layer, Mode, Param};
+use super::{Layer, Mode, Param, visit_weight_and_bias};
 use crate::matrix::gemm::{Gemm, Kernel};
 use crate::matrix::{Float, Matrix};
 
@@ -74,21 +74,6 @@ impl<T: Float> Layer<T> for Affine<T> {
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
-        let w_shape = self.w.shape();
-        f(Param {
-            name: "weight",
-            value: self.w.as_mut_slice(),
-            grad: self.dw.as_mut_slice(),
-            decay: true,
-            shape: w_shape,
-        });
-        let b_shape = self.b.shape();
-        f(Param {
-            name: "bias",
-            value: self.b.as_mut_slice(),
-            grad: self.db.as_mut_slice(),
-            decay: false,
-            shape: b_shape,
-        });
+        visit_weight_and_bias(&mut self.w, &mut self.dw, &mut self.b, &mut self.db, f);
     }
 }

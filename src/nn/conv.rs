@@ -1,7 +1,7 @@
 //! Convolution (`nn.Conv2d`) as the book's chapter 7 builds it: im2col, then one GEMM.
 
 use super::im2col::{Window, col2im, im2col};
-use super::{Layer, Mode, Param};
+use super::{Layer, Mode, Param, visit_weight_and_bias};
 use crate::matrix::gemm::{Gemm, Kernel};
 use crate::matrix::{Float, MatMut, MatRef, Matrix};
 
@@ -126,22 +126,8 @@ impl<T: Float> Layer<T> for Conv2d<T> {
             }
         }
     }
+
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
-        let w_shape = self.w.shape();
-        f(Param {
-            name: "weight",
-            value: self.w.as_mut_slice(),
-            grad: self.dw.as_mut_slice(),
-            decay: true,
-            shape: w_shape,
-        });
-        let b_shape = self.b.shape();
-        f(Param {
-            name: "bias",
-            value: self.b.as_mut_slice(),
-            grad: self.db.as_mut_slice(),
-            decay: false,
-            shape: b_shape,
-        });
+        visit_weight_and_bias(&mut self.w, &mut self.dw, &mut self.b, &mut self.db, f);
     }
 }

@@ -46,6 +46,33 @@ pub struct Param<'a, T> {
     pub shape: (usize, usize),
 }
 
+/// Hands `f` the weight (with weight decay) and the bias (without) of a layer that has both
+/// — an affine or a conv layer — as `weight` and `bias`, PyTorch's names.
+pub(crate) fn visit_weight_and_bias<T: Float>(
+    w: &mut Matrix<T>,
+    dw: &mut Matrix<T>,
+    b: &mut Matrix<T>,
+    db: &mut Matrix<T>,
+    f: &mut dyn FnMut(Param<'_, T>),
+) {
+    let shape = w.shape();
+    f(Param {
+        name: "weight",
+        value: w.as_mut_slice(),
+        grad: dw.as_mut_slice(),
+        decay: true,
+        shape,
+    });
+    let shape = b.shape();
+    f(Param {
+        name: "bias",
+        value: b.as_mut_slice(),
+        grad: db.as_mut_slice(),
+        decay: false,
+        shape,
+    });
+}
+
 /// A layer of the network.
 pub trait Layer<T: Float>: Send {
     /// `out ← f(x)`. `out` is resized as needed; `mode` selects training or evaluation.
