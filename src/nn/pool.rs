@@ -29,6 +29,9 @@ pub struct Pool2d {
     /// Per output value of the last training forward pass, the index of its maximum within
     /// the image (max pooling only).
     argmax: Vec<u32>,
+    /// Per output position (oy, ox), the input rows and columns its window covers, clipped to
+    /// the image: `(y0, y1, x0, x1)`, the same for every channel. Computed once, at build.
+    spans: Vec<(usize, usize, usize, usize)>,
 }
 
 impl Pool2d {
@@ -38,10 +41,25 @@ impl Pool2d {
             win.image_len() <= u32::MAX as usize,
             "image too large to index"
         );
+        let (oh, ow) = (win.out_h().unwrap_or(0), win.out_w().unwrap_or(0));
+        let span = |o: usize, k: usize, size: usize| {
+            let start = o * win.stride;
+            let lo = start.saturating_sub(win.pad).min(size);
+            let hi = (start + k).saturating_sub(win.pad).min(size);
+            (lo, hi)
+        };
+        let spans = (0..oh * ow)
+            .map(|pos| {
+                let (y0, y1) = span(pos / ow, win.kh, win.h);
+                let (x0, x1) = span(pos % ow, win.kw, win.w);
+                (y0, y1, x0, x1)
+            })
+            .collect();
         Pool2d {
             kind,
             win,
             argmax: Vec::new(),
+            spans,
         }
     }
 
@@ -134,14 +152,6 @@ impl Pool2d {
             }
         }
     }
-
-    /// The input rows `iy` (and columns) a window at output row `o` covers, clipped to the image.
-    fn span(o: usize, k: usize, stride: usize, pad: usize, size: usize) -> (usize, usize) {
-        let start = o * stride;
-        let lo = start.saturating_sub(pad).min(size);
-        let hi = (start + k).saturating_sub(pad).min(size);
-        (lo, hi)
-    }
 }
 
 impl<T: Float> Layer<T> for Pool2d {
@@ -155,7 +165,6 @@ impl<T: Float> Layer<T> for Pool2d {
             stride,
             pad,
         } = self.win;
-        let (oh, ow) = (self.win.out_h().unwrap_or(0), self.win.out_w().unwrap_or(0));
         let (n, img, out_len) = (x.rows(), self.win.image_len(), self.out_len());
         out.ensure_shape(n, out_len);
         let remember = self.kind == PoolKind::Max && mode == Mode::Train;
@@ -168,41 +177,37 @@ impl<T: Float> Layer<T> for Pool2d {
             self.max_tiled(x, out, remember);
             return;
         }
+        let plane = h * w;
         for s in 0..n {
             let xs = &x.as_slice()[s * img..(s + 1) * img];
             let os = out.row_mut(s);
             for ch in 0..c {
-                for oy in 0..oh {
-                    let (y0, y1) = Self::span(oy, kh, stride, pad, h);
-                    for ox in 0..ow {
-                        let (x0, x1) = Self::span(ox, kw, stride, pad, w);
-                        let o = (ch * oh + oy) * ow + ox;
-                        match self.kind {
-                            PoolKind::Max => {
-                                let mut best = T::from_f64(f64::NEG_INFINITY);
-                                let mut at = ch * h * w + y0 * w + x0;
-                                for iy in y0..y1 {
-                                    for ix in x0..x1 {
-                                        let i = ch * h * w + iy * w + ix;
-                                        if xs[i] > best {
-                                            best = xs[i];
-                                            at = i;
-                                        }
+                let xc = &xs[ch * plane..(ch + 1) * plane];
+                for (pos, &(y0, y1, x0, x1)) in self.spans.iter().enumerate() {
+                    let o = ch * self.spans.len() + pos;
+                    match self.kind {
+                        PoolKind::Max => {
+                            let (mut best, mut at) = (T::from_f64(f64::NEG_INFINITY), y0 * w + x0);
+                            for iy in y0..y1 {
+                                for ix in x0..x1 {
+                                    if xc[iy * w + ix] > best {
+                                        best = xc[iy * w + ix];
+                                        at = iy * w + ix;
                                     }
                                 }
-                                os[o] = best;
-                                if remember {
-                                    self.argmax[s * out_len + o] = at as u32;
-                                }
                             }
-                            PoolKind::Avg => {
-                                let mut sum = T::ZERO;
-                                for iy in y0..y1 {
-                                    let row = &xs[ch * h * w + iy * w..][x0..x1];
-                                    sum = row.iter().fold(sum, |acc, &v| acc + v);
-                                }
-                                os[o] = sum * inv_area;
+                            os[o] = best;
+                            if remember {
+                                self.argmax[s * out_len + o] = (ch * plane + at) as u32;
                             }
+                        }
+                        PoolKind::Avg => {
+                            let sum = (y0..y1).fold(T::ZERO, |sum, iy| {
+                                xc[iy * w + x0..iy * w + x1]
+                                    .iter()
+                                    .fold(sum, |acc, &v| acc + v)
+                            });
+                            os[o] = sum * inv_area;
                         }
                     }
                 }
@@ -219,15 +224,8 @@ impl<T: Float> Layer<T> for Pool2d {
     ) {
         let Some(dx) = dx else { return };
         let Window {
-            c,
-            h,
-            w,
-            kh,
-            kw,
-            stride,
-            pad,
+            c, h, w, kh, kw, ..
         } = self.win;
-        let (oh, ow) = (self.win.out_h().unwrap_or(0), self.win.out_w().unwrap_or(0));
         let (n, img, out_len) = (x.rows(), self.win.image_len(), self.out_len());
         dx.ensure_shape(n, img);
         dx.as_mut_slice().fill(T::ZERO);
@@ -244,15 +242,12 @@ impl<T: Float> Layer<T> for Pool2d {
                 }
                 PoolKind::Avg => {
                     for ch in 0..c {
-                        for oy in 0..oh {
-                            let (y0, y1) = Self::span(oy, kh, stride, pad, h);
-                            for ox in 0..ow {
-                                let (x0, x1) = Self::span(ox, kw, stride, pad, w);
-                                let share = g[(ch * oh + oy) * ow + ox] * inv_area;
-                                for iy in y0..y1 {
-                                    for d in &mut dxs[ch * h * w + iy * w..][x0..x1] {
-                                        *d += share;
-                                    }
+                        let dxc = &mut dxs[ch * h * w..(ch + 1) * h * w];
+                        for (pos, &(y0, y1, x0, x1)) in self.spans.iter().enumerate() {
+                            let share = g[ch * self.spans.len() + pos] * inv_area;
+                            for iy in y0..y1 {
+                                for d in &mut dxc[iy * w + x0..iy * w + x1] {
+                                    *d += share;
                                 }
                             }
                         }
