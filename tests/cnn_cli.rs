@@ -20,6 +20,23 @@ fn summary(path: &Path) -> serde_json::Value {
 /// 2×2 average pool at stride 1 → 3×2, then affine 6, relu, and the output layer.
 const LAYERS: &str = "conv:3:2x2:p1,relu,avgpool:2:s1,affine:6,relu";
 
+/// A tiny MNIST in `dir/mnist` and a small CNN trained on it for 3 steps, saved to `dir/m.st`:
+/// (the data folder, the checkpoint).
+fn tiny_cnn(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let data = dir.join("mnist");
+    write_tiny_mnist(&data);
+    let model = dir.join("m.st");
+    stdout_of(
+        scratchnet()
+            .args(["train", "--dataset", "mnist", "--data-dir", s(&data)])
+            .args([
+                "--layers", LAYERS, "--batch", "2", "--iters", "3", "--quiet",
+            ])
+            .args(["--save", s(&model)]),
+    );
+    (data, model)
+}
+
 #[test]
 fn a_cnn_checkpoint_evaluates_to_its_training_accuracy_and_resumes_bit_for_bit() {
     let dir = temp_dir("cnn-resume");
@@ -226,17 +243,7 @@ fn gradcheck_of_simple_cnn_agrees_on_real_mnist() {
 #[test]
 fn eval_misclassified_draws_the_test_images_the_model_gets_wrong() {
     let dir = temp_dir("cnn-misclassified");
-    let data = dir.join("mnist");
-    write_tiny_mnist(&data);
-    let model = dir.join("m.st");
-    stdout_of(
-        scratchnet()
-            .args(["train", "--dataset", "mnist", "--data-dir", s(&data)])
-            .args([
-                "--layers", LAYERS, "--batch", "2", "--iters", "3", "--quiet",
-            ])
-            .args(["--save", s(&model)]),
-    );
+    let (data, model) = tiny_cnn(&dir);
     let svg = dir.join("wrong.svg");
     let out = stdout_of(
         scratchnet()
@@ -279,17 +286,7 @@ fn eval_misclassified_draws_the_test_images_the_model_gets_wrong() {
 #[test]
 fn predict_feature_maps_draws_the_first_conv_layer_s_maps() {
     let dir = temp_dir("cnn-maps");
-    let data = dir.join("mnist");
-    write_tiny_mnist(&data);
-    let model = dir.join("m.st");
-    stdout_of(
-        scratchnet()
-            .args(["train", "--dataset", "mnist", "--data-dir", s(&data)])
-            .args([
-                "--layers", LAYERS, "--batch", "2", "--iters", "3", "--quiet",
-            ])
-            .args(["--save", s(&model)]),
-    );
+    let (data, model) = tiny_cnn(&dir);
     let svg = dir.join("maps.svg");
     stdout_of(
         scratchnet()
