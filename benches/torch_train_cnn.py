@@ -19,28 +19,16 @@ Both: Adam lr 0.001, batch 100, shuffled epochs.
 Prints one JSON line: net, threads, epochs, train_seconds, test_acc.
 """
 import argparse
-import gzip
 import json
 import os
+import sys
 import time
 
 import numpy as np
 
-
-def load_idx(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
-
-
-def find(folder, base):
-    for name in (base, base + ".gz"):
-        if os.path.exists(os.path.join(folder, name)):
-            return os.path.join(folder, name)
-    raise SystemExit(f"{base} not found in {folder}")
+# The IDX reader and file lookup are the MLP script's (same folder).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_train import find, load_idx  # noqa: E402
 
 
 def build(net, torch):
