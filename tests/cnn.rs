@@ -117,14 +117,7 @@ fn assert_layer_gradients(make: &dyn Fn() -> Box<dyn Layer<f64>>, x: &M<f64>, wh
     let h = gradcheck::H;
 
     // Input gradient.
-    let mut numerical = vec![0.0; x.len()];
-    for (i, n) in numerical.iter_mut().enumerate() {
-        let (mut xp, mut xm) = (x.clone(), x.clone());
-        xp.as_mut_slice()[i] += h;
-        xm.as_mut_slice()[i] -= h;
-        let mut probe = make();
-        *n = (objective(&mut *probe, &xp) - objective(&mut *probe, &xm)) / (2.0 * h);
-    }
+    let numerical = common::numerical_input_gradient(x, |input| objective(&mut *make(), input));
     let checks = gradcheck::compare(
         &[("x".to_string(), x.shape())],
         &[dx.as_slice().to_vec()],

@@ -123,15 +123,7 @@ fn assert_layer_input_gradient(
     let r_before = r.clone();
     layer.backward(x, &out, &r, Some(&mut dx));
     assert_eq!(r, r_before, "{what}: backward modified dout");
-    let h = gradcheck::H;
-    let mut numerical = vec![0.0; x.len()];
-    for (i, n) in numerical.iter_mut().enumerate() {
-        let mut xp = x.clone();
-        xp.as_mut_slice()[i] += h;
-        let mut xm = x.clone();
-        xm.as_mut_slice()[i] -= h;
-        *n = (objective(&xp) - objective(&xm)) / (2.0 * h);
-    }
+    let numerical = common::numerical_input_gradient(x, objective);
     let checks = gradcheck::compare(
         &[("x".to_string(), x.shape())],
         &[dx.as_slice().to_vec()],

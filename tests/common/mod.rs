@@ -194,3 +194,20 @@ pub fn epoch_rows(csv: &str) -> Vec<Vec<String>> {
         .filter(|cells| !cells[2].is_empty())
         .collect()
 }
+
+/// Central differences of `objective` with respect to every value of `x` (step
+/// [`scratchnet::gradcheck::H`]): the numerical ∂objective/∂x the layer checks compare with.
+pub fn numerical_input_gradient(
+    x: &Matrix<f64>,
+    mut objective: impl FnMut(&Matrix<f64>) -> f64,
+) -> Vec<f64> {
+    let h = scratchnet::gradcheck::H;
+    (0..x.len())
+        .map(|i| {
+            let (mut xp, mut xm) = (x.clone(), x.clone());
+            xp.as_mut_slice()[i] += h;
+            xm.as_mut_slice()[i] -= h;
+            (objective(&xp) - objective(&xm)) / (2.0 * h)
+        })
+        .collect()
+}
