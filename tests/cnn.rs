@@ -304,6 +304,43 @@ fn whole_cnns_match_numerical_gradients() {
 }
 
 #[test]
+fn a_relu_absorbed_by_the_max_pool_after_it_gives_the_same_bits() {
+    // Half the inputs negative, so many windows are all-negative (their gradient must vanish)
+    // and the 4×4 stride-2 windows overlap and reach into the padding.
+    let x = distinct(6, IMAGE.len(), 90);
+    let t = [0, 1, 2, 0, 1, 2];
+    let pools = [
+        LayerSpec::MaxPool {
+            size: 2,
+            stride: 2,
+            pad: 0,
+        },
+        LayerSpec::MaxPool {
+            size: 4,
+            stride: 2,
+            pad: 1,
+        },
+    ];
+    for pool in pools {
+        let run = |fused: bool| {
+            let specs = small_cnn(pool.clone(), false);
+            let mut net = Network::<f32>::with_input(specs, IMAGE, Init::He, 0.0, 4, 1).unwrap();
+            net.set_fusion(fused);
+            let x = M::from_fn(x.rows(), x.cols(), |i, j| x.get(i, j) as f32);
+            let loss = net.gradient(&x, Targets::Labels(&t)).unwrap();
+            let mut g = vec![loss];
+            net.visit_params(&mut |_, p| g.extend_from_slice(p.grad));
+            g.extend_from_slice(net.predict(&x, Mode::Eval).unwrap().as_slice());
+            g
+        };
+        let (fused, apart) = (run(true), run(false));
+        assert!(apart.iter().all(|v| v.is_finite()) && apart.iter().any(|&v| v != 0.0));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&fused), bits(&apart), "{pool}");
+    }
+}
+
+#[test]
 fn cnn_results_are_bit_identical_for_any_thread_count() {
     let x = distinct(5, IMAGE.len(), 80);
     let t = [0, 1, 2, 0, 1];

@@ -298,6 +298,10 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
             x.get(0, 1.min(x.cols() - 1))
         );
     }
+    if maps_of.is_some() {
+        // The drawn ReLU's output must be materialised, not absorbed by a max pool after it.
+        ckpt.net.set_fusion(false);
+    }
     let probs = ckpt.net.predict(&x, Mode::Eval)?.softmax_rows();
     let predicted = probs.row_argmax()[0];
     let truth = ds.t_test[cmd.index];

@@ -567,14 +567,22 @@ fn profile_report<T: Float>(session: &Session<T>, seconds: f64, threads: usize) 
     let share = |secs: f64| format!("{:.1}%", 100.0 * secs / total);
     let mut accounted = 0.0;
     let specs = session.net.specs();
+    let shapes = crate::nn::shape::infer(specs, session.net.input_shape()).unwrap_or_default();
     for (i, spec) in specs.iter().enumerate() {
         let (f, b) = (p.forward[i], p.backward[i]);
         let secs = (f + b).as_secs_f64();
         accounted += secs;
-        let (rate, pct) = match *spec {
-            LayerSpec::Affine { n_in, n_out } => {
-                // X·W forward; Xᵀ·dY and, past the first layer, dY·Wᵀ backward.
-                let one = 2.0 * p.rows as f64 * n_in as f64 * n_out as f64;
+        // Multiply-adds of one forward product per row: X·W, or W·col per image for a conv
+        // layer (its im2col and col2im time counted in, so its rate is the layer's, not only
+        // the GEMMs'). Backward does it again for dW and, past the first layer, for dX.
+        let macs = match (spec, shapes.get(i)) {
+            (&LayerSpec::Affine { n_in, n_out }, _) => Some(n_in * n_out),
+            (&LayerSpec::Conv { c_in, kh, kw, .. }, Some(out)) => Some(c_in * kh * kw * out.len()),
+            _ => None,
+        };
+        let (rate, pct) = match macs {
+            Some(macs) => {
+                let one = 2.0 * p.rows as f64 * macs as f64;
                 let flops = one * if i == 0 { 2.0 } else { 3.0 };
                 let gflops = flops / secs.max(1e-12) / 1e9;
                 (
@@ -582,10 +590,15 @@ fn profile_report<T: Float>(session: &Session<T>, seconds: f64, threads: usize) 
                     format!("{:.1}", 100.0 * gflops / peak_gflops.max(1e-9)),
                 )
             }
-            _ => (String::new(), String::new()),
+            None => (String::new(), String::new()),
+        };
+        let absorbed = if session.net.absorbed(i) {
+            " (run inside the max pool)"
+        } else {
+            ""
         };
         t.push(vec![
-            format!("{i}: {spec}"),
+            format!("{i}: {spec}{absorbed}"),
             ms(f),
             ms(b),
             share(secs),

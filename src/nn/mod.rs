@@ -89,6 +89,28 @@ pub trait Layer<T: Float>: Send {
         dx: Option<&mut Matrix<T>>,
     );
 
+    /// `out ← self(relu(x))` in one pass, for a layer that can absorb the ReLU before it;
+    /// returns false, having done nothing, when it cannot (the default). Max pooling can: the
+    /// maximum of rectified values is the rectified maximum, so the network skips writing and
+    /// re-reading the ReLU's output (a whole activation map per image). See
+    /// [`Network::set_fusion`](network::Network::set_fusion).
+    fn forward_rectified(&mut self, _x: &Matrix<T>, _out: &mut Matrix<T>, _mode: Mode) -> bool {
+        false
+    }
+
+    /// The backward pass of [`Layer::forward_rectified`]: `x` is the ReLU's input and `dx`, when
+    /// given, receives `∂L/∂x` through both the ReLU and this layer. Returns false when the
+    /// layer cannot absorb a ReLU.
+    fn backward_rectified(
+        &mut self,
+        _x: &Matrix<T>,
+        _out: &Matrix<T>,
+        _dout: &Matrix<T>,
+        _dx: Option<&mut Matrix<T>>,
+    ) -> bool {
+        false
+    }
+
     /// Calls `f` on each learnable tensor, in a fixed order.
     fn visit_params(&mut self, _f: &mut dyn FnMut(Param<'_, T>)) {}
 

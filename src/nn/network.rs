@@ -46,6 +46,8 @@ pub struct Network<T: Float> {
     grads: Vec<Matrix<T>>,
     /// Per-layer training time, when asked for (`train --profile`); `None` costs nothing.
     profile: Option<Profile>,
+    /// Whether a ReLU followed by max pooling runs as one pass (see [`Network::set_fusion`]).
+    fusion: bool,
 }
 
 /// Where a training step's time goes, layer by layer (training passes only: evaluation is not
@@ -190,6 +192,7 @@ impl<T: Float> Network<T> {
             acts: (0..=n).map(|_| Matrix::zeros(0, 0)).collect(),
             grads: (0..=n).map(|_| Matrix::zeros(0, 0)).collect(),
             profile: None,
+            fusion: true,
         })
     }
 
@@ -246,15 +249,46 @@ impl<T: Float> Network<T> {
         &mut self.acts[0]
     }
 
+    /// Whether layer `i` is a ReLU that the next layer absorbs: a max pool, which then reads
+    /// the ReLU's input and gives the same bits as the two passes (the maximum of rectified
+    /// values is the rectified maximum). The ReLU's output — a whole activation map per image,
+    /// written, then read back by the pool, and the same again in backward — is then never
+    /// materialised (SimpleConvNet: 1.4 ms of a 10 ms step).
+    pub fn absorbed(&self, i: usize) -> bool {
+        self.fusion
+            && self.specs[i] == LayerSpec::Relu
+            && matches!(self.specs.get(i + 1), Some(LayerSpec::MaxPool { .. }))
+    }
+
+    /// Turns the ReLU + max-pool fusion on (the default) or off. Results are bit-identical
+    /// either way; off, every layer's output is kept for [`Network::layer_output`].
+    pub fn set_fusion(&mut self, on: bool) {
+        self.fusion = on;
+    }
+
     fn forward(&mut self, mode: Mode) {
         let timed = mode == Mode::Train && self.profile.is_some();
-        for (i, layer) in self.layers.iter_mut().enumerate() {
-            let (xs, outs) = self.acts.split_at_mut(i + 1);
+        let mut i = 0;
+        while i < self.layers.len() {
             let start = timed.then(std::time::Instant::now);
-            layer.forward(&xs[i], &mut outs[0], mode);
+            let fused = self.absorbed(i) && {
+                // ReLU i into pool i + 1: read acts[i], write acts[i + 2].
+                let (xs, outs) = self.acts.split_at_mut(i + 2);
+                self.layers[i + 1].forward_rectified(&xs[i], &mut outs[0], mode)
+            };
+            if fused {
+                if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
+                    p.forward[i + 1] += start.elapsed();
+                }
+                i += 2;
+                continue;
+            }
+            let (xs, outs) = self.acts.split_at_mut(i + 1);
+            self.layers[i].forward(&xs[i], &mut outs[0], mode);
             if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
                 p.forward[i] += start.elapsed();
             }
+            i += 1;
         }
     }
 
@@ -287,7 +321,8 @@ impl<T: Float> Network<T> {
     }
 
     /// The output of layer `layer` in the last forward pass (`predict`, `loss`, `gradient`),
-    /// one row per sample: what `predict --feature-maps` draws.
+    /// one row per sample: what `predict --feature-maps` draws. A ReLU absorbed by the max
+    /// pool after it has no output of its own: call [`Network::set_fusion`]`(false)` first.
     pub fn layer_output(&self, layer: usize) -> Option<&Matrix<T>> {
         self.acts.get(layer + 1)
     }
@@ -345,11 +380,27 @@ impl<T: Float> Network<T> {
             p.steps += 1;
             p.rows += self.acts[0].rows() as u64;
         }
-        for i in (0..n).rev() {
+        let mut i = n;
+        while i > 0 {
+            i -= 1;
+            let start = clock();
+            if i > 0 && self.absorbed(i - 1) {
+                // Pool i with the ReLU i − 1 it absorbed: from ∂L/∂acts[i + 1] straight to
+                // ∂L/∂acts[i − 1].
+                let (gx, gout) = self.grads.split_at_mut(i);
+                let dx = if i == 1 { None } else { Some(&mut gx[i - 1]) };
+                let (x, out) = (&self.acts[i - 1], &self.acts[i + 1]);
+                if self.layers[i].backward_rectified(x, out, &gout[1], dx) {
+                    if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
+                        p.backward[i] += start.elapsed();
+                    }
+                    i -= 1;
+                    continue;
+                }
+            }
             let (gx, gout) = self.grads.split_at_mut(i + 1);
             // The first layer's input is data: no gradient needed, so none is computed.
             let dx = if i == 0 { None } else { Some(&mut gx[i]) };
-            let start = clock();
             self.layers[i].backward(&self.acts[i], &self.acts[i + 1], &gout[0], dx);
             if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
                 p.backward[i] += start.elapsed();

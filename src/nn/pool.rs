@@ -5,6 +5,7 @@
 //! directly: no `col` copy of the input.
 
 use super::im2col::Window;
+use super::relu::rectify;
 use super::{Layer, Mode};
 use crate::matrix::{Float, Matrix};
 
@@ -73,7 +74,13 @@ impl Pool2d {
     /// inner loops are unit-stride and free of window bookkeeping (4 ms → 0.4 ms for a batch
     /// of SimpleConvNet's 30×24×24 maps). Same results as the general loop: the first maximum
     /// of each window in scan order (rows top to bottom, columns left to right) wins.
-    fn max_tiled<T: Float>(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, remember: bool) {
+    fn max_tiled<T: Float>(
+        &mut self,
+        x: &Matrix<T>,
+        out: &mut Matrix<T>,
+        remember: bool,
+        relu: bool,
+    ) {
         let Window { c, h, w, kw: k, .. } = self.win;
         let (oh, ow) = (self.win.out_h().unwrap_or(0), self.win.out_w().unwrap_or(0));
         let (img, out_len) = (self.win.image_len(), self.out_len());
@@ -113,7 +120,13 @@ impl Pool2d {
                         Self::max_rows(plane, oy, k, w, ow, ch * h * w, &mut best, &mut at);
                     }
                     let o = (ch * oh + oy) * ow;
-                    os[o..o + ow].copy_from_slice(&best);
+                    if relu {
+                        for (d, &m) in os[o..o + ow].iter_mut().zip(&best) {
+                            *d = rectify(m);
+                        }
+                    } else {
+                        os[o..o + ow].copy_from_slice(&best);
+                    }
                     if remember {
                         let base = s * out_len + o;
                         self.argmax[base..base + ow].copy_from_slice(&at);
@@ -154,8 +167,18 @@ impl Pool2d {
     }
 }
 
-impl<T: Float> Layer<T> for Pool2d {
-    fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, mode: Mode) {
+impl Pool2d {
+    /// Forward, of `relu(x)` when `relu` (max pooling only: the maximum of the rectified
+    /// window is the rectified maximum, and the arg-max of the raw values routes the same
+    /// gradients — where the maximum is not positive, ReLU's mask zeroes them either way).
+    fn forward_impl<T: Float>(
+        &mut self,
+        x: &Matrix<T>,
+        out: &mut Matrix<T>,
+        mode: Mode,
+        relu: bool,
+    ) {
+        debug_assert!(!relu || self.kind == PoolKind::Max);
         let Window {
             c,
             h,
@@ -174,7 +197,7 @@ impl<T: Float> Layer<T> for Pool2d {
         let inv_area = T::from_f64(1.0 / (kh * kw) as f64);
         if self.kind == PoolKind::Max && pad == 0 && stride == kw && kh == kw {
             // The book's pools (2×2, stride 2): windows tile the image, no padding.
-            self.max_tiled(x, out, remember);
+            self.max_tiled(x, out, remember, relu);
             return;
         }
         let plane = h * w;
@@ -196,7 +219,7 @@ impl<T: Float> Layer<T> for Pool2d {
                                     }
                                 }
                             }
-                            os[o] = best;
+                            os[o] = if relu { rectify(best) } else { best };
                             if remember {
                                 self.argmax[s * out_len + o] = (ch * plane + at) as u32;
                             }
@@ -215,12 +238,15 @@ impl<T: Float> Layer<T> for Pool2d {
         }
     }
 
-    fn backward(
+    /// Backward; with `relu`, through the ReLU too: a gradient reaches its arg-max only where
+    /// the pooled output is positive, as ReLU's mask (`relu(x) > 0` there) would let it.
+    fn backward_impl<T: Float>(
         &mut self,
         x: &Matrix<T>,
-        _out: &Matrix<T>,
+        out: &Matrix<T>,
         dout: &Matrix<T>,
         dx: Option<&mut Matrix<T>>,
+        relu: bool,
     ) {
         let Some(dx) = dx else { return };
         let Window {
@@ -234,6 +260,14 @@ impl<T: Float> Layer<T> for Pool2d {
             let g = dout.row(s);
             let dxs = dx.row_mut(s);
             match self.kind {
+                PoolKind::Max if relu => {
+                    // Every window whose arg-max is input i has output relu(x[i]): all of them
+                    // pass or none, so the sums are those of the unfused pair.
+                    let at = &self.argmax[s * out_len..(s + 1) * out_len];
+                    for ((&i, &gv), &o) in at.iter().zip(g).zip(out.row(s)) {
+                        dxs[i as usize] += if o > T::ZERO { gv } else { T::ZERO };
+                    }
+                }
                 PoolKind::Max => {
                     let at = &self.argmax[s * out_len..(s + 1) * out_len];
                     for (&i, &gv) in at.iter().zip(g) {
@@ -255,6 +289,44 @@ impl<T: Float> Layer<T> for Pool2d {
                 }
             }
         }
+    }
+}
+
+impl<T: Float> Layer<T> for Pool2d {
+    fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, mode: Mode) {
+        self.forward_impl(x, out, mode, false);
+    }
+
+    fn backward(
+        &mut self,
+        x: &Matrix<T>,
+        out: &Matrix<T>,
+        dout: &Matrix<T>,
+        dx: Option<&mut Matrix<T>>,
+    ) {
+        self.backward_impl(x, out, dout, dx, false);
+    }
+
+    fn forward_rectified(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, mode: Mode) -> bool {
+        if self.kind != PoolKind::Max {
+            return false;
+        }
+        self.forward_impl(x, out, mode, true);
+        true
+    }
+
+    fn backward_rectified(
+        &mut self,
+        x: &Matrix<T>,
+        out: &Matrix<T>,
+        dout: &Matrix<T>,
+        dx: Option<&mut Matrix<T>>,
+    ) -> bool {
+        if self.kind != PoolKind::Max {
+            return false;
+        }
+        self.backward_impl(x, out, dout, dx, true);
+        true
     }
 }
 

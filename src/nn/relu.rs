@@ -10,10 +10,17 @@ use crate::matrix::{Float, Matrix};
 #[derive(Debug, Default)]
 pub struct Relu;
 
+/// `max(0, v)` as ReLU computes it (NaN and −0 give +0); max pooling uses the same function
+/// when it absorbs a ReLU, so a fused pass gives the same bits.
+#[inline]
+pub(crate) fn rectify<T: Float>(v: T) -> T {
+    if v > T::ZERO { v } else { T::ZERO }
+}
+
 impl<T: Float> Layer<T> for Relu {
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, _mode: Mode) {
         // x: N × d → out: N × d.
-        x.map_into(out, |v| if v > T::ZERO { v } else { T::ZERO });
+        x.map_into(out, rectify);
     }
 
     fn backward(
