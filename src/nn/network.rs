@@ -260,8 +260,10 @@ impl<T: Float> Network<T> {
             && matches!(self.specs.get(i + 1), Some(LayerSpec::MaxPool { .. }))
     }
 
-    /// Turns the ReLU + max-pool fusion on (the default) or off. Results are bit-identical
-    /// either way; off, every layer's output is kept for [`Network::layer_output`].
+    /// Turns the shortcuts on (the default) or off: a ReLU absorbed by the max pool after it,
+    /// and a flatten that passes its buffer on instead of copying it. Results are
+    /// bit-identical either way; off, every layer's output is kept for
+    /// [`Network::layer_output`].
     pub fn set_fusion(&mut self, on: bool) {
         self.fusion = on;
     }
@@ -283,8 +285,14 @@ impl<T: Float> Network<T> {
                 i += 2;
                 continue;
             }
-            let (xs, outs) = self.acts.split_at_mut(i + 1);
-            self.layers[i].forward(&xs[i], &mut outs[0], mode);
+            if self.fusion && self.specs[i] == LayerSpec::Flatten {
+                // The rows are already the vectors: hand the buffer over instead of copying it
+                // (backward hands it back, so the layer below finds its output again).
+                self.acts.swap(i, i + 1);
+            } else {
+                let (xs, outs) = self.acts.split_at_mut(i + 1);
+                self.layers[i].forward(&xs[i], &mut outs[0], mode);
+            }
             if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
                 p.forward[i] += start.elapsed();
             }
@@ -397,6 +405,15 @@ impl<T: Float> Network<T> {
                     i -= 1;
                     continue;
                 }
+            }
+            if self.fusion && self.specs[i] == LayerSpec::Flatten {
+                // Undo the forward pass's swap, and pass the gradient down the same way.
+                self.acts.swap(i, i + 1);
+                self.grads.swap(i, i + 1);
+                if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
+                    p.backward[i] += start.elapsed();
+                }
+                continue;
             }
             let (gx, gout) = self.grads.split_at_mut(i + 1);
             // The first layer's input is data: no gradient needed, so none is computed.
