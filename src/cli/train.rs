@@ -154,8 +154,8 @@ pub struct TrainCmd {
     #[arg(long)]
     pub quiet: bool,
     /// After training, print where a training step's time went: each layer's forward and
-    /// backward time, its share, each affine layer's GEMM rate against the FMA peak, and the
-    /// time outside the layers (loss, batch gathering, optimizer).
+    /// backward time, its share, each affine and conv layer's GFLOP/s against the FMA peak,
+    /// and the time outside the layers (loss, batch gathering, optimizer).
     #[arg(long)]
     pub profile: bool,
 }
