@@ -94,6 +94,40 @@ fn conv_forward_matches_the_definition() {
     }
 }
 
+#[test]
+fn a_conv_layer_split_over_two_threads_gives_the_bits_of_one() {
+    // The split is forced on tiny batches (even and odd counts); forward, dW, db and dx must
+    // match one thread's to the bit, for the first layer (no dx) and the others.
+    for (g, win) in geometries().into_iter().enumerate() {
+        for n in [2, 3, 5] {
+            let mut rng = common::rng(90 + g as u64);
+            let x = M::random_normal(n, win.image_len(), 0.0, 1.0, &mut rng);
+            let base = conv_layer(win, 4, g as u64);
+            let layer = |threads: usize| {
+                let mut l = Conv2d::new(win, base.w.clone(), threads).with_split_limits(0, 0);
+                l.b = base.b.clone();
+                l
+            };
+            let dout = M::random_normal(n, 4 * win.positions(), 0.0, 1.0, &mut rng);
+            for first in [false, true] {
+                let run = |mut layer: Conv2d<f64>| {
+                    let mut out = M::zeros(0, 0);
+                    layer.forward(&x, &mut out, Mode::Train);
+                    let mut dx = M::zeros(0, 0);
+                    layer.backward(&x, &out, &dout, (!first).then_some(&mut dx));
+                    let mut all = out.as_slice().to_vec();
+                    for m in [&layer.dw, &layer.db, &dx] {
+                        all.extend_from_slice(m.as_slice());
+                    }
+                    all.into_iter().map(f64::to_bits).collect::<Vec<_>>()
+                };
+                let (one, two) = (run(layer(1)), run(layer(2)));
+                assert_eq!(two, one, "{win:?}, {n} images, first layer {first}");
+            }
+        }
+    }
+}
+
 /// Central differences of L = Σ out ⊙ R (R fixed, shaped like the output) with respect to
 /// every input value and every parameter, against the layer's backward pass.
 fn assert_layer_gradients(make: &dyn Fn() -> Box<dyn Layer<f64>>, x: &M<f64>, what: &str) {

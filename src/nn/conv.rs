@@ -23,8 +23,14 @@ use crate::matrix::{Float, MatMut, MatRef, Matrix};
 /// buffer (57 KiB for SimpleConvNet's 25 × 576) stays in L1/L2 between im2col and the GEMM
 /// that reads it. Batching the images into one wide product was measured first: its 6 MiB
 /// `col` and product went through L3 three times, and the conv layer took 5.2 ms per
-/// SimpleConvNet step against 4.2 ms this way (docs/cnn.md). The sums run in image order,
-/// whatever the thread count, so results are bit-identical for any `--threads`.
+/// SimpleConvNet step against 4.2 ms this way (docs/cnn.md).
+///
+/// **Two threads.** A product per image is too small to split (16 × 144 × 784 in DeepConvNet),
+/// but a batch's worth is milliseconds of work, so with `threads` ≥ 2 the layer splits the
+/// batch instead, on a scoped thread (its start-up, tens of µs, is noise there): forward, each
+/// thread takes half the images; backward, one thread sums dW and db over all the images in
+/// image order while the other computes every image's dx. Every sum runs in the same order as
+/// on one thread, so results are bit-identical for any `--threads`.
 #[derive(Debug)]
 pub struct Conv2d<T> {
     pub win: Window,
@@ -33,14 +39,109 @@ pub struct Conv2d<T> {
     pub b: Matrix<T>,
     pub dw: Matrix<T>,
     pub db: Matrix<T>,
+    /// The calling thread's GEMM context and buffers.
+    main: Lane<T>,
+    /// The second thread's, when the layer may use two.
+    helper: Option<Lane<T>>,
+    /// When a batch is split over the two: at least this much work and this depth (see
+    /// [`SPLIT_MIN_MACS`] and [`SPLIT_MIN_DEPTH`]).
+    split_min: (usize, usize),
+}
+
+/// One thread's share of a conv layer's work: its GEMM context and its im2col buffers.
+#[derive(Debug)]
+struct Lane<T> {
+    gemm: Gemm<T>,
     col: Vec<T>,
     dcol: Vec<T>,
-    gemm: Gemm<T>,
 }
+
+impl<T: Float> Lane<T> {
+    fn new(threads: usize) -> Self {
+        Lane {
+            gemm: Gemm::with_threads(Kernel::Auto, threads),
+            col: Vec::new(),
+            dcol: Vec::new(),
+        }
+    }
+
+    /// Fills `col` with the im2col matrix of one image.
+    fn fill_col(&mut self, win: &Window, image: &[T]) {
+        self.col.resize(win.col_rows() * win.positions(), T::ZERO);
+        im2col(image, 1, win, &mut self.col);
+    }
+
+    /// `out[n] = W·im2col(x[n]) + b` for the images in `x` (rows of `win.image_len()`), into
+    /// the matching rows of `out`.
+    fn forward(&mut self, win: &Window, w: &Matrix<T>, b: &[T], x: &[T], out: &mut [T]) {
+        let (p, ckk, c_out) = (win.positions(), win.col_rows(), w.rows());
+        let out_len = c_out * p;
+        for (image, row) in x
+            .chunks_exact(win.image_len())
+            .zip(out.chunks_exact_mut(out_len))
+        {
+            self.fill_col(win, image);
+            let col = MatRef::new(&self.col, ckk, p, p, 1).expect("col shape");
+            let prod = MatMut::new(row, c_out, p, p, 1).expect("output row shape");
+            self.gemm
+                .run(T::ONE, w.view(), col, T::ZERO, prod)
+                .expect("Conv2d: shapes checked at build");
+            for (channel, &bias) in row.chunks_exact_mut(p).zip(b) {
+                channel.iter_mut().for_each(|v| *v += bias);
+            }
+        }
+    }
+
+    /// dW += dout[n]·im2col(x[n])ᵀ and db += Σ_positions dout[n] for one image.
+    fn weight_grads(
+        &mut self,
+        win: &Window,
+        image: &[T],
+        g: &[T],
+        dw: &mut Matrix<T>,
+        db: &mut [T],
+    ) {
+        let (p, ckk) = (win.positions(), win.col_rows());
+        for (db, channel) in db.iter_mut().zip(g.chunks_exact(p)) {
+            *db += lane_sum(channel);
+        }
+        self.fill_col(win, image);
+        let dprod = MatRef::new(g, dw.rows(), p, p, 1).expect("dout row shape");
+        let col = MatRef::new(&self.col, ckk, p, p, 1).expect("col shape");
+        self.gemm
+            .run(T::ONE, dprod, col.t(), T::ONE, dw.view_mut())
+            .expect("Conv2d: dW shape");
+    }
+
+    /// dx[n] = col2im(Wᵀ·dout[n]) for one image.
+    fn input_grads(&mut self, win: &Window, w: &Matrix<T>, g: &[T], dx: &mut [T]) {
+        let (p, ckk) = (win.positions(), win.col_rows());
+        self.dcol.resize(ckk * p, T::ZERO);
+        let dprod = MatRef::new(g, w.rows(), p, p, 1).expect("dout row shape");
+        let dcol = MatMut::new(&mut self.dcol, ckk, p, p, 1).expect("dcol shape");
+        self.gemm
+            .run(T::ONE, w.t(), dprod, T::ZERO, dcol)
+            .expect("Conv2d: dcol shape");
+        col2im(&self.dcol, 1, win, dx);
+    }
+}
+
+/// The least work (multiply-adds of one forward pass over the batch) for which the layer
+/// splits a batch over two threads: 16 M, about 0.15 ms of arithmetic, against 12–60 µs to
+/// start and join a scoped thread.
+pub const SPLIT_MIN_MACS: usize = 16 << 20;
+
+/// The least `c_in·kh·kw` (multiply-adds per output value) for which a split pays. Below it
+/// the layer writes more than it computes, and the second thread's half of the output must
+/// then travel to the core that reads it next: SimpleConvNet's first layer (25 per output)
+/// took 1.8 ms per step on two threads against 1.3 on one, while DeepConvNet's layers
+/// (144–576) run 1.6× faster.
+pub const SPLIT_MIN_DEPTH: usize = 64;
 
 impl<T: Float> Conv2d<T> {
     /// A layer over `win` (input geometry and kernel) with `w` (`c_out` × `c_in·kh·kw`) and a
-    /// zero bias. The window must have an output (checked by the network builder).
+    /// zero bias, using up to `threads` threads (two at most: see the type's doc). The window
+    /// must have an output (checked by the network builder).
     pub fn new(win: Window, w: Matrix<T>, threads: usize) -> Self {
         let c_out = w.rows();
         assert_eq!(w.cols(), win.col_rows(), "Conv2d: weight shape");
@@ -51,9 +152,19 @@ impl<T: Float> Conv2d<T> {
             b: Matrix::zeros(1, c_out),
             dw: Matrix::zeros(c_out, win.col_rows()),
             db: Matrix::zeros(1, c_out),
-            col: Vec::new(),
-            dcol: Vec::new(),
-            gemm: Gemm::with_threads(Kernel::Auto, threads),
+            main: Lane::new(threads),
+            helper: (threads >= 2).then(|| Lane::new(1)),
+            split_min: (SPLIT_MIN_MACS, SPLIT_MIN_DEPTH),
+        }
+    }
+
+    /// This layer splitting batches of at least `macs` multiply-adds whose products have at
+    /// least `depth` = `c_in·kh·kw` (tests lower both to drive the two-thread path on small
+    /// images); results do not depend on them, only speed does.
+    pub fn with_split_limits(self, macs: usize, depth: usize) -> Self {
+        Conv2d {
+            split_min: (macs, depth),
+            ..self
         }
     }
 
@@ -62,11 +173,16 @@ impl<T: Float> Conv2d<T> {
         self.win.positions()
     }
 
-    /// Fills `self.col` with the im2col matrix of one image.
-    fn fill_col(&mut self, image: &[T]) {
-        let len = self.win.col_rows() * self.positions();
-        self.col.resize(len, T::ZERO);
-        im2col(image, 1, &self.win, &mut self.col);
+    /// Whether a batch of `n` images is worth two threads.
+    fn split(&self, n: usize) -> bool {
+        let macs = n
+            .saturating_mul(self.c_out)
+            .saturating_mul(self.win.col_rows())
+            .saturating_mul(self.positions());
+        self.helper.is_some()
+            && n >= 2
+            && macs >= self.split_min.0
+            && self.win.col_rows() >= self.split_min.1
     }
 }
 
@@ -103,20 +219,31 @@ const LANES: usize = 16;
 impl<T: Float> Layer<T> for Conv2d<T> {
     fn forward(&mut self, x: &Matrix<T>, out: &mut Matrix<T>, _mode: Mode) {
         // x: N × c_in·h·w → out: N × c_out·oh·ow.
-        let (n, p) = (x.rows(), self.positions());
-        let ckk = self.win.col_rows();
-        out.ensure_shape(n, self.c_out * p);
-        for i in 0..n {
-            self.fill_col(x.row(i));
-            let col = MatRef::new(&self.col, ckk, p, p, 1).expect("col shape");
-            let row = out.row_mut(i);
-            let prod = MatMut::new(row, self.c_out, p, p, 1).expect("output row shape");
-            self.gemm
-                .run(T::ONE, self.w.view(), col, T::ZERO, prod)
-                .expect("Conv2d: shapes checked at build");
-            for (channel, &bias) in out.row_mut(i).chunks_exact_mut(p).zip(self.b.as_slice()) {
-                channel.iter_mut().for_each(|v| *v += bias);
+        let n = x.rows();
+        let out_len = self.c_out * self.positions();
+        out.ensure_shape(n, out_len);
+        let split = self.split(n);
+        let Conv2d {
+            win,
+            w,
+            b,
+            main,
+            helper,
+            ..
+        } = self;
+        let (x, out, b) = (x.as_slice(), out.as_mut_slice(), b.as_slice());
+        match helper {
+            Some(helper) if split => {
+                // The first half of the images on a scoped thread, the rest here.
+                let half = n / 2;
+                let (x_top, x_rest) = x.split_at(half * win.image_len());
+                let (out_top, out_rest) = out.split_at_mut(half * out_len);
+                std::thread::scope(|scope| {
+                    scope.spawn(|| helper.forward(win, w, b, x_top, out_top));
+                    main.forward(win, w, b, x_rest, out_rest);
+                });
             }
+            _ => main.forward(win, w, b, x, out),
         }
     }
 
@@ -125,34 +252,56 @@ impl<T: Float> Layer<T> for Conv2d<T> {
         x: &Matrix<T>,
         _out: &Matrix<T>,
         dout: &Matrix<T>,
-        mut dx: Option<&mut Matrix<T>>,
+        dx: Option<&mut Matrix<T>>,
     ) {
-        let (n, p, img) = (x.rows(), self.positions(), self.win.image_len());
-        let ckk = self.win.col_rows();
-        if let Some(dx) = dx.as_deref_mut() {
-            dx.ensure_shape(n, img);
-        }
-        self.db.as_mut_slice().fill(T::ZERO);
-        self.dw.as_mut_slice().fill(T::ZERO);
-        for i in 0..n {
-            let g = dout.row(i);
-            for (db, channel) in self.db.as_mut_slice().iter_mut().zip(g.chunks_exact(p)) {
-                *db += lane_sum(channel);
+        let n = x.rows();
+        let split = self.split(n);
+        let Conv2d {
+            win,
+            w,
+            dw,
+            db,
+            main,
+            helper,
+            ..
+        } = self;
+        let (img, out_len) = (win.image_len(), w.rows() * win.positions());
+        let images = x.as_slice().chunks_exact(img);
+        let grads = dout.as_slice().chunks_exact(out_len);
+        let db = db.as_mut_slice();
+        db.fill(T::ZERO);
+        dw.as_mut_slice().fill(T::ZERO);
+        let Some(dx) = dx else {
+            // The first layer: its input is data, only the weights need gradients.
+            for (image, g) in images.zip(grads) {
+                main.weight_grads(win, image, g, dw, db);
             }
-            self.fill_col(x.row(i));
-            let dprod = MatRef::new(g, self.c_out, p, p, 1).expect("dout row shape");
-            let col = MatRef::new(&self.col, ckk, p, p, 1).expect("col shape");
-            // dW += dout[n] · colᵀ, image after image.
-            self.gemm
-                .run(T::ONE, dprod, col.t(), T::ONE, self.dw.view_mut())
-                .expect("Conv2d: dW shape");
-            if let Some(dx) = dx.as_deref_mut() {
-                self.dcol.resize(ckk * p, T::ZERO);
-                let dcol = MatMut::new(&mut self.dcol, ckk, p, p, 1).expect("dcol shape");
-                self.gemm
-                    .run(T::ONE, self.w.t(), dprod, T::ZERO, dcol)
-                    .expect("Conv2d: dcol shape");
-                col2im(&self.dcol, 1, &self.win, dx.row_mut(i));
+            return;
+        };
+        dx.ensure_shape(n, img);
+        let dx_rows = dx.as_mut_slice().chunks_exact_mut(img);
+        match helper {
+            Some(helper) if split => {
+                // dW and db (sums over the images, in image order) on a scoped thread; dx
+                // (independent per image) here.
+                std::thread::scope(|scope| {
+                    let grads_too = grads.clone();
+                    scope.spawn(|| {
+                        for (image, g) in images.zip(grads_too) {
+                            helper.weight_grads(win, image, g, dw, db);
+                        }
+                    });
+                    for (g, dx) in grads.zip(dx_rows) {
+                        main.input_grads(win, w, g, dx);
+                    }
+                });
+            }
+            _ => {
+                // Image by image, so each image's gradient is read while it is in cache.
+                for ((image, g), dx) in images.zip(grads).zip(dx_rows) {
+                    main.weight_grads(win, image, g, dw, db);
+                    main.input_grads(win, w, g, dx);
+                }
             }
         }
     }
