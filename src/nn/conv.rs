@@ -135,7 +135,7 @@ pub const SPLIT_MIN_MACS: usize = 16 << 20;
 /// the layer writes more than it computes, and the second thread's half of the output must
 /// then travel to the core that reads it next: SimpleConvNet's first layer (25 per output)
 /// took 1.8 ms per step on two threads against 1.3 on one, while DeepConvNet's layers
-/// (144–576) run 1.6× faster.
+/// (144–576) run 1.7–1.9× faster.
 pub const SPLIT_MIN_DEPTH: usize = 64;
 
 impl<T: Float> Conv2d<T> {
