@@ -281,7 +281,8 @@ fn header_lines(
         let verdict = if gain >= 1.1 {
             "bands from 3 M multiply-adds go to the pool"
         } else {
-            "the pool only takes bands of 6 M multiply-adds or more"
+            "the pool only takes bands of 6 M multiply-adds or more, and products of 16 M or \
+             more go to scoped threads"
         };
         lines.push((
             "pool".into(),
