@@ -334,8 +334,12 @@ impl<T: Float> Layer<T> for Pool2d {
 }
 
 /// `nn.Flatten`: an image batch (N × c·h·w, NCHW) is already a matrix of N row vectors in the
-/// order PyTorch's flatten produces, so forward and backward are copies. The layer exists so
-/// that the layer list, and a checkpoint's module indices, match `nn.Sequential`.
+/// order PyTorch's flatten produces, so forward and backward are copies — which the network
+/// skips by swapping its activation buffers instead ([`Network::set_fusion`]); these copies
+/// run with that shortcut off. The layer exists so that the layer list, and a checkpoint's
+/// module indices, match `nn.Sequential`.
+///
+/// [`Network::set_fusion`]: super::network::Network::set_fusion
 #[derive(Debug, Default)]
 pub struct Flatten;
 
