@@ -63,6 +63,20 @@ fn with_param_value<T: Float, R>(
     r
 }
 
+/// (L(w + h) − L(w − h)) / 2h for value `index` of parameter tensor `tensor`, whose value is
+/// `w`, with the training-mode loss; the value is restored afterwards.
+fn central_difference<T: Float>(
+    net: &mut Network<T>,
+    x: &Matrix<T>,
+    t: Targets<'_, T>,
+    (tensor, index, w): (usize, usize, T),
+    h: T,
+) -> Result<T> {
+    let plus = with_param_value(net, tensor, index, w + h, |n| n.loss(x, t, Mode::Train))?;
+    let minus = with_param_value(net, tensor, index, w - h, |n| n.loss(x, t, Mode::Train))?;
+    Ok((plus - minus) / (h + h))
+}
+
 /// The numerical gradient of the training-mode loss for every parameter, in visit order.
 /// `progress(done, total)` is called after each parameter value.
 pub fn numerical_gradient<T: Float>(
@@ -80,9 +94,7 @@ pub fn numerical_gradient<T: Float>(
     for (tensor, vals) in values.iter().enumerate() {
         let mut g = Vec::with_capacity(vals.len());
         for (index, &w) in vals.iter().enumerate() {
-            let plus = with_param_value(net, tensor, index, w + h, |n| n.loss(x, t, Mode::Train))?;
-            let minus = with_param_value(net, tensor, index, w - h, |n| n.loss(x, t, Mode::Train))?;
-            g.push((plus - minus) / (h + h));
+            g.push(central_difference(net, x, t, (tensor, index, w), h)?);
             done += 1;
             progress(done, total);
         }
@@ -135,10 +147,13 @@ pub fn check_sampled<T: Float>(
         let picks: Vec<usize> = (0..k).map(|i| i * vals.len() / k).collect();
         let mut num = Vec::with_capacity(k);
         for &index in &picks {
-            let w = vals[index];
-            let plus = with_param_value(net, tensor, index, w + h, |n| n.loss(x, t, Mode::Train))?;
-            let minus = with_param_value(net, tensor, index, w - h, |n| n.loss(x, t, Mode::Train))?;
-            num.push((plus - minus) / (h + h));
+            num.push(central_difference(
+                net,
+                x,
+                t,
+                (tensor, index, vals[index]),
+                h,
+            )?);
         }
         picked_bp.push(
             picks
