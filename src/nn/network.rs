@@ -260,6 +260,12 @@ impl<T: Float> Network<T> {
             && matches!(self.specs.get(i + 1), Some(LayerSpec::MaxPool { .. }))
     }
 
+    /// Whether layer `i` is a flatten that hands its input buffer on as its output (a swap
+    /// of two activation buffers, undone in backward) instead of copying it.
+    fn hands_over(&self, i: usize) -> bool {
+        self.fusion && self.specs[i] == LayerSpec::Flatten
+    }
+
     /// Turns the shortcuts on (the default) or off: a ReLU absorbed by the max pool after it,
     /// and a flatten that passes its buffer on instead of copying it. Results are
     /// bit-identical either way; off, every layer's output is kept for
@@ -279,13 +285,8 @@ impl<T: Float> Network<T> {
                 self.layers[i + 1].forward_rectified(&xs[i], &mut outs[0], mode)
             };
             if fused {
-                if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
-                    p.forward[i + 1] += start.elapsed();
-                }
-                i += 2;
-                continue;
-            }
-            if self.fusion && self.specs[i] == LayerSpec::Flatten {
+                i += 1; // the time is the pool's
+            } else if self.hands_over(i) {
                 // The rows are already the vectors: hand the buffer over instead of copying it
                 // (backward hands it back, so the layer below finds its output again).
                 self.acts.swap(i, i + 1);
@@ -388,40 +389,35 @@ impl<T: Float> Network<T> {
             p.steps += 1;
             p.rows += self.acts[0].rows() as u64;
         }
-        let mut i = n;
-        while i > 0 {
-            i -= 1;
+        // Layers below `top` are still to run, the last first.
+        let mut top = n;
+        while top > 0 {
+            let i = top - 1;
             let start = clock();
-            if i > 0 && self.absorbed(i - 1) {
+            let fused = i > 0 && self.absorbed(i - 1) && {
                 // Pool i with the ReLU i − 1 it absorbed: from ∂L/∂acts[i + 1] straight to
                 // ∂L/∂acts[i − 1].
                 let (gx, gout) = self.grads.split_at_mut(i);
                 let dx = if i == 1 { None } else { Some(&mut gx[i - 1]) };
                 let (x, out) = (&self.acts[i - 1], &self.acts[i + 1]);
-                if self.layers[i].backward_rectified(x, out, &gout[1], dx) {
-                    if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
-                        p.backward[i] += start.elapsed();
-                    }
-                    i -= 1;
-                    continue;
-                }
-            }
-            if self.fusion && self.specs[i] == LayerSpec::Flatten {
+                self.layers[i].backward_rectified(x, out, &gout[1], dx)
+            };
+            if fused {
+                top -= 1; // the ReLU's part is done too
+            } else if self.hands_over(i) {
                 // Undo the forward pass's swap, and pass the gradient down the same way.
                 self.acts.swap(i, i + 1);
                 self.grads.swap(i, i + 1);
-                if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
-                    p.backward[i] += start.elapsed();
-                }
-                continue;
+            } else {
+                let (gx, gout) = self.grads.split_at_mut(i + 1);
+                // The first layer's input is data: no gradient needed, so none is computed.
+                let dx = if i == 0 { None } else { Some(&mut gx[i]) };
+                self.layers[i].backward(&self.acts[i], &self.acts[i + 1], &gout[0], dx);
             }
-            let (gx, gout) = self.grads.split_at_mut(i + 1);
-            // The first layer's input is data: no gradient needed, so none is computed.
-            let dx = if i == 0 { None } else { Some(&mut gx[i]) };
-            self.layers[i].backward(&self.acts[i], &self.acts[i + 1], &gout[0], dx);
             if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
                 p.backward[i] += start.elapsed();
             }
+            top -= 1;
         }
         let lambda = self.weight_decay;
         if lambda != T::ZERO {
