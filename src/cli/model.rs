@@ -131,6 +131,20 @@ fn load(args: &ModelArgs) -> Result<(Checkpoint<f32>, Dataset)> {
     Ok((ckpt, ds))
 }
 
+/// One grey value per pixel of an image row (CHW planes): a colour image by its luminance, a
+/// single plane as it is. `predict` draws the image this way and `eval --misclassified` its
+/// tiles, so the two pictures of one image agree.
+fn grey(row: &[f32], (channels, h, w): (usize, usize, usize)) -> Vec<f32> {
+    let plane = h * w;
+    if channels == 3 {
+        (0..plane)
+            .map(|i| 0.299 * row[i] + 0.587 * row[plane + i] + 0.114 * row[2 * plane + i])
+            .collect()
+    } else {
+        row[..plane.min(row.len())].to_vec()
+    }
+}
+
 pub fn eval(cmd: EvalCmd) -> Result<()> {
     let (mut ckpt, ds) = load(&cmd.model)?;
     if let Some(path) = &cmd.misclassified {
@@ -166,11 +180,9 @@ pub fn eval(cmd: EvalCmd) -> Result<()> {
         let tiles = wrong
             .iter()
             .map(|&(i, _, _)| {
-                let row = x.row(i);
-                (0..h * w)
-                    .map(|j| {
-                        (0..c).map(|ch| f64::from(row[ch * h * w + j])).sum::<f64>() / c as f64
-                    })
+                grey(x.row(i), (c, h, w))
+                    .into_iter()
+                    .map(f64::from)
                     .collect()
             })
             .collect();
@@ -279,18 +291,8 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
         }
     };
     let x = ds.x_test.rows_range(cmd.index, cmd.index + 1);
-    if let Some((channels, h, w)) = ds.image_shape {
-        // Colour images (CHW planes) are drawn by their luminance.
-        let plane = h * w;
-        let pixels: Vec<f32> = if channels == 3 {
-            let p = x.row(0);
-            (0..plane)
-                .map(|i| 0.299 * p[i] + 0.587 * p[plane + i] + 0.114 * p[2 * plane + i])
-                .collect()
-        } else {
-            x.row(0)[..plane.min(x.cols())].to_vec()
-        };
-        crate::out!("{}", render_image(&pixels, w));
+    if let Some(image) = ds.image_shape {
+        crate::out!("{}", render_image(&grey(x.row(0), image), image.2));
     } else {
         crate::outln!(
             "point ({:.3}, {:.3})",
