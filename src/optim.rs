@@ -4,7 +4,9 @@
 
 use crate::error::{Error, Result, Setting};
 use crate::matrix::Float;
+use crate::nn::Param;
 use crate::nn::network::Network;
+use crate::nn::split::{ColumnCut, join_cols, split_cols};
 
 /// The small constant that keeps the adaptive methods from dividing by zero (the textbook's 1e-7).
 pub const EPS: f64 = 1e-7;
@@ -246,12 +248,58 @@ impl<T: Float> Optimizer<T> {
 
     /// One update of every parameter of `net` from the gradients it holds.
     pub fn step(&mut self, net: &mut Network<T>) {
+        self.step_with(|f| net.visit_params(&mut |_, p| f(p)));
+    }
+
+    /// One update of the parameters `visit` hands over, in the same order every step.
+    pub fn step_params(&mut self, visit: impl FnOnce(&mut dyn FnMut(Param<'_, T>))) {
+        self.step_with(visit);
+    }
+
+    /// Hands the state of the first layer's right-hand columns (`cut`: parameter 0 is its
+    /// weight, 1 its bias) to a new optimizer for the partner thread of a split
+    /// ([`Network::split_first_layer`]); this one keeps the left columns and every other
+    /// parameter. Both go on counting steps in step, so each update is the one-thread update.
+    pub fn split_first_layer(&mut self, cut: &ColumnCut) -> Optimizer<T> {
+        let mut right = Vec::new();
+        for slots in self.state.slots.iter_mut().take(2) {
+            let mut mine = Vec::new();
+            for slot in slots.iter_mut() {
+                let (l, r) = split_cols(slot, cut.cols, cut.left);
+                *slot = l;
+                mine.push(r);
+            }
+            right.push(mine);
+        }
+        Optimizer {
+            config: self.config,
+            state: OptimizerState {
+                step: self.state.step,
+                slots: right,
+            },
+        }
+    }
+
+    /// The inverse of [`Optimizer::split_first_layer`], once the partner has stopped.
+    pub fn rejoin_first_layer(&mut self, right: Optimizer<T>, cut: &ColumnCut) {
+        assert_eq!(
+            self.state.step, right.state.step,
+            "both halves step together"
+        );
+        for (slots, theirs) in self.state.slots.iter_mut().zip(right.state.slots) {
+            for (slot, r) in slots.iter_mut().zip(theirs) {
+                *slot = join_cols(slot, &r, cut.left, cut.right());
+            }
+        }
+    }
+
+    fn step_with(&mut self, visit: impl FnOnce(&mut dyn FnMut(Param<'_, T>))) {
         self.state.step += 1;
         let (config, state) = (self.config, &mut self.state);
         let n_slots = config.slots();
         let step = state.step;
         let mut idx = 0;
-        net.visit_params(&mut |_, p| {
+        visit(&mut |p| {
             if state.slots.len() <= idx {
                 state
                     .slots

@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use crate::data::Dataset;
 use crate::error::{Error, Result, Setting};
 use crate::matrix::{Float, Matrix};
+use crate::nn::Layer;
+use crate::nn::affine::Affine;
 use crate::nn::network::Network;
 use crate::nn::softmax_with_loss::Targets;
 use crate::optim::Optimizer;
@@ -389,43 +391,44 @@ pub fn train_from<T: Float>(
     let classes = net.classes().max(2);
     let explode_at = EXPLODED_LOSS_FACTOR * (classes as f64).ln();
     while state.iteration < total {
-        let j = state.iteration % ipe;
-        let epoch = state.iteration / ipe + 1;
-        let start = Instant::now();
-        sampler.batch(j, &mut batch_idx);
-        batch_t.clear();
-        batch_t.extend(batch_idx.iter().map(|&i| data.t_train[i]));
-        net.input_mut().gather_rows_from(&data.x_train, &batch_idx);
-        let gathered = start.elapsed();
-        let loss = net.gradient_on_input(Targets::Labels(&batch_t))?.to_f64();
-        state.iteration += 1;
-        if !loss.is_finite() || loss > explode_at {
-            return Err(Error::Diverged {
-                epoch,
-                step: state.iteration,
-                loss,
-                advice: divergence_advice(state.iteration, net.weight_decay()),
-            });
-        }
-        let before_update = Instant::now();
-        opt.step(net);
-        if let Some(p) = net.profile_mut() {
-            p.gather += gathered;
-            p.optimizer += before_update.elapsed();
-        }
-        let seconds = start.elapsed().as_secs_f64();
-        state.epoch_loss_sum += loss;
-        state.epoch_samples += batch_idx.len();
-        state.epoch_seconds += seconds;
-        state.history.train_seconds += seconds;
-        state.history.final_loss = loss;
-        state.history.losses.push(state.iteration, loss);
-        state.history.iterations = state.iteration;
-        on_event(Event::Step {
-            iteration: state.iteration,
+        // The steps up to the next evaluation (or the stop flag) form a segment. With two
+        // threads an MLP's first layer may be split between the cores for a segment
+        // (nn::split): its partner thread lives as long as the segment, and the network is
+        // whole again for the evaluation.
+        let mut run = Steps {
+            data,
+            state: &mut *state,
+            sampler: &mut sampler,
+            batch_idx: &mut batch_idx,
+            batch_t: &mut batch_t,
+            stop,
+            on_event: &mut on_event,
+            ipe,
             total,
-            loss,
-        });
+            explode_at,
+        };
+        match net.split_first_layer(cfg.batch) {
+            None => run.segment(net, opt)?,
+            Some((partner, cut)) => {
+                let mut right = opt.split_first_layer(&cut);
+                let result = std::thread::scope(|s| {
+                    let update = |layer: &mut Affine<T>| {
+                        right.step_params(|f| layer.visit_params(f));
+                    };
+                    let helper = s.spawn(|| partner.serve(&data.x_train, update));
+                    let result = run.segment(net, opt);
+                    net.rejoin_first_layer(|| {
+                        helper
+                            .join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    });
+                    result
+                });
+                opt.rejoin_first_layer(right, &cut);
+                result?
+            }
+        }
+        let epoch = (state.iteration - 1) / ipe + 1;
         if state.iteration.is_multiple_of(ipe) || state.iteration == total {
             let steps = state.iteration - (epoch - 1) * ipe;
             let seconds = state.epoch_seconds;
@@ -455,6 +458,78 @@ pub fn train_from<T: Float>(
         }
     }
     Ok(Outcome::Finished)
+}
+
+/// What a run of training steps reads and advances.
+struct Steps<'a, T, F> {
+    data: &'a TrainData<T>,
+    state: &'a mut TrainState,
+    sampler: &'a mut Sampler,
+    batch_idx: &'a mut Vec<usize>,
+    batch_t: &'a mut Vec<usize>,
+    stop: &'a AtomicBool,
+    on_event: &'a mut F,
+    /// Iterations per epoch, and in all.
+    ipe: usize,
+    total: usize,
+    /// The batch loss above which training has diverged.
+    explode_at: f64,
+}
+
+impl<T: Float, F: FnMut(Event<'_>)> Steps<'_, T, F> {
+    /// Runs steps until an epoch ends, the run ends or `stop` is raised (after a whole step).
+    fn segment(&mut self, net: &mut Network<T>, opt: &mut Optimizer<T>) -> Result<()> {
+        let (ipe, state) = (self.ipe, &mut *self.state);
+        loop {
+            let j = state.iteration % ipe;
+            let epoch = state.iteration / ipe + 1;
+            let start = Instant::now();
+            self.sampler.batch(j, self.batch_idx);
+            self.batch_t.clear();
+            self.batch_t
+                .extend(self.batch_idx.iter().map(|&i| self.data.t_train[i]));
+            net.gather_batch(&self.data.x_train, self.batch_idx);
+            let gathered = start.elapsed();
+            let targets = Targets::Labels(self.batch_t);
+            let loss = net.loss_on_input(targets)?.to_f64();
+            // Checked before backward: a diverged step updates nothing, on any thread.
+            if !loss.is_finite() || loss > self.explode_at {
+                return Err(Error::Diverged {
+                    epoch,
+                    step: state.iteration + 1,
+                    loss,
+                    advice: divergence_advice(state.iteration + 1, net.weight_decay()),
+                });
+            }
+            net.backward(targets);
+            state.iteration += 1;
+            let before_update = Instant::now();
+            opt.step(net);
+            if let Some(p) = net.profile_mut() {
+                p.gather += gathered;
+                p.optimizer += before_update.elapsed();
+            }
+            let seconds = start.elapsed().as_secs_f64();
+            state.epoch_loss_sum += loss;
+            state.epoch_samples += self.batch_idx.len();
+            state.epoch_seconds += seconds;
+            state.history.train_seconds += seconds;
+            state.history.final_loss = loss;
+            state.history.losses.push(state.iteration, loss);
+            state.history.iterations = state.iteration;
+            (self.on_event)(Event::Step {
+                iteration: state.iteration,
+                total: self.total,
+                loss,
+            });
+            if state.iteration.is_multiple_of(ipe)
+                || state.iteration == self.total
+                || self.stop.load(Ordering::Relaxed)
+            {
+                return Ok(());
+            }
+        }
+    }
 }
 
 /// What to try when the loss blows up at `step` (1 = before any update).

@@ -122,6 +122,101 @@ fn results_are_bit_identical_whatever_the_thread_count() {
     assert_ne!(one.final_loss.to_bits(), other.final_loss.to_bits());
 }
 
+/// Every learnable value and every optimizer slot, as bits, in visit order.
+fn bits_of<T: scratchnet::matrix::Float>(net: &mut Network<T>, opt: &Optimizer<T>) -> Vec<u64> {
+    let mut bits = Vec::new();
+    net.visit_params(&mut |_, p| bits.extend(p.value.iter().map(|v| v.to_f64().to_bits())));
+    for slot in opt.state.slots.iter().flatten() {
+        bits.extend(slot.iter().map(|v| v.to_f64().to_bits()));
+    }
+    bits.push(opt.state.step);
+    bits
+}
+
+/// Trains an MLP on `threads` threads, splitting its first layer whenever it has two.
+fn split_run<T: scratchnet::matrix::Float>(
+    s: &MlpSpec,
+    opt: OptimizerConfig,
+    data: &TrainData<T>,
+    cfg: &TrainConfig,
+    threads: usize,
+) -> (History, Vec<u64>, u64) {
+    let mut net = Network::<T>::mlp(s, cfg.seed, threads).unwrap();
+    net.set_split_min_macs(0);
+    let mut optimizer = Optimizer::new(opt);
+    let history = train::train(&mut net, &mut optimizer, data, cfg, |_| {}).unwrap();
+    let bits = bits_of(&mut net, &optimizer);
+    (history, bits, net.split_steps())
+}
+
+#[test]
+fn a_first_layer_split_between_two_threads_trains_to_the_bits_of_one() {
+    // 37 inputs → 23 (odd: the caller keeps 11 columns, the partner 12) → 11 → 5 classes;
+    // 120 rows in batches of 16: a ragged last batch of 8, and a run that ends mid-epoch.
+    let mut rng = common::rng(21);
+    let x: Matrix<f32> = common::uniform_matrix(170, 37, &mut rng);
+    let t: Vec<usize> = (0..170).map(|i| (i * 3 + i / 7) % 5).collect();
+    let data = TrainData {
+        x_train: x.rows_range(0, 120),
+        t_train: t[..120].to_vec(),
+        x_test: x.rows_range(120, 170),
+        t_test: t[120..].to_vec(),
+    };
+    let cfg = TrainConfig {
+        batch: 16,
+        length: Length::Iters(19),
+        sampling: Sampling::Shuffle,
+        seed: 4,
+    };
+    let mut s = spec(37, &[23, 11], 5, Activation::Relu);
+    s.dropout = Some(0.1);
+    for name in ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"] {
+        let opt = OptimizerConfig::from_name(name, None).unwrap();
+        let (one, one_bits, unsplit) = split_run(&s, opt, &data, &cfg, 1);
+        let (two, two_bits, split) = split_run(&s, opt, &data, &cfg, 2);
+        assert_eq!(unsplit, 0, "{name}: one thread never splits");
+        assert_eq!(
+            split, 19,
+            "{name}: every step of the two-thread run was split"
+        );
+        assert_eq!(one_bits, two_bits, "{name}: weights and optimizer state");
+        assert_eq!(one.losses, two.losses, "{name}: every batch loss");
+        assert_eq!(
+            one.epochs.len(),
+            3,
+            "two epochs of 8 steps and 3 of a third"
+        );
+        for (a, b) in one.epochs.iter().zip(&two.epochs) {
+            assert_eq!(a.loss.to_bits(), b.loss.to_bits(), "{name}");
+            assert_eq!(
+                (a.train_acc, a.test_acc),
+                (b.train_acc, b.test_acc),
+                "{name}"
+            );
+        }
+    }
+    // In f64, with random batches.
+    let data64 = TrainData::<f64> {
+        x_train: data.x_train.cast(),
+        t_train: data.t_train.clone(),
+        x_test: data.x_test.cast(),
+        t_test: data.t_test.clone(),
+    };
+    let random = TrainConfig {
+        sampling: Sampling::Random,
+        ..cfg.clone()
+    };
+    let adam = OptimizerConfig::from_name("adam", None).unwrap();
+    let (_, one_bits, _) = split_run(&s, adam, &data64, &random, 1);
+    let (_, two_bits, split) = split_run(&s, adam, &data64, &random, 2);
+    assert_eq!(split, 19);
+    assert_eq!(one_bits, two_bits, "f64 Adam");
+    // Weight decay's penalty would sum in another order: such a network is never split.
+    s.weight_decay = 0.01;
+    let (_, _, split) = split_run(&s, adam, &data64, &random, 2);
+    assert_eq!(split, 0);
+}
+
 #[test]
 fn a_huge_learning_rate_stops_with_a_divergence_error() {
     let ds = common::generated(DatasetName::Spiral, 1);

@@ -594,6 +594,8 @@ fn profile_report<T: Float>(session: &Session<T>, seconds: f64, threads: usize) 
         };
         let absorbed = if session.net.absorbed(i) {
             " (run inside the max pool)"
+        } else if i == 0 && session.net.split_steps() > 0 {
+            " (columns split over 2 threads)"
         } else {
             ""
         };

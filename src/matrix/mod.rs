@@ -183,6 +183,48 @@ impl<T: Float> Matrix<T> {
         }
     }
 
+    /// Copies columns `start..end` into `out` (`rows × (end − start)`), reusing its allocation.
+    pub fn cols_into(&self, start: usize, end: usize, out: &mut Matrix<T>) {
+        assert!(
+            start <= end && end <= self.cols,
+            "columns {start}..{end} of {}",
+            self.cols
+        );
+        out.ensure_shape(self.rows, end - start);
+        if out.cols == 0 {
+            return;
+        }
+        for (dst, src) in out
+            .data
+            .chunks_exact_mut(end - start)
+            .zip(self.data.chunks_exact(self.cols))
+        {
+            dst.copy_from_slice(&src[start..end]);
+        }
+    }
+
+    /// Overwrites the columns from `start` on with `src`, which has as many rows.
+    pub fn set_cols(&mut self, start: usize, src: &Matrix<T>) {
+        assert!(
+            src.rows == self.rows && start + src.cols <= self.cols,
+            "{}×{} at column {start} of {}×{}",
+            src.rows,
+            src.cols,
+            self.rows,
+            self.cols
+        );
+        if src.cols == 0 {
+            return;
+        }
+        for (dst, src) in self
+            .data
+            .chunks_exact_mut(self.cols)
+            .zip(src.data.chunks_exact(src.cols))
+        {
+            dst[start..start + src.len()].copy_from_slice(src);
+        }
+    }
+
     /// Copies `src` into `self`, reusing the allocation.
     pub fn copy_from(&mut self, src: &Matrix<T>) {
         self.ensure_shape(src.rows, src.cols);

@@ -40,6 +40,15 @@ impl<T: Float> Affine<T> {
     pub fn n_out(&self) -> usize {
         self.w.cols()
     }
+
+    /// The parameter gradients of backward, without `dx`: `dW = xᵀ·dout`, `db = Σ_rows dout`
+    /// (x: N × in, dout: N × out). All a first layer needs, whose input is data.
+    pub fn backward_params(&mut self, x: &Matrix<T>, dout: &Matrix<T>) {
+        self.gemm
+            .run(T::ONE, x.t(), dout.view(), T::ZERO, self.dw.view_mut())
+            .expect("Affine: dW shape");
+        dout.sum_cols_into(self.db.as_mut_slice());
+    }
 }
 
 impl<T: Float> Layer<T> for Affine<T> {
@@ -61,10 +70,7 @@ impl<T: Float> Layer<T> for Affine<T> {
         dx: Option<&mut Matrix<T>>,
     ) {
         // dout: N × out.  dW = xᵀ·dout (in × out), db = Σ_n dout (1 × out), dx = dout·Wᵀ (N × in).
-        self.gemm
-            .run(T::ONE, x.t(), dout.view(), T::ZERO, self.dw.view_mut())
-            .expect("Affine: dW shape");
-        dout.sum_cols_into(self.db.as_mut_slice());
+        self.backward_params(x, dout);
         if let Some(dx) = dx {
             dx.ensure_shape(dout.rows(), self.n_in());
             self.gemm

@@ -22,6 +22,7 @@ pub mod shape;
 pub mod sigmoid;
 pub mod softmax_with_loss;
 pub mod spec;
+pub mod split;
 pub mod tanh;
 
 use crate::matrix::{Float, Matrix};

@@ -15,6 +15,7 @@ use super::shape::{self, Shape};
 use super::sigmoid::Sigmoid;
 use super::softmax_with_loss::{SoftmaxWithLoss, Targets};
 use super::spec::{LayerSpec, MAX_LAYERS, MlpSpec, eval_batch};
+use super::split::{self, ColumnCut, Link, Partner, SPLIT_MIN_MACS};
 use super::tanh::Tanh;
 use super::{Layer, Mode, Param};
 use crate::error::{Error, Result};
@@ -48,6 +49,14 @@ pub struct Network<T: Float> {
     profile: Option<Profile>,
     /// Whether a ReLU followed by max pooling runs as one pass (see [`Network::set_fusion`]).
     fusion: bool,
+    /// The thread budget the layers were built with.
+    threads: usize,
+    /// While the first layer's columns are split with a partner thread: the caller's side.
+    split: Option<Link<T>>,
+    /// The least forward work of the first layer (multiply-adds) that is split.
+    split_min_macs: usize,
+    /// Training steps run with the first layer split (a count for tests and reports).
+    split_steps: u64,
 }
 
 /// Where a training step's time goes, layer by layer (training passes only: evaluation is not
@@ -193,6 +202,10 @@ impl<T: Float> Network<T> {
             grads: (0..=n).map(|_| Matrix::zeros(0, 0)).collect(),
             profile: None,
             fusion: true,
+            threads,
+            split: None,
+            split_min_macs: SPLIT_MIN_MACS,
+            split_steps: 0,
         })
     }
 
@@ -249,6 +262,69 @@ impl<T: Float> Network<T> {
         &mut self.acts[0]
     }
 
+    /// Copies the training rows `rows` of `x_train` into the input buffer — and, while the
+    /// first layer is split, sends them to the partner thread first, which gathers its own
+    /// copy at the same time. A training step's batch must come through here when split.
+    pub fn gather_batch(&mut self, x_train: &Matrix<T>, rows: &[usize]) {
+        if let Some(link) = self.split.as_mut() {
+            link.send_batch(rows);
+        }
+        self.acts[0].gather_rows_from(x_train, rows);
+    }
+
+    /// Splits the first layer's output columns with a partner thread for the training steps
+    /// to come (see [`split`]), if it pays: two threads or more, an affine first layer whose
+    /// forward product on a `batch`-row batch is at least [`SPLIT_MIN_MACS`], no weight decay,
+    /// two cores. Returns the partner, for the caller to run ([`Partner::serve`]) on a thread
+    /// of its own, and the cut, for the optimizer's state
+    /// ([`crate::optim::Optimizer::split_first_layer`]). Until
+    /// [`Network::rejoin_first_layer`], batches must come through [`Network::gather_batch`],
+    /// and the first layer's parameters visited are the caller's columns only.
+    pub fn split_first_layer(&mut self, batch: usize) -> Option<(Partner<T>, ColumnCut)> {
+        let LayerSpec::Affine { n_in, n_out } = *self.specs.first()? else {
+            return None;
+        };
+        let forced = self.split_min_macs != SPLIT_MIN_MACS;
+        let pays = self.threads >= 2
+            && n_out >= 2
+            && self.weight_decay == T::ZERO
+            && batch.saturating_mul(n_in).saturating_mul(n_out) >= self.split_min_macs
+            && (forced || crate::matrix::gemm::dispatch::cores() >= 2);
+        if !pays || self.split.is_some() {
+            return None;
+        }
+        let cut = ColumnCut {
+            rows: n_in,
+            cols: n_out,
+            left: n_out / 2,
+        };
+        let whole = std::mem::replace(&mut self.layers[0], Box::new(Relu));
+        let (left, link, partner) = split::cut_layer(whole, cut);
+        self.layers[0] = Box::new(left);
+        self.split = Some(link);
+        Some((partner, cut))
+    }
+
+    /// Ends a split: the partner's thread is told to finish, `join` waits for it and returns
+    /// its layer, and the whole first layer is put back with both halves' values.
+    pub fn rejoin_first_layer(&mut self, join: impl FnOnce() -> Affine<T>) {
+        if let Some(link) = self.split.take() {
+            let whole = link.rejoin(self.layers[0].as_mut(), join);
+            self.layers[0] = whole;
+        }
+    }
+
+    /// Splits from `min_macs` multiply-adds on, and on one core too when it is not the
+    /// default: tests lower it to split small layers.
+    pub fn set_split_min_macs(&mut self, min_macs: usize) {
+        self.split_min_macs = min_macs;
+    }
+
+    /// Training steps run so far with the first layer split over two threads.
+    pub fn split_steps(&self) -> u64 {
+        self.split_steps
+    }
+
     /// Whether layer `i` is a ReLU that the next layer absorbs: a max pool, which then reads
     /// the ReLU's input and gives the same bits as the two passes (the maximum of rectified
     /// values is the rectified maximum). The ReLU's output — a whole activation map per image,
@@ -290,6 +366,10 @@ impl<T: Float> Network<T> {
                 // The rows are already the vectors: hand the buffer over instead of copying it
                 // (backward hands it back, so the layer below finds its output again).
                 self.acts.swap(i, i + 1);
+            } else if let (0, Some(link)) = (i, self.split.as_mut()) {
+                // The caller's columns here, the partner's from its thread, side by side.
+                self.layers[0].forward(&self.acts[0], &mut link.out_left, mode);
+                link.collect_forward(&mut self.acts[1]);
             } else {
                 let (xs, outs) = self.acts.split_at_mut(i + 1);
                 self.layers[i].forward(&xs[i], &mut outs[0], mode);
@@ -367,6 +447,15 @@ impl<T: Float> Network<T> {
 
     /// [`Network::gradient`] on the batch already in [`Network::input_mut`].
     pub fn gradient_on_input(&mut self, t: Targets<'_, T>) -> Result<T> {
+        let loss = self.loss_on_input(t)?;
+        self.backward(t);
+        Ok(loss)
+    }
+
+    /// The training-mode loss (with weight decay) of the batch in [`Network::input_mut`]: the
+    /// first half of [`Network::gradient_on_input`], so a trainer can look at the loss before
+    /// it asks for the gradients with [`Network::backward`].
+    pub fn loss_on_input(&mut self, t: Targets<'_, T>) -> Result<T> {
         let x_cols = self.acts[0].cols();
         if x_cols != self.input_dim() {
             return Err(Error::shape(
@@ -381,13 +470,24 @@ impl<T: Float> Network<T> {
         let clock = || timed.then(std::time::Instant::now);
         let start = clock();
         let loss = self.loss_layer.forward(&self.acts[n], t)?;
-        let mid = clock();
-        self.loss_layer.backward(t, &mut self.grads[n]);
-        if let (Some(start), Some(mid), Some(p)) = (start, mid, self.profile.as_mut()) {
-            p.forward[n] += mid - start;
-            p.backward[n] += mid.elapsed();
+        if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
+            p.forward[n] += start.elapsed();
             p.steps += 1;
             p.rows += self.acts[0].rows() as u64;
+        }
+        Ok(loss + T::from_f64(self.decay_penalty()))
+    }
+
+    /// Fills every layer's parameter gradients from the loss of the last
+    /// [`Network::loss_on_input`] against the same targets `t`.
+    pub fn backward(&mut self, t: Targets<'_, T>) {
+        let n = self.layers.len();
+        let timed = self.profile.is_some();
+        let clock = || timed.then(std::time::Instant::now);
+        let start = clock();
+        self.loss_layer.backward(t, &mut self.grads[n]);
+        if let (Some(start), Some(p)) = (start, self.profile.as_mut()) {
+            p.backward[n] += start.elapsed();
         }
         // Layers below `top` are still to run, the last first.
         let mut top = n;
@@ -408,6 +508,11 @@ impl<T: Float> Network<T> {
                 // Undo the forward pass's swap, and pass the gradient down the same way.
                 self.acts.swap(i, i + 1);
                 self.grads.swap(i, i + 1);
+            } else if let (0, Some(link)) = (i, self.split.as_mut()) {
+                // The partner's columns of ∂L/∂out to its thread, the caller's here.
+                link.send_backward(&self.grads[1]);
+                self.layers[0].backward(&self.acts[0], &link.out_left, &link.dout_left, None);
+                self.split_steps += 1;
             } else {
                 let (gx, gout) = self.grads.split_at_mut(i + 1);
                 // The first layer's input is data: no gradient needed, so none is computed.
@@ -429,7 +534,6 @@ impl<T: Float> Network<T> {
                 }
             });
         }
-        Ok(loss + T::from_f64(self.decay_penalty()))
     }
 
     /// Mean loss (without weight decay) and accuracy over a whole dataset, in eval mode and in

@@ -37,19 +37,24 @@ pub fn submit(index: usize, job: Job) {
 }
 
 fn worker(rx: Receiver<Job>) {
+    while let Some(job) = receive(&rx) {
+        job();
+    }
+}
+
+/// The next message on `rx`, or `None` once every sender is gone. It polls for [`SPIN`]
+/// before it blocks: a blocked thread's vCPU goes idle, and waking it again took 30–40 µs on
+/// the Sapphire Rapids VM — as much as a 100×784×100 product's half. After the spin it blocks,
+/// so an oversubscribed machine (more threads than cores) does not burn the core the other
+/// thread needs.
+pub fn receive<M>(rx: &Receiver<M>) -> Option<M> {
+    let deadline = Instant::now() + SPIN;
     loop {
-        let deadline = Instant::now() + SPIN;
-        let job = loop {
-            match rx.try_recv() {
-                Ok(job) => break Some(job),
-                Err(TryRecvError::Empty) if Instant::now() < deadline => std::hint::spin_loop(),
-                Err(TryRecvError::Empty) => break rx.recv().ok(),
-                Err(TryRecvError::Disconnected) => break None,
-            }
-        };
-        match job {
-            Some(job) => job(),
-            None => return,
+        match rx.try_recv() {
+            Ok(message) => return Some(message),
+            Err(TryRecvError::Empty) if Instant::now() < deadline => std::hint::spin_loop(),
+            Err(TryRecvError::Empty) => return rx.recv().ok(),
+            Err(TryRecvError::Disconnected) => return None,
         }
     }
 }

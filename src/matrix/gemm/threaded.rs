@@ -303,7 +303,8 @@ pub fn gemm<T: Float>(
     // Collect the helpers' bands (in any order) and copy them into C.
     drop(tx);
     for _ in 0..threads - 1 {
-        let (t, band) = wait_for_band(&rx);
+        // Polled, not blocked on: 171 → 134 µs per 100×784×100 product on two threads.
+        let (t, band) = pool::receive(&rx).expect("a GEMM worker thread panicked");
         let (r0, rows) = bands[t];
         for i in 0..rows {
             for (j, &v) in band.c[i * n..(i + 1) * n].iter().enumerate() {
@@ -312,24 +313,6 @@ pub fn gemm<T: Float>(
         }
         bufs.helpers[t] = band;
     }
-}
-
-/// The caller's wait for a helper's band. It polls rather than blocks: a blocked thread's
-/// vCPU goes idle, and waking it again took 30–40 µs on the Sapphire Rapids VM (100×784×100 on
-/// two threads: 171 µs per product when blocking, 134 µs when polling). The poll gives up after
-/// [`pool::SPIN`] and blocks, so an oversubscribed machine (more threads than cores) does not
-/// burn the core the helper needs.
-fn wait_for_band<T>(rx: &mpsc::Receiver<(usize, BandBuffers<T>)>) -> (usize, BandBuffers<T>) {
-    let deadline = Instant::now() + pool::SPIN;
-    loop {
-        match rx.try_recv() {
-            Ok(band) => return band,
-            Err(mpsc::TryRecvError::Empty) if Instant::now() < deadline => std::hint::spin_loop(),
-            Err(mpsc::TryRecvError::Empty) => break,
-            Err(mpsc::TryRecvError::Disconnected) => break,
-        }
-    }
-    rx.recv().expect("a GEMM worker thread panicked")
 }
 
 /// Copies a view into `out` as a row-major buffer: one `memcpy` per row when rows are
