@@ -178,6 +178,15 @@ impl<T: Float> Matrix<T> {
         if src.cols == 0 {
             return;
         }
+        // First read one value of every row, then copy the rows. The hundred independent
+        // loads start every row's trip from memory (and its page walk) at once; copying row
+        // after row alone starts them one at a time, since a row's copy waits for its first
+        // line. MNIST batch of 100 (`train --profile`, Xeon VM): 67 → 48 µs per gather.
+        let mut touched = T::ZERO;
+        for &i in indices {
+            touched += src.row(i)[0];
+        }
+        std::hint::black_box(touched);
         for (dst, &i) in self.data.chunks_exact_mut(src.cols).zip(indices) {
             dst.copy_from_slice(src.row(i));
         }
