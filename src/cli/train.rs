@@ -104,7 +104,8 @@ pub struct TrainArgs {
     /// Seed for initialisation, batch order, dropout and generated data.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// GEMM threads [default: $SCRATCHNET_THREADS or all cores]. Results do not depend on it.
+    /// Threads [default: $SCRATCHNET_THREADS or all cores]: for the GEMMs, the conv layers, and
+    /// an MLP's first layer, split by columns between two threads. Results do not depend on it.
     #[arg(long)]
     pub threads: Option<usize>,
     #[arg(long, value_enum, default_value_t = Precision::F32)]
