@@ -65,6 +65,11 @@ fn geometries() -> Vec<Window> {
         win(1, 8, 8, 3, 3, 3, 0),
         win(2, 4, 4, 1, 1, 1, 0),
         win(1, 5, 5, 5, 5, 1, 0),
+        // Stride 1 runs the shifted lowering: a non-square kernel, a padding of kernel − 1
+        // (its transpose has none), and one of a whole kernel (left to im2col).
+        win(2, 6, 5, 2, 3, 1, 1),
+        win(1, 4, 4, 3, 3, 1, 2),
+        win(1, 4, 3, 2, 2, 1, 2),
     ]
 }
 

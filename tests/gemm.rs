@@ -461,3 +461,112 @@ proptest! {
         }
     }
 }
+
+/// A B given as lines of one buffer (a conv layer's im2col matrix, never stored) gives the bits
+/// `auto` gives on the stored matrix, and naive's values: rows and columns, edge and block
+/// sizes, both precisions, α/β, with C a strided view.
+fn check_lines<T: Float>(rng: &mut StdRng) {
+    use scratchnet::matrix::gemm::Lines;
+    for (m, k, n) in [
+        (1, 1, 1),
+        (1, 9, 13),
+        (7, 3, 1),
+        (16, 144, 810),
+        (13, 17, 33),
+        (6, 300, 29),
+        (33, 257, 16),
+        (64, 576, 80),
+    ] {
+        for cols in [false, true] {
+            for integer in [true, false] {
+                let value = |rng: &mut StdRng| {
+                    let v: f64 = if integer {
+                        rng.random_range(-4..=4) as f64
+                    } else {
+                        rng.random_range(-1.0..1.0)
+                    };
+                    T::from_f64(v)
+                };
+                let (lines, len) = if cols { (n, k) } else { (k, n) };
+                let data: Vec<T> = (0..len + 3 * lines + 11).map(|_| value(rng)).collect();
+                let offsets: Vec<usize> = (0..lines)
+                    .map(|_| rng.random_range(0..=data.len() - len))
+                    .collect();
+                let b = if cols {
+                    Lines::cols(&data, &offsets, len)
+                } else {
+                    Lines::rows(&data, &offsets, len)
+                }
+                .unwrap();
+                let stored = b.to_matrix();
+                let a = Matrix::from_fn(m, k, |_, _| value(rng));
+                let c0 = Matrix::from_fn(m, n + 2, |_, _| value(rng));
+                for (alpha, beta) in ALPHAS_BETAS {
+                    let (alpha, beta) = (T::from_f64(alpha), T::from_f64(beta));
+                    let run = |how: &dyn Fn(&mut Gemm<T>, MatMut<'_, T>)| {
+                        let mut c = c0.clone();
+                        let view = MatMut::new(c.as_mut_slice(), m, n, n + 2, 1).unwrap();
+                        how(&mut Gemm::with_threads(Kernel::Auto, 1), view);
+                        c
+                    };
+                    let got = run(&|g, c| g.run_lines(alpha, a.view(), &b, beta, c).unwrap());
+                    let what = format!("{} {m}x{k}x{n} cols={cols} α={alpha} β={beta}", T::NAME);
+                    let auto = run(&|g, c| g.run(alpha, a.view(), stored.view(), beta, c).unwrap());
+                    if Gemm::<T>::with_threads(Kernel::Auto, 1).resolved_kernel(m, k, n)
+                        == Kernel::Threaded
+                    {
+                        assert!(
+                            got.as_slice()
+                                .iter()
+                                .zip(auto.as_slice())
+                                .all(|(x, y)| x.to_f64().to_bits() == y.to_f64().to_bits()),
+                            "{what}: not auto's bits"
+                        );
+                    }
+                    let naive = run(&|_, c| {
+                        Gemm::with_threads(Kernel::Naive, 1)
+                            .run(alpha, a.view(), stored.view(), beta, c)
+                            .unwrap()
+                    });
+                    for i in 0..m {
+                        for j in 0..n + 2 {
+                            let (g, w) = (got.get(i, j).to_f64(), naive.get(i, j).to_f64());
+                            if j >= n {
+                                assert_eq!(g, c0.get(i, j).to_f64(), "{what}: wrote past C");
+                            } else if integer {
+                                assert_eq!(g, w, "{what}: C[{i},{j}]");
+                            } else {
+                                let scale: f64 = (0..k)
+                                    .map(|p| {
+                                        (a.get(i, p).to_f64() * stored.get(p, j).to_f64()).abs()
+                                    })
+                                    .sum::<f64>()
+                                    * alpha.to_f64().abs()
+                                    + (beta.to_f64() * c0.get(i, j).to_f64()).abs();
+                                let eps = T::EPSILON.to_f64();
+                                let bound = 2.0 * (k as f64 + 2.0) * eps * scale + eps * w.abs();
+                                assert!((g - w).abs() <= bound, "{what}: C[{i},{j}] {g} vs {w}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let data = vec![T::ZERO; 10];
+    let b = Lines::rows(&data, &[0, 1], 4).unwrap();
+    let a = Matrix::<T>::zeros(3, 3);
+    let mut c = Matrix::<T>::zeros(3, 4);
+    let err = Gemm::with_threads(Kernel::Auto, 1)
+        .run_lines(T::ONE, a.view(), &b, T::ZERO, c.view_mut())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("3×3"), "{err}");
+}
+
+#[test]
+fn lines_operands_match_the_stored_matrix() {
+    let mut rng = common::rng(17);
+    check_lines::<f32>(&mut rng);
+    check_lines::<f64>(&mut rng);
+}

@@ -1,8 +1,9 @@
 //! Convolution (`nn.Conv2d`) as the book's chapter 7 builds it: im2col, then one GEMM.
 
 use super::im2col::{Window, col2im, im2col};
+use super::shifted::Shifted;
 use super::{Layer, Mode, Param, visit_weight_and_bias};
-use crate::matrix::gemm::{Gemm, Kernel};
+use crate::matrix::gemm::{Gemm, Kernel, Lines};
 use crate::matrix::{Float, MatMut, MatRef, Matrix};
 
 /// `c_out` filters of `c_in`×`kh`×`kw` over `h`×`w` images, with stride and zero padding.
@@ -16,6 +17,13 @@ use crate::matrix::{Float, MatMut, MatRef, Matrix};
 ///             db   += Σ dout[n][co][·]
 ///             dx[n] = col2im(Wᵀ · dout[n])          (GEMM, then scatter-add)
 /// ```
+///
+/// That is the layer for any stride and padding. For stride 1 (every layer of the book's two
+/// networks) it runs the same products without storing `col`: the shifted lowering of
+/// [`Shifted`] hands the GEMM the padded image's rows at `c_in·kh·kw` offsets, and computes dx
+/// as the transposed convolution (flipped filters, one product of depth `c_out·kh·kw` that
+/// writes dx itself), so neither `col`, `dcol` nor col2im exists there. DeepConvNet's step:
+/// 138 → 103 ms on the Zen 4 VM (docs/cnn.md).
 ///
 /// `W` is PyTorch's `[out, in, kh, kw]` weight viewed as `c_out × c_in·kh·kw`, so checkpoints
 /// store it as it is. One image at a time, because the product's rows (`c_out` × `oh·ow`) are
@@ -39,6 +47,10 @@ pub struct Conv2d<T> {
     pub b: Matrix<T>,
     pub dw: Matrix<T>,
     pub db: Matrix<T>,
+    /// The stride-1 lowering without an im2col copy, where it applies (see [`Shifted`]).
+    shifted: Option<Shifted>,
+    /// Its flipped filters for the input gradient, rebuilt from `w` by every backward pass.
+    w_flip: Matrix<T>,
     /// The calling thread's GEMM context and buffers.
     main: Lane<T>,
     /// The second thread's, when the layer may use two.
@@ -48,12 +60,15 @@ pub struct Conv2d<T> {
     split_min: (usize, usize),
 }
 
-/// One thread's share of a conv layer's work: its GEMM context and its im2col buffers.
+/// One thread's share of a conv layer's work: its GEMM context and its buffers (im2col's, or
+/// the shifted lowering's padded planes and wide product).
 #[derive(Debug)]
 struct Lane<T> {
     gemm: Gemm<T>,
     col: Vec<T>,
     dcol: Vec<T>,
+    pad: Vec<T>,
+    wide: Vec<T>,
 }
 
 impl<T: Float> Lane<T> {
@@ -62,6 +77,8 @@ impl<T: Float> Lane<T> {
             gemm: Gemm::with_threads(Kernel::Auto, threads),
             col: Vec::new(),
             dcol: Vec::new(),
+            pad: Vec::new(),
+            wide: Vec::new(),
         }
     }
 
@@ -72,14 +89,35 @@ impl<T: Float> Lane<T> {
     }
 
     /// `out[n] = W·im2col(x[n]) + b` for the images in `x` (rows of `win.image_len()`), into
-    /// the matching rows of `out`.
-    fn forward(&mut self, win: &Window, w: &Matrix<T>, b: &[T], x: &[T], out: &mut [T]) {
+    /// the matching rows of `out`: through the shifted lowering where there is one, else
+    /// through the stored im2col matrix.
+    fn forward(
+        &mut self,
+        (win, shifted): (&Window, Option<&Shifted>),
+        w: &Matrix<T>,
+        b: &[T],
+        x: &[T],
+        out: &mut [T],
+    ) {
         let (p, ckk, c_out) = (win.positions(), win.col_rows(), w.rows());
         let out_len = c_out * p;
         for (image, row) in x
             .chunks_exact(win.image_len())
             .zip(out.chunks_exact_mut(out_len))
         {
+            if let Some(s) = shifted {
+                let Lane {
+                    gemm, pad, wide, ..
+                } = self;
+                let xp = s.padded_input(image, pad);
+                let lines = Lines::rows(xp, &s.offsets, s.wide).expect("offsets inside the image");
+                wide.resize(c_out * s.wide, T::ZERO);
+                let prod = MatMut::new(wide, c_out, s.wide, s.wide, 1).expect("wide shape");
+                gemm.run_lines(T::ONE, w.view(), &lines, T::ZERO, prod)
+                    .expect("Conv2d: shapes checked at build");
+                s.narrow_output(wide, b, row);
+                continue;
+            }
             self.fill_col(win, image);
             let col = MatRef::new(&self.col, ckk, p, p, 1).expect("col shape");
             let prod = MatMut::new(row, c_out, p, p, 1).expect("output row shape");
@@ -95,7 +133,7 @@ impl<T: Float> Lane<T> {
     /// dW += dout[n]·im2col(x[n])ᵀ and db += Σ_positions dout[n] for one image.
     fn weight_grads(
         &mut self,
-        win: &Window,
+        (win, shifted): (&Window, Option<&Shifted>),
         image: &[T],
         g: &[T],
         dw: &mut Matrix<T>,
@@ -105,6 +143,20 @@ impl<T: Float> Lane<T> {
         for (db, channel) in db.iter_mut().zip(g.chunks_exact(p)) {
             *db += lane_sum(channel);
         }
+        if let Some(s) = shifted {
+            // The gradient laid out wide (zeros where no output is) times the image's lines
+            // as columns: k runs over the wide positions.
+            let Lane {
+                gemm, pad, wide, ..
+            } = self;
+            s.widen_grad(g, wide);
+            let xp = s.padded_input(image, pad);
+            let lines = Lines::cols(xp, &s.offsets, s.wide).expect("offsets inside the image");
+            let dprod = MatRef::new(wide, dw.rows(), s.wide, s.wide, 1).expect("wide shape");
+            gemm.run_lines(T::ONE, dprod, &lines, T::ONE, dw.view_mut())
+                .expect("Conv2d: dW shape");
+            return;
+        }
         self.fill_col(win, image);
         let dprod = MatRef::new(g, dw.rows(), p, p, 1).expect("dout row shape");
         let col = MatRef::new(&self.col, ckk, p, p, 1).expect("col shape");
@@ -113,8 +165,30 @@ impl<T: Float> Lane<T> {
             .expect("Conv2d: dW shape");
     }
 
-    /// dx[n] = col2im(Wᵀ·dout[n]) for one image.
-    fn input_grads(&mut self, win: &Window, w: &Matrix<T>, g: &[T], dx: &mut [T]) {
+    /// dx[n] for one image: the transposed convolution with the flipped filters `w_flip`
+    /// where the layer is shifted, else col2im(Wᵀ·dout[n]).
+    fn input_grads(
+        &mut self,
+        (win, shifted): (&Window, Option<&Shifted>),
+        w: &Matrix<T>,
+        w_flip: &Matrix<T>,
+        g: &[T],
+        dx: &mut [T],
+    ) {
+        if let Some(s) = shifted {
+            let Lane {
+                gemm, pad, wide, ..
+            } = self;
+            let gp = s.padded_grad(g, pad);
+            let lines =
+                Lines::rows(gp, &s.grad_offsets, s.grad_wide).expect("offsets inside the grad");
+            wide.resize(win.c * s.grad_wide, T::ZERO);
+            let prod = MatMut::new(wide, win.c, s.grad_wide, s.grad_wide, 1).expect("dx shape");
+            gemm.run_lines(T::ONE, w_flip.view(), &lines, T::ZERO, prod)
+                .expect("Conv2d: dx shape");
+            s.narrow_grad(wide, dx);
+            return;
+        }
         let (p, ckk) = (win.positions(), win.col_rows());
         self.dcol.resize(ckk * p, T::ZERO);
         let dprod = MatRef::new(g, w.rows(), p, p, 1).expect("dout row shape");
@@ -152,6 +226,8 @@ impl<T: Float> Conv2d<T> {
             b: Matrix::zeros(1, c_out),
             dw: Matrix::zeros(c_out, win.col_rows()),
             db: Matrix::zeros(1, c_out),
+            shifted: Shifted::new(&win, c_out),
+            w_flip: Matrix::zeros(0, 0),
             main: Lane::new(threads),
             helper: (threads >= 2).then(|| Lane::new(1)),
             split_min: (SPLIT_MIN_MACS, SPLIT_MIN_DEPTH),
@@ -227,10 +303,12 @@ impl<T: Float> Layer<T> for Conv2d<T> {
             win,
             w,
             b,
+            shifted,
             main,
             helper,
             ..
         } = self;
+        let geo = (&*win, shifted.as_ref());
         let (x, out, b) = (x.as_slice(), out.as_mut_slice(), b.as_slice());
         match helper {
             Some(helper) if split => {
@@ -239,11 +317,11 @@ impl<T: Float> Layer<T> for Conv2d<T> {
                 let (x_top, x_rest) = x.split_at(half * win.image_len());
                 let (out_top, out_rest) = out.split_at_mut(half * out_len);
                 std::thread::scope(|scope| {
-                    scope.spawn(|| helper.forward(win, w, b, x_top, out_top));
-                    main.forward(win, w, b, x_rest, out_rest);
+                    scope.spawn(|| helper.forward(geo, w, b, x_top, out_top));
+                    main.forward(geo, w, b, x_rest, out_rest);
                 });
             }
-            _ => main.forward(win, w, b, x, out),
+            _ => main.forward(geo, w, b, x, out),
         }
     }
 
@@ -261,10 +339,13 @@ impl<T: Float> Layer<T> for Conv2d<T> {
             w,
             dw,
             db,
+            shifted,
+            w_flip,
             main,
             helper,
             ..
         } = self;
+        let geo = (&*win, shifted.as_ref());
         let (img, out_len) = (win.image_len(), w.rows() * win.positions());
         let images = x.as_slice().chunks_exact(img);
         let grads = dout.as_slice().chunks_exact(out_len);
@@ -274,10 +355,14 @@ impl<T: Float> Layer<T> for Conv2d<T> {
         let Some(dx) = dx else {
             // The first layer: its input is data, only the weights need gradients.
             for (image, g) in images.zip(grads) {
-                main.weight_grads(win, image, g, dw, db);
+                main.weight_grads(geo, image, g, dw, db);
             }
             return;
         };
+        if let Some(s) = geo.1 {
+            s.flip_filters(w, w_flip);
+        }
+        let w_flip = &*w_flip;
         dx.ensure_shape(n, img);
         let dx_rows = dx.as_mut_slice().chunks_exact_mut(img);
         match helper {
@@ -288,19 +373,19 @@ impl<T: Float> Layer<T> for Conv2d<T> {
                     let grads_too = grads.clone();
                     scope.spawn(|| {
                         for (image, g) in images.zip(grads_too) {
-                            helper.weight_grads(win, image, g, dw, db);
+                            helper.weight_grads(geo, image, g, dw, db);
                         }
                     });
                     for (g, dx) in grads.zip(dx_rows) {
-                        main.input_grads(win, w, g, dx);
+                        main.input_grads(geo, w, w_flip, g, dx);
                     }
                 });
             }
             _ => {
                 // Image by image, so each image's gradient is read while it is in cache.
                 for ((image, g), dx) in images.zip(grads).zip(dx_rows) {
-                    main.weight_grads(win, image, g, dw, db);
-                    main.input_grads(win, w, g, dx);
+                    main.weight_grads(geo, image, g, dw, db);
+                    main.input_grads(geo, w, w_flip, g, dx);
                 }
             }
         }

@@ -19,6 +19,7 @@ pub mod network;
 pub mod pool;
 pub mod relu;
 pub mod shape;
+pub mod shifted;
 pub mod sigmoid;
 pub mod softmax_with_loss;
 pub mod spec;

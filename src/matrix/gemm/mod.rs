@@ -38,6 +38,7 @@
 pub mod blocked;
 pub mod dispatch;
 pub mod kernel;
+pub mod lines;
 pub mod naive;
 pub mod pack;
 pub mod packed;
@@ -51,6 +52,7 @@ use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::matrix::{Float, MatMut, MatRef, shape_str};
+pub use lines::Lines;
 
 /// A rung of the GEMM ladder. The CLI name is the lowercase variant name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -247,6 +249,43 @@ impl<T: Float> Gemm<T> {
             }
             Kernel::Auto => unreachable!("auto resolved above"),
         }
+        Ok(())
+    }
+}
+
+impl<T: Float> Gemm<T> {
+    /// C ← α·A·B + β·C for a B given as [`Lines`] of one buffer (a convolution's im2col matrix
+    /// without the im2col copy). It runs the packed loops on this thread with the fastest
+    /// microkernel, which is what `auto` runs for every product that is not tiny and fits on
+    /// one thread, so the bits are those of [`Gemm::run`] on the stored matrix in that case.
+    pub fn run_lines(
+        &mut self,
+        alpha: T,
+        a: MatRef<'_, T>,
+        b: &Lines<'_, T>,
+        beta: T,
+        c: MatMut<'_, T>,
+    ) -> Result<()> {
+        let (k, n) = b.shape();
+        if a.cols() != k || c.shape() != (a.rows(), n) {
+            return Err(Error::shape(
+                "gemm (A·B of lines)",
+                format!("A m×{k} and C m×{n}"),
+                format!("A {} and C {}", shape_str(a.shape()), shape_str(c.shape())),
+            ));
+        }
+        let uk = dispatch::fastest_kernel::<T>();
+        let params = T::block_params(uk.mr(), uk.nr());
+        packed::gemm_lines(
+            &uk,
+            &params,
+            alpha,
+            a,
+            b,
+            beta,
+            c,
+            &mut self.workspace.threads.main,
+        );
         Ok(())
     }
 }

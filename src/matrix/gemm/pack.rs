@@ -95,26 +95,31 @@ fn pack_fixed<T: Float, const W: usize>(src: MatRef<'_, T>, out: &mut [T]) {
                 }
             }
         } else if cs == 1 {
-            // Each live row is contiguous (A row-major): slice them once, then gather one
-            // value from each per p; the slices' known length lets LLVM drop bounds checks.
-            // Rows past the edge read as zeros from a zero row.
-            let zeros = vec![T::ZERO; if live < W { k } else { 0 }];
-            let srcs: [&[T]; W] = std::array::from_fn(|i| {
-                if i < live {
-                    &data[(r0 + i) * rs..(r0 + i) * rs + k]
-                } else {
-                    &zeros[..]
-                }
-            });
-            if !T::pack_rows_simd(&srcs, k, panel) {
-                for (p, group) in panel.chunks_exact_mut(W).enumerate() {
-                    for (dst, row) in group.iter_mut().zip(&srcs) {
-                        *dst = row[p];
-                    }
-                }
-            }
+            // Each live row is contiguous (A row-major).
+            pack_row_slices::<T, W>(|i| &data[(r0 + i) * rs..(r0 + i) * rs + k], live, k, panel);
         } else {
             pack_any(src.sub(r0, 0, live, k), W, panel);
+        }
+    }
+}
+
+/// One panel of `W` rows from `live` contiguous row slices (`row(i)`, each `k` long, i < live):
+/// for each p the `W` values `row(i)[p]`, rows past `live` as zeros. Slicing the rows once
+/// lets LLVM drop the bounds checks of the gather; it is a transposition, done in 8×8 register
+/// blocks where [`Float::pack_rows_simd`] can.
+pub fn pack_row_slices<'a, T: Float, const W: usize>(
+    row: impl Fn(usize) -> &'a [T],
+    live: usize,
+    k: usize,
+    panel: &mut [T],
+) {
+    let zeros = vec![T::ZERO; if live < W { k } else { 0 }];
+    let srcs: [&[T]; W] = std::array::from_fn(|i| if i < live { row(i) } else { &zeros[..] });
+    if !T::pack_rows_simd(&srcs, k, panel) {
+        for (p, group) in panel.chunks_exact_mut(W).enumerate() {
+            for (dst, row) in group.iter_mut().zip(&srcs) {
+                *dst = row[p];
+            }
         }
     }
 }

@@ -17,6 +17,7 @@
 //! Measure: `scratchnet bench gemm --kernels blocked,packed,simd`.
 
 use super::kernel::MicroKernel;
+use super::lines::Lines;
 use super::pack::{PackBuffers, pack_panels, panels};
 use super::params::BlockParams;
 use crate::matrix::{Float, MatMut, MatRef};
@@ -66,12 +67,31 @@ pub fn gemm_packed_b<T: Float>(
     );
 }
 
+/// [`gemm`] with a B that is never stored ([`Lines`]): each (jc, pc) block is packed from its
+/// lines as the loops reach it, into the same panels a stored B would give, so the result has
+/// the same bits as [`gemm`] on `b.to_matrix()`.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_lines<T: Float>(
+    uk: &MicroKernel<T>,
+    params: &BlockParams,
+    alpha: T,
+    a: MatRef<'_, T>,
+    b: &Lines<'_, T>,
+    beta: T,
+    c: MatMut<'_, T>,
+    ws: &mut PackBuffers<T>,
+) {
+    gemm_from(uk, params, alpha, a, BSource::Lines(b), beta, c, ws);
+}
+
 /// Where the loops get their packed B blocks.
 enum BSource<'a, T> {
     /// Pack each (jc, pc) block from this view as the loops reach it.
     Pack(MatRef<'a, T>),
     /// Every block already packed, in loop order (jc outer, pc inner), for B with `n` columns.
     Packed(&'a [T], usize),
+    /// Pack each block from lines of one buffer.
+    Lines(&'a Lines<'a, T>),
 }
 
 /// The k slices the loops cut: k spread evenly over the fewest slices of at most kc (k = 784
@@ -128,6 +148,7 @@ fn gemm_from<T: Float>(
     let n = match &b {
         BSource::Pack(b) => b.cols(),
         BSource::Packed(_, n) => *n,
+        BSource::Lines(b) => b.cols_count(),
     };
     let (mr, nr) = (uk.mr(), uk.nr());
     assert!(mr * nr <= MAX_TILE && params.mr == mr && params.nr == nr);
@@ -161,6 +182,11 @@ fn gemm_from<T: Float>(
                 BSource::Pack(b) => {
                     let buf = b_buf.slice_mut(len);
                     pack_panels(b.sub(pc, jc, kb, nb).t(), nr, buf);
+                    buf
+                }
+                BSource::Lines(b) => {
+                    let buf = b_buf.slice_mut(len);
+                    b.pack_block(pc, kb, jc, nb, nr, buf);
                     buf
                 }
                 BSource::Packed(all, _) => {
