@@ -270,10 +270,20 @@ fn header_lines(
         ),
     ));
     if let Some(gain) = dispatch::avx512_gain() {
-        let used = dispatch::fastest_kernel::<f32>().name();
+        let (wide, narrow) = (
+            dispatch::fastest_kernel::<f32>(),
+            dispatch::simd_kernel::<f32>(),
+        );
+        let by_shape = wide.name() == narrow.name()
+            && dispatch::kernel_for::<f32>(16, 32).name() != narrow.name();
+        let used = if by_shape {
+            "kernel whose tiles cover each product with less waste (avx512f or avx2+fma)".into()
+        } else {
+            format!("{} kernel", wide.name())
+        };
         lines.push((
             "avx512 gain".into(),
-            format!("{gain:.2}× the AVX2 FMA rate; threaded and auto run the {used} kernel"),
+            format!("{gain:.2}× the AVX2 FMA rate; threaded and auto run the {used}"),
         ));
     }
     if threads > 1 {

@@ -18,7 +18,7 @@
 //! | `packed` | pack A and B into panels; portable register-tile kernel | [`packed`], [`pack`], [`kernel::portable`] | `--kernels blocked,packed` |
 //! | `simd` | the same loops, AVX2+FMA 6×16 kernel (portable kernel elsewhere) | [`packed`], `kernel::avx2` | `--kernels packed,simd` |
 //! | `avx512` | the same loops, AVX-512F 8×32 kernel (the `simd` kernel where the CPU lacks it) | [`packed`], `kernel::avx512` | `--kernels simd,avx512` |
-//! | `threaded` | row bands of C on `std::thread` workers, with the fastest kernel (AVX-512 only where it pays: [`dispatch::avx512_pays`]) | [`threaded`] | `--kernels avx512,threaded --threads 2` |
+//! | `threaded` | row bands of C on `std::thread` workers, with the fastest kernel for the shape (AVX-512 where it pays, [`dispatch::avx512_pays`], or where its tiles fit better, [`dispatch::kernel_for`]) | [`threaded`] | `--kernels avx512,threaded --threads 2` |
 //! | `auto` | picks by shape: `reordered` for tiny products, else `threaded` | [`dispatch`] | `--kernels auto` |
 //!
 //! `docs/gemm.md` walks through each rung with measured numbers.
@@ -185,7 +185,7 @@ impl<T: Float> Gemm<T> {
     pub fn threads_used(&self, m: usize, k: usize, n: usize) -> usize {
         match self.resolved_kernel(m, k, n) {
             Kernel::Threaded => {
-                let mr = dispatch::fastest_kernel::<T>().mr();
+                let mr = dispatch::kernel_for::<T>(m, n).mr();
                 threaded::threads_for(m, k, n, mr, self.threads, self.limits)
             }
             _ => 1,
@@ -230,7 +230,7 @@ impl<T: Float> Gemm<T> {
                 );
             }
             Kernel::Threaded => {
-                let uk = dispatch::fastest_kernel::<T>();
+                let uk = dispatch::kernel_for::<T>(a.rows(), b.cols());
                 let params = T::block_params(uk.mr(), uk.nr());
                 let bufs = &mut self.workspace.threads;
                 let limits = self.limits;
@@ -255,8 +255,8 @@ impl<T: Float> Gemm<T> {
 
 impl<T: Float> Gemm<T> {
     /// C ← α·A·B + β·C for a B given as [`Lines`] of one buffer (a convolution's im2col matrix
-    /// without the im2col copy). It runs the packed loops on this thread with the fastest
-    /// microkernel, which is what `auto` runs for every product that is not tiny and fits on
+    /// without the im2col copy). It runs the packed loops on this thread with the
+    /// microkernel [`dispatch::kernel_for`] picks, which is what `auto` runs for every product that is not tiny and fits on
     /// one thread, so the bits are those of [`Gemm::run`] on the stored matrix in that case.
     pub fn run_lines(
         &mut self,
@@ -274,7 +274,7 @@ impl<T: Float> Gemm<T> {
                 format!("A {} and C {}", shape_str(a.shape()), shape_str(c.shape())),
             ));
         }
-        let uk = dispatch::fastest_kernel::<T>();
+        let uk = dispatch::kernel_for::<T>(a.rows(), n);
         let params = T::block_params(uk.mr(), uk.nr());
         packed::gemm_lines(
             &uk,
