@@ -131,8 +131,15 @@ impl Shifted {
 
     /// The input gradient row from the transposed convolution's wide product.
     pub fn narrow_grad<T: Float>(&self, wide: &[T], dx: &mut [T]) {
-        let zeros = vec![T::ZERO; self.win.c];
-        narrow(wide, self.grad_wide, self.qw, self.win.w, &zeros, dx);
+        let (h, w, qw) = (self.win.h, self.win.w, self.qw);
+        for (dst, src) in dx
+            .chunks_exact_mut(h * w)
+            .zip(wide.chunks_exact(self.grad_wide))
+        {
+            for (y, row) in dst.chunks_exact_mut(w).enumerate() {
+                row.copy_from_slice(&src[y * qw..y * qw + w]);
+            }
+        }
     }
 
     /// The output gradient of one image laid out wide (`c_out × wide`), zeros in the unused
@@ -194,7 +201,7 @@ fn pad_planes<T: Float>(
     }
 }
 
-/// Planes of `rows·cols` values from wide planes of `wide` values whose rows are `pitch`
+/// Planes of `rows·cols` values from wide planes of `len` values whose rows are `pitch`
 /// apart, plus a per-plane constant.
 fn narrow<T: Float>(wide: &[T], len: usize, pitch: usize, cols: usize, add: &[T], out: &mut [T]) {
     let rows = len.div_ceil(pitch);

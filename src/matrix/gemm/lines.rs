@@ -145,6 +145,14 @@ impl<'a, T: Float> Lines<'a, T> {
                 pack_row_slices::<T, W>(|i| &data[offsets[j + i] + p0..][..kb], live, kb, panel);
             } else {
                 // Each row's W values are contiguous in the buffer: one short copy per row.
+                #[cfg(target_arch = "x86_64")]
+                if live == W
+                    && let Some(token) = super::dispatch::avx2_fma()
+                {
+                    let offsets = &self.offsets[p0..p0 + kb];
+                    super::kernel::avx2::copy_groups::<T, W>(token, self.data, offsets, j, panel);
+                    continue;
+                }
                 for (group, &off) in panel.chunks_exact_mut(W).zip(&self.offsets[p0..p0 + kb]) {
                     let from = off + j;
                     if live == W {
