@@ -105,7 +105,7 @@ impl<T: Float> Lane<T> {
             .chunks_exact(win.image_len())
             .zip(out.chunks_exact_mut(out_len))
         {
-            if let Some(s) = shifted {
+            if let Some(s) = shifted.filter(|s| s.for_forward) {
                 let Lane {
                     gemm, pad, wide, ..
                 } = self;
@@ -143,7 +143,7 @@ impl<T: Float> Lane<T> {
         for (db, channel) in db.iter_mut().zip(g.chunks_exact(p)) {
             *db += lane_sum(channel);
         }
-        if let Some(s) = shifted {
+        if let Some(s) = shifted.filter(|s| s.for_weights) {
             // The gradient laid out wide (zeros where no output is) times the image's lines
             // as columns: k runs over the wide positions.
             let Lane {
