@@ -22,8 +22,9 @@ use crate::matrix::{Float, MatMut, MatRef, Matrix};
 /// networks) it runs the same products without storing `col`: the shifted lowering of
 /// [`Shifted`] hands the GEMM the padded image's rows at `c_in·kh·kw` offsets, and computes dx
 /// as the transposed convolution (flipped filters, one product of depth `c_out·kh·kw` that
-/// writes dx itself), so neither `col`, `dcol` nor col2im exists there. DeepConvNet's step:
-/// 138 → 103 ms on the Zen 4 VM (docs/cnn.md).
+/// writes dx itself), so neither `col`, `dcol` nor col2im exists there (single-channel layers
+/// keep im2col where it is cheaper: [`Shifted::new`]). DeepConvNet's step: 138 → 103 ms on the
+/// Zen 4 VM (docs/cnn.md).
 ///
 /// `W` is PyTorch's `[out, in, kh, kw]` weight viewed as `c_out × c_in·kh·kw`, so checkpoints
 /// store it as it is. One image at a time, because the product's rows (`c_out` × `oh·ow`) are
