@@ -154,15 +154,19 @@ pub fn fastest_kernel<T: Float>() -> MicroKernel<T> {
 /// `SCRATCHNET_AVX512=0`). There the two kernels run equally fast on whole tiles, and the one
 /// whose tiles cover m×n with fewer wasted lanes ([`covered`]) wins: a conv layer's 16, 32 or
 /// 64 filters are whole 8-row tiles of the AVX-512 kernel but 3, 6 or 11 tiles of 6 rows, and
-/// DeepConvNet's step took 82 ms with the AVX-512 kernel against 88 with the AVX2 one on the
-/// Zen 4 VM, while the MLP's 100×100 products (13 × 3½ tiles of 8×32 against 17 × 6½ of
-/// 6×16) ran 3.5 % faster on AVX2. Both kernels add the same products in the same order, so
-/// the choice never changes a result.
+/// a DeepConvNet step took 85 ms with this choice against 94 with the AVX2 kernel everywhere
+/// on the Zen 4 VM, while the MLP's 100×100 products (13 × 3½ tiles of 8×32 against 17 × 6½
+/// of 6×16) keep the AVX2 kernel, which ran them 3.5 % faster. Both kernels add the same
+/// products in the same order, so the choice never changes a result.
 pub fn kernel_for<T: Float>(m: usize, n: usize) -> MicroKernel<T> {
-    let narrow = simd_kernel::<T>();
-    if avx512_pays() || !has_avx512f() || std::env::var(AVX512_ENV).as_deref() == Ok("0") {
+    static BY_SHAPE: OnceLock<bool> = OnceLock::new();
+    let by_shape = *BY_SHAPE.get_or_init(|| {
+        !avx512_pays() && has_avx512f() && std::env::var(AVX512_ENV).as_deref() != Ok("0")
+    });
+    if !by_shape {
         return fastest_kernel();
     }
+    let narrow = simd_kernel::<T>();
     let wide = avx512_kernel::<T>();
     if covered(&wide, m, n) < covered(&narrow, m, n) {
         wide
