@@ -270,16 +270,10 @@ fn header_lines(
         ),
     ));
     if let Some(gain) = dispatch::avx512_gain() {
-        let (wide, narrow) = (
-            dispatch::fastest_kernel::<f32>(),
-            dispatch::simd_kernel::<f32>(),
-        );
-        let by_shape = wide.name() == narrow.name()
-            && dispatch::kernel_for::<f32>(16, 32).name() != narrow.name();
-        let used = if by_shape {
+        let used = if dispatch::picks_by_shape() {
             "kernel whose tiles cover each product with less waste (avx512f or avx2+fma)".into()
         } else {
-            format!("{} kernel", wide.name())
+            format!("{} kernel", dispatch::fastest_kernel::<f32>().name())
         };
         lines.push((
             "avx512 gain".into(),

@@ -141,20 +141,23 @@ impl Shifted {
     /// `out[ch][oy·ow + ox] = wide[ch][oy·pw + ox] + bias[ch]`: the output row from the wide
     /// product (bias added after the product, as the im2col path adds it).
     pub fn narrow_output<T: Float>(&self, wide: &[T], bias: &[T], out: &mut [T]) {
-        narrow(wide, self.wide, self.pw, self.ow, bias, out);
+        narrow(wide, self.wide, self.pw, self.ow, out, |ch, dst, src| {
+            for (d, &s) in dst.iter_mut().zip(src) {
+                *d = s + bias[ch];
+            }
+        });
     }
 
     /// The input gradient row from the transposed convolution's wide product.
     pub fn narrow_grad<T: Float>(&self, wide: &[T], dx: &mut [T]) {
-        let (h, w, qw) = (self.win.h, self.win.w, self.qw);
-        for (dst, src) in dx
-            .chunks_exact_mut(h * w)
-            .zip(wide.chunks_exact(self.grad_wide))
-        {
-            for (y, row) in dst.chunks_exact_mut(w).enumerate() {
-                row.copy_from_slice(&src[y * qw..y * qw + w]);
-            }
-        }
+        narrow(
+            wide,
+            self.grad_wide,
+            self.qw,
+            self.win.w,
+            dx,
+            |_, dst, src| dst.copy_from_slice(src),
+        );
     }
 
     /// The output gradient of one image laid out wide (`c_out × wide`), zeros in the unused
@@ -216,19 +219,24 @@ fn pad_planes<T: Float>(
     }
 }
 
-/// Planes of `rows·cols` values from wide planes of `len` values whose rows are `pitch`
-/// apart, plus a per-plane constant.
-fn narrow<T: Float>(wide: &[T], len: usize, pitch: usize, cols: usize, add: &[T], out: &mut [T]) {
+/// Walks planes of `rows·cols` values in `out` against wide planes of `len` values in `wide`
+/// whose rows are `pitch` apart, handing `row(plane, out row, the wide row's first cols)`.
+fn narrow<T: Float>(
+    wide: &[T],
+    len: usize,
+    pitch: usize,
+    cols: usize,
+    out: &mut [T],
+    mut row: impl FnMut(usize, &mut [T], &[T]),
+) {
     let rows = len.div_ceil(pitch);
-    for ((dst, src), &b) in out
+    for (plane, (dst, src)) in out
         .chunks_exact_mut(rows * cols)
         .zip(wide.chunks_exact(len))
-        .zip(add)
+        .enumerate()
     {
-        for (y, row) in dst.chunks_exact_mut(cols).enumerate() {
-            for (d, &s) in row.iter_mut().zip(&src[y * pitch..y * pitch + cols]) {
-                *d = s + b;
-            }
+        for (y, line) in dst.chunks_exact_mut(cols).enumerate() {
+            row(plane, line, &src[y * pitch..y * pitch + cols]);
         }
     }
 }

@@ -159,11 +159,7 @@ pub fn fastest_kernel<T: Float>() -> MicroKernel<T> {
 /// of 6×16) keep the AVX2 kernel, which ran them 3.5 % faster. Both kernels add the same
 /// products in the same order, so the choice never changes a result.
 pub fn kernel_for<T: Float>(m: usize, n: usize) -> MicroKernel<T> {
-    static BY_SHAPE: OnceLock<bool> = OnceLock::new();
-    let by_shape = *BY_SHAPE.get_or_init(|| {
-        !avx512_pays() && has_avx512f() && std::env::var(AVX512_ENV).as_deref() != Ok("0")
-    });
-    if !by_shape {
+    if !picks_by_shape() {
         return fastest_kernel();
     }
     let narrow = simd_kernel::<T>();
@@ -173,6 +169,15 @@ pub fn kernel_for<T: Float>(m: usize, n: usize) -> MicroKernel<T> {
     } else {
         narrow
     }
+}
+
+/// Whether [`kernel_for`] chooses between the two kernels per shape here (AVX-512F at the AVX2
+/// rate, not refused by `SCRATCHNET_AVX512=0`), decided once per process.
+pub fn picks_by_shape() -> bool {
+    static BY_SHAPE: OnceLock<bool> = OnceLock::new();
+    *BY_SHAPE.get_or_init(|| {
+        !avx512_pays() && has_avx512f() && std::env::var(AVX512_ENV).as_deref() != Ok("0")
+    })
 }
 
 /// The elements a kernel's tiles compute for an m×n C: whole mr-row tiles, whole nr-wide

@@ -15,7 +15,7 @@
 //! gone. [`Lines::rows`] is that matrix (each row a slice); [`Lines::cols`] its transpose (each
 //! column a slice), which the weight gradient multiplies by.
 
-use super::pack::{pack_row_slices, panels};
+use super::pack::{copy_group, pack_row_slices, panels};
 use crate::error::{Error, Result};
 use crate::matrix::{Float, Matrix};
 
@@ -154,14 +154,7 @@ impl<'a, T: Float> Lines<'a, T> {
                     continue;
                 }
                 for (group, &off) in panel.chunks_exact_mut(W).zip(&self.offsets[p0..p0 + kb]) {
-                    let from = off + j;
-                    if live == W {
-                        // A fixed-length copy: LLVM inlines it as a few vector moves.
-                        group.copy_from_slice(&self.data[from..from + W]);
-                    } else {
-                        group[..live].copy_from_slice(&self.data[from..from + live]);
-                        group[live..].fill(T::ZERO);
-                    }
+                    copy_group::<T, W>(group, &self.data[off + j..off + j + live]);
                 }
             }
         }

@@ -86,13 +86,7 @@ fn pack_fixed<T: Float, const W: usize>(src: MatRef<'_, T>, out: &mut [T]) {
             // transposed): one short memcpy per p, zeros past the last live row.
             for (p, group) in panel.chunks_exact_mut(W).enumerate() {
                 let from = r0 + p * cs;
-                if live == W {
-                    // A fixed-length copy: LLVM inlines it as a few vector moves.
-                    group.copy_from_slice(&data[from..from + W]);
-                } else {
-                    group[..live].copy_from_slice(&data[from..from + live]);
-                    group[live..].fill(T::ZERO);
-                }
+                copy_group::<T, W>(group, &data[from..from + live]);
             }
         } else if cs == 1 {
             // Each live row is contiguous (A row-major).
@@ -100,6 +94,18 @@ fn pack_fixed<T: Float, const W: usize>(src: MatRef<'_, T>, out: &mut [T]) {
         } else {
             pack_any(src.sub(r0, 0, live, k), W, panel);
         }
+    }
+}
+
+/// One group of a panel: the `live` values of `src`, zeros after them up to `W`. A full group
+/// is a fixed-length copy, which LLVM inlines as a few vector moves.
+#[inline]
+pub fn copy_group<T: Float, const W: usize>(group: &mut [T], src: &[T]) {
+    if src.len() == W {
+        group.copy_from_slice(&src[..W]);
+    } else {
+        group[..src.len()].copy_from_slice(src);
+        group[src.len()..].fill(T::ZERO);
     }
 }
 
