@@ -88,13 +88,23 @@ fn conv_forward_matches_the_definition() {
     for (g, win) in geometries().into_iter().enumerate() {
         let mut rng = common::rng(30 + g as u64);
         let x = M::random_normal(3, win.image_len(), 0.0, 1.0, &mut rng);
-        let mut layer = conv_layer(win, 4, g as u64);
-        let mut out = M::zeros(0, 0);
-        layer.forward(&x, &mut out, Mode::Train);
-        let want = conv_reference(&x, &win, &layer.w, layer.b.as_slice());
-        assert_eq!(out.shape(), want.shape());
-        for (a, b) in out.as_slice().iter().zip(want.as_slice()) {
-            assert!((a - b).abs() < 1e-12, "{win:?}: {a} vs {b}");
+        // As built (Winograd only from 32 channels), and in the Winograd domain wherever the
+        // layer is 3×3 with stride 1, two images per chunk.
+        for winograd in [false, true] {
+            let mut layer = conv_layer(win, 4, g as u64);
+            if winograd {
+                layer = layer.with_winograd_from(1, Some(2));
+            }
+            let mut out = M::zeros(0, 0);
+            layer.forward(&x, &mut out, Mode::Train);
+            let want = conv_reference(&x, &win, &layer.w, layer.b.as_slice());
+            assert_eq!(out.shape(), want.shape());
+            for (a, b) in out.as_slice().iter().zip(want.as_slice()) {
+                assert!(
+                    (a - b).abs() < 1e-12,
+                    "{win:?} Winograd {winograd}: {a} vs {b}"
+                );
+            }
         }
     }
 }
@@ -108,13 +118,16 @@ fn a_conv_layer_split_over_two_threads_gives_the_bits_of_one() {
             let mut rng = common::rng(90 + g as u64);
             let x = M::random_normal(n, win.image_len(), 0.0, 1.0, &mut rng);
             let base = conv_layer(win, 4, g as u64);
-            let layer = |threads: usize| {
-                let mut l = Conv2d::new(win, base.w.clone(), threads).with_split_limits(0, 0);
-                l.b = base.b.clone();
-                l
-            };
             let dout = M::random_normal(n, 4 * win.positions(), 0.0, 1.0, &mut rng);
-            for first in [false, true] {
+            for (first, winograd) in [(false, false), (true, false), (false, true), (true, true)] {
+                let layer = |threads: usize| {
+                    let mut l = Conv2d::new(win, base.w.clone(), threads).with_split_limits(0, 0);
+                    if winograd {
+                        l = l.with_winograd_from(1, Some(2));
+                    }
+                    l.b = base.b.clone();
+                    l
+                };
                 let run = |mut layer: Conv2d<f64>| {
                     let mut out = M::zeros(0, 0);
                     layer.forward(&x, &mut out, Mode::Train);
@@ -127,7 +140,10 @@ fn a_conv_layer_split_over_two_threads_gives_the_bits_of_one() {
                     all.into_iter().map(f64::to_bits).collect::<Vec<_>>()
                 };
                 let (one, two) = (run(layer(1)), run(layer(2)));
-                assert_eq!(two, one, "{win:?}, {n} images, first layer {first}");
+                assert_eq!(
+                    two, one,
+                    "{win:?}, {n} images, first layer {first}, Winograd {winograd}"
+                );
             }
         }
     }
@@ -211,6 +227,11 @@ fn conv_backward_matches_numerical_gradients() {
         let x = M::random_normal(2, win.image_len(), 0.0, 1.0, &mut rng);
         let what = format!("conv {win:?}");
         assert_layer_gradients(&|| Box::new(conv_layer(win, 3, g as u64)), &x, &what);
+        // Forward, dW and dx in the Winograd domain (3×3 stride-1 geometries), one image per
+        // chunk so the two images' sums cross a chunk boundary.
+        let what = format!("conv {win:?} in the Winograd domain");
+        let wino = || Box::new(conv_layer(win, 3, g as u64).with_winograd_from(1, Some(1)));
+        assert_layer_gradients(&|| wino(), &x, &what);
     }
 }
 

@@ -25,6 +25,7 @@ pub mod softmax_with_loss;
 pub mod spec;
 pub mod split;
 pub mod tanh;
+pub mod winograd;
 
 use crate::matrix::{Float, Matrix};
 
