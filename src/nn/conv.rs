@@ -27,6 +27,11 @@ use crate::matrix::{Float, MatMut, MatRef, Matrix};
 /// keep im2col where it is cheaper: [`Shifted::new`]). DeepConvNet's step: 138 → 103 ms on the
 /// Zen 4 VM (docs/cnn.md).
 ///
+/// 3×3 stride-1 layers with 32 channels or more go further: their forward pass, dW and dx
+/// run in the Winograd F(2×2, 3×3) domain ([`Winograd`]), 16 products per chunk of images
+/// that do 16 multiply-adds per 2×2 output tile and channel pair where the direct products
+/// do 36 (DeepConvNet's step on the Zen 3 VM: about 106 → 90 ms; docs/cnn.md).
+///
 /// `W` is PyTorch's `[out, in, kh, kw]` weight viewed as `c_out × c_in·kh·kw`, so checkpoints
 /// store it as it is. One image at a time, because the product's rows (`c_out` × `oh·ow`) are
 /// then exactly the image's output row in NCHW order — no transposition — and the im2col
@@ -53,11 +58,11 @@ pub struct Conv2d<T> {
     shifted: Option<Shifted>,
     /// Its flipped filters for the input gradient, rebuilt from `w` by every backward pass.
     w_flip: Matrix<T>,
-    /// Winograd F(2×2, 3×3) for a 3×3 stride-1 layer's forward pass (when it has more than
-    /// one input channel) and its input gradient, with the filters each transformed to:
-    /// rebuilt from `w` by every pass (see [`Conv2d::new`]).
-    wino_fwd: Option<Winograd>,
-    wino_dw: Option<Winograd>,
+    /// Winograd F(2×2, 3×3) for a 3×3 stride-1 layer: the plan of its forward pass and weight
+    /// gradient, and that of its input gradient, each where its products are deep enough
+    /// ([`WINOGRAD_MIN_DEPTH`]), with the filters transformed for the forward pass (`u`) and
+    /// for dx (`u_flip`), rebuilt from `w` by every pass.
+    wino: Option<Winograd>,
     wino_dx: Option<Winograd>,
     u: Vec<T>,
     u_flip: Vec<T>,
@@ -288,7 +293,7 @@ impl<T: Float> Conv2d<T> {
         let c_out = w.rows();
         assert_eq!(w.cols(), win.col_rows(), "Conv2d: weight shape");
         let shifted = Shifted::new(&win, c_out);
-        let [wino_fwd, wino_dw, wino_dx] = winograd_plans(&win, c_out, WINOGRAD_MIN_DEPTH);
+        let [wino, wino_dx] = winograd_plans(&win, c_out, WINOGRAD_MIN_DEPTH);
         Conv2d {
             win,
             c_out,
@@ -298,8 +303,7 @@ impl<T: Float> Conv2d<T> {
             db: Matrix::zeros(1, c_out),
             shifted,
             w_flip: Matrix::zeros(0, 0),
-            wino_fwd,
-            wino_dw,
+            wino,
             wino_dx,
             u: Vec::new(),
             u_flip: Vec::new(),
@@ -324,13 +328,12 @@ impl<T: Float> Conv2d<T> {
     /// both to drive Winograd on few channels and across chunk boundaries).
     pub fn with_winograd_from(self, depth: usize, chunk: Option<usize>) -> Self {
         let plans = winograd_plans(&self.win, self.c_out, depth);
-        let [wino_fwd, wino_dw, wino_dx] = plans.map(|p| match chunk {
+        let [wino, wino_dx] = plans.map(|p| match chunk {
             Some(images) => p.map(|p| p.with_chunk(images)),
             None => p,
         });
         Conv2d {
-            wino_fwd,
-            wino_dw,
+            wino,
             wino_dx,
             ..self
         }
@@ -354,21 +357,21 @@ impl<T: Float> Conv2d<T> {
     }
 }
 
-/// The least depth (input channels of the product: `c_in` forward, `c_out` for dx) from which
-/// a 3×3 stride-1 layer runs in the Winograd domain. Its 16 products have only that depth,
-/// so each tile of C is written after few steps; measured per 100 images on the Zen 3 VM
-/// (`train --net deep-cnn --profile`), the forward pass of DeepConvNet's 16 → 16 layer took
-/// 8.0 ms with Winograd against 7.2–7.6 on the shifted lowering, 16 → 32 was even, while
-/// 32 → 32, 32 → 64 and 64 → 64 went from 8.3–8.6, 4.4–4.6 and 8.7–8.9 ms to 6.8–7.0,
-/// 3.5–3.8 and 6.2–6.5.
+/// The least depth (input channels of the product: `c_in` for the forward pass and dW,
+/// `c_out` for dx) from which a 3×3 stride-1 layer runs in the Winograd domain. The forward
+/// pass's 16 products have only that depth, so each tile of C is written after few steps, and
+/// the transforms move as many values as a product of depth 16 multiplies. Measured per 100
+/// images on the Zen 3 VM (`train --net deep-cnn --profile`, alternated runs): the forward
+/// pass of DeepConvNet's 16 → 16 layer took 8.0 ms with Winograd against 7.2–7.6 on the
+/// shifted lowering and 16 → 32 was even, while 32 → 32, 32 → 64 and 64 → 64 went from
+/// 8.3–8.6, 4.4–4.6 and 8.7–8.9 ms to 6.8–7.0, 3.5–3.8 and 6.2–6.5; the 16 → 16 layer's
+/// backward pass took 15.5–16.1 ms with its dW in the Winograd domain against 14.5 without.
 pub const WINOGRAD_MIN_DEPTH: usize = 32;
 
-/// The Winograd plans of a layer (forward, dW, dx), where it is 3×3 with stride 1 and a
-/// padding of at most 2 (so dx, the transposed convolution with the shifted lowering's flipped
-/// filters, has one): the forward pass and dx for products of at least `depth` (`c_in`
-/// forward, `c_out` for dx), dW whenever there is more than one input channel (its products
-/// have depth tiles × images, always deep enough).
-fn winograd_plans(win: &Window, c_out: usize, depth: usize) -> [Option<Winograd>; 3] {
+/// The Winograd plans of a layer, where it is 3×3 with stride 1 and a padding of at most 2 (so
+/// dx, the transposed convolution with the shifted lowering's flipped filters, has one): the
+/// forward pass's, which dW shares, where `c_in` ≥ `depth`, and dx's where `c_out` ≥ `depth`.
+fn winograd_plans(win: &Window, c_out: usize, depth: usize) -> [Option<Winograd>; 2] {
     let three = (win.kh, win.kw, win.stride) == (3, 3, 1) && Shifted::new(win, c_out).is_some();
     let (oh, ow) = (win.out_h().unwrap_or(0), win.out_w().unwrap_or(0));
     let plan = |on: bool, c_in, c_out, h, w, pad| {
@@ -378,7 +381,6 @@ fn winograd_plans(win: &Window, c_out: usize, depth: usize) -> [Option<Winograd>
     };
     [
         plan(win.c >= depth, win.c, c_out, win.h, win.w, win.pad),
-        plan(win.c > 1, win.c, c_out, win.h, win.w, win.pad),
         plan(
             c_out >= depth,
             c_out,
@@ -432,16 +434,16 @@ impl<T: Float> Layer<T> for Conv2d<T> {
             w,
             b,
             shifted,
-            wino_fwd,
+            wino,
             u,
             main,
             helper,
             ..
         } = self;
-        if let Some(wg) = wino_fwd {
+        if let Some(wg) = wino {
             wg.filters(w.as_slice(), u);
         }
-        let w = (&*w, wino_fwd.as_ref().map(|wg| (wg, u.as_slice())));
+        let w = (&*w, wino.as_ref().map(|wg| (wg, u.as_slice())));
         let geo = (&*win, shifted.as_ref());
         let (x, out, b) = (x.as_slice(), out.as_mut_slice(), b.as_slice());
         match helper {
@@ -475,7 +477,7 @@ impl<T: Float> Layer<T> for Conv2d<T> {
             db,
             shifted,
             w_flip,
-            wino_dw,
+            wino,
             wino_dx,
             u_flip,
             main,
@@ -483,7 +485,7 @@ impl<T: Float> Layer<T> for Conv2d<T> {
             ..
         } = self;
         let geo = (&*win, shifted.as_ref());
-        let wino_dw = wino_dw.as_ref();
+        let wino_dw = wino.as_ref();
         let (img, out_len) = (win.image_len(), w.rows() * win.positions());
         // dW sums over the images chunk by chunk (one image at a time off Winograd); the
         // chunks are the plan's, whichever thread sums them, so the bits are too.

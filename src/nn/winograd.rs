@@ -25,17 +25,20 @@
 //! the 4×4 transformed tile is an independent matrix product
 //!
 //! ```text
-//!   M[ξ] (c_out × tiles)  =  U[ξ] (c_out × c_in)  ·  V[ξ] (c_in × tiles)        ξ = 0..16
+//!   M[ξ] (tiles × c_out)  =  V[ξ]ᵀ (tiles × c_in)  ·  U[ξ]ᵀ (c_in × c_out)      ξ = 0..16
 //! ```
 //!
-//! and the output is `Aᵀ M A` per (co, tile). So the layer is: transform the input tiles
+//! and the output is `Aᵀ M A` per (tile, co). The tiles are the products' long side, m, in
+//! whole 6-row tiles of the AVX2 kernel, and the channels the short one, n = c_out, in whole
+//! 16-wide panels: the other way round, 16 or 32 filters are 3 or 6 row tiles with a partial
+//! one, whose edge handling cost more than the arithmetic at these depths. So the layer is: transform the input tiles
 //! (additions only), 16 GEMMs on our ladder of depth `c_in`, transform back (additions only).
 //! The products do `16·c_out·c_in` multiply-adds per tile where im2col does `36·c_out·c_in`.
 //!
 //! The tiles' 4×4 windows overlap by 2 (a stride-2 walk), so `V` is 4× the input and `M` 4×
-//! the output; a chunk of images at a time keeps them in L2 (see [`CHUNK_BYTES`]). The
-//! transforms here run in two passes, rows then columns, each a plain loop over a row of tiles
-//! that the compiler vectorises.
+//! the output; a chunk of images at a time keeps them in L2 (see [`CHUNK_BYTES`]). The input
+//! transform runs on the padded plane split by row and column parity, where each of its steps
+//! is one pass over a whole quarter plane (see [`Winograd::input_tiles`]).
 //!
 //! The input gradient of a stride-1 convolution is again one (see [`super::shifted`]): the
 //! output gradient padded by `2 − pad`, with the filters flipped and their channels swapped,
