@@ -184,6 +184,25 @@ impl<T: Float> Lane<T> {
         }
     }
 
+    /// dW and db over every chunk of (inputs, output gradients), in order.
+    fn all_weight_grads<'a>(
+        &mut self,
+        geo: (&Window, Option<&Shifted>),
+        wino: Option<&Winograd>,
+        chunks: impl Iterator<Item = (&'a [T], &'a [T])>,
+        dw: &mut Matrix<T>,
+        db: &mut [T],
+    ) where
+        T: 'a,
+    {
+        for (k, xg) in chunks.enumerate() {
+            self.weight_grads(geo, wino, xg, k == 0, dw, db);
+        }
+        if let Some(wg) = wino {
+            wg.filter_grads(&self.wino, dw.as_mut_slice());
+        }
+    }
+
     /// dW += dout[n]·im2col(x[n])ᵀ for one image.
     fn image_weight_grads(
         &mut self,
@@ -499,12 +518,7 @@ impl<T: Float> Layer<T> for Conv2d<T> {
         dw.as_mut_slice().fill(T::ZERO);
         let Some(dx) = dx else {
             // The first layer: its input is data, only the weights need gradients.
-            for (k, xg) in chunks.enumerate() {
-                main.weight_grads(geo, wino_dw, xg, k == 0, dw, db);
-            }
-            if let Some(wg) = wino_dw {
-                wg.filter_grads(&main.wino, dw.as_mut_slice());
-            }
+            main.all_weight_grads(geo, wino_dw, chunks, dw, db);
             return;
         };
         if let Some(s) = geo.1 {
@@ -525,14 +539,7 @@ impl<T: Float> Layer<T> for Conv2d<T> {
                 // dW and db (sums over the images, in image order) on a scoped thread; dx
                 // (independent per image) here.
                 std::thread::scope(|scope| {
-                    scope.spawn(|| {
-                        for (k, xg) in chunks.enumerate() {
-                            helper.weight_grads(geo, wino_dw, xg, k == 0, dw, db);
-                        }
-                        if let Some(wg) = wino_dw {
-                            wg.filter_grads(&helper.wino, dw.as_mut_slice());
-                        }
-                    });
+                    scope.spawn(|| helper.all_weight_grads(geo, wino_dw, chunks, dw, db));
                     main.input_grads(geo, wd, dout.as_slice(), dx);
                 });
             }
