@@ -38,7 +38,7 @@
 //! The tiles' 4×4 windows overlap by 2 (a stride-2 walk), so `V` is 4× the input and `M` 4×
 //! the output; a chunk of images at a time keeps them in L2 (see [`CHUNK_BYTES`]). The input
 //! transform runs on the padded plane split by row and column parity, where each of its steps
-//! is one pass over a whole quarter plane (see [`Winograd::input_tiles`]).
+//! is one pass over a whole quarter plane (see `Winograd::input_tiles`).
 //!
 //! The input gradient of a stride-1 convolution is again one (see [`super::shifted`]): the
 //! output gradient padded by `2 − pad`, with the filters flipped and their channels swapped,
@@ -123,7 +123,7 @@ impl Winograd {
     }
 
     /// GEMM columns per image: `th` rows of tiles at a pitch of `tw + 1` (see
-    /// [`Winograd::input_tiles`]).
+    /// `Winograd::input_tiles`).
     fn tiles(&self) -> usize {
         self.th * (self.tw + 1)
     }
@@ -267,7 +267,7 @@ impl Winograd {
     }
 
     /// `dY′[ξ][co][t] = (A·dY·Aᵀ)[ξ]` for every output tile of `images` images, into
-    /// `work.m` laid out `16 × c_out × columns` (the tiles numbered as [`Winograd::input_tiles`]
+    /// `work.m` laid out `16 × c_out × columns` (the tiles numbered as `Winograd::input_tiles`
     /// numbers them). `A = [1 0; 1 1; 1 −1; 0 −1]`, so each entry is `±` a sum of the tile's
     /// four values `g[a][p]`: one pass over the split planes per ξ.
     fn grad_tiles<T: Float>(&self, g: &[T], images: usize, work: &mut Work<T>) {
