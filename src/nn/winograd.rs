@@ -128,8 +128,9 @@ impl Winograd {
         self.th * (self.tw + 1)
     }
 
-    /// `U[ξ] = (G g Gᵀ)[ξ]` for every filter, into `u` laid out `16 × c_out × c_in`, from `w`
-    /// (`c_out × c_in·9`, PyTorch's `[out, in, 3, 3]`).
+    /// `U[ξ] = (G g Gᵀ)[ξ]` for every filter, into `u` laid out `16 × c_in × c_out` (each
+    /// `U[ξ]ᵀ`, the products' B operand), from `w` (`c_out × c_in·9`, PyTorch's
+    /// `[out, in, 3, 3]`).
     pub fn filters<T: Float>(&self, w: &[T], u: &mut Vec<T>) {
         let (c_out, c_in) = (self.c_out, self.c_in);
         assert_eq!(w.len(), c_out * c_in * 9, "Winograd: filter shape");
@@ -177,7 +178,7 @@ impl Winograd {
             let images = x.len() / in_len;
             let n = images * self.tiles();
             self.input_tiles(x, images, work);
-            // The 16 products, M[ξ] = U[ξ]·V[ξ].
+            // The 16 products, M[ξ] = V[ξ]ᵀ·U[ξ]ᵀ (tiles × c_out).
             work.m.resize(16 * self.c_out * n, T::ZERO);
             let (cu, cv, cm) = (self.c_out * self.c_in, self.c_in * n, self.c_out * n);
             for xi in 0..16 {
