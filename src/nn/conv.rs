@@ -1,7 +1,7 @@
 //! Convolution (`nn.Conv2d`) as the book's chapter 7 builds it: im2col, then one GEMM.
 
 use super::im2col::{Window, col2im, im2col};
-use super::shifted::Shifted;
+use super::shifted::{self, Shifted};
 use super::winograd::{self, Winograd};
 use super::{Layer, Mode, Param, visit_weight_and_bias};
 use crate::matrix::gemm::{Gemm, Kernel, Lines};
@@ -56,8 +56,11 @@ pub struct Conv2d<T> {
     pub db: Matrix<T>,
     /// The stride-1 lowering without an im2col copy, where it applies (see [`Shifted`]).
     shifted: Option<Shifted>,
-    /// Its flipped filters for the input gradient, rebuilt from `w` by every backward pass.
+    /// Its flipped filters for the input gradient, rebuilt from `w` by every backward pass,
+    /// and for the forward product `w` with zero rows up to whole row tiles, rebuilt by every
+    /// forward pass ([`shifted::tall_rows`]).
     w_flip: Matrix<T>,
+    w_tall: Matrix<T>,
     /// Winograd F(2×2, 3×3) for a 3×3 stride-1 layer: the plan of its forward pass and weight
     /// gradient, and that of its input gradient, each where its products are deep enough
     /// ([`WINOGRAD_MIN_DEPTH`]), with the filters transformed for the forward pass (`u`) and
@@ -115,7 +118,7 @@ impl<T: Float> Lane<T> {
     fn forward(
         &mut self,
         (win, shifted): (&Window, Option<&Shifted>),
-        (w, wino): (&Matrix<T>, Wino<'_, T>),
+        (w, w_tall, wino): (&Matrix<T>, &Matrix<T>, Wino<'_, T>),
         b: &[T],
         x: &[T],
         out: &mut [T],
@@ -136,9 +139,11 @@ impl<T: Float> Lane<T> {
                 } = self;
                 let xp = s.padded_input(image, pad);
                 let lines = Lines::rows(xp, &s.offsets, s.wide).expect("offsets inside the image");
-                wide.resize(c_out * s.wide, T::ZERO);
-                let prod = MatMut::new(wide, c_out, s.wide, s.wide, 1).expect("wide shape");
-                gemm.run_lines(T::ONE, w.view(), &lines, T::ZERO, prod)
+                // The filters with zero rows up to whole row tiles ([`shifted::tall_rows`]).
+                let rows = w_tall.rows();
+                wide.resize(rows * s.wide, T::ZERO);
+                let prod = MatMut::new(wide, rows, s.wide, s.wide, 1).expect("wide shape");
+                gemm.run_lines(T::ONE, w_tall.view(), &lines, T::ZERO, prod)
                     .expect("Conv2d: shapes checked at build");
                 s.narrow_output(wide, b, row);
                 continue;
@@ -274,8 +279,10 @@ impl<T: Float> Lane<T> {
             let gp = s.padded_grad(g, pad);
             let lines =
                 Lines::rows(gp, &s.grad_offsets, s.grad_wide).expect("offsets inside the grad");
-            wide.resize(win.c * s.grad_wide, T::ZERO);
-            let prod = MatMut::new(wide, win.c, s.grad_wide, s.grad_wide, 1).expect("dx shape");
+            // `w_flip` has zero rows up to whole row tiles, as the forward pass's filters.
+            let rows = w_flip.rows();
+            wide.resize(rows * s.grad_wide, T::ZERO);
+            let prod = MatMut::new(wide, rows, s.grad_wide, s.grad_wide, 1).expect("dx shape");
             gemm.run_lines(T::ONE, w_flip.view(), &lines, T::ZERO, prod)
                 .expect("Conv2d: dx shape");
             s.narrow_grad(wide, dx);
@@ -322,6 +329,7 @@ impl<T: Float> Conv2d<T> {
             db: Matrix::zeros(1, c_out),
             shifted,
             w_flip: Matrix::zeros(0, 0),
+            w_tall: Matrix::zeros(0, 0),
             wino,
             wino_dx,
             u: Vec::new(),
@@ -455,6 +463,7 @@ impl<T: Float> Layer<T> for Conv2d<T> {
             shifted,
             wino,
             u,
+            w_tall,
             main,
             helper,
             ..
@@ -462,7 +471,14 @@ impl<T: Float> Layer<T> for Conv2d<T> {
         if let Some(wg) = wino {
             wg.filters(w.as_slice(), u);
         }
-        let w = (&*w, wino.as_ref().map(|wg| (wg, u.as_slice())));
+        let w_tall = match shifted.as_ref().filter(|s| s.for_forward && wino.is_none()) {
+            Some(s) => {
+                shifted::pad_rows(w, shifted::tall_rows::<T>(w.rows(), s.wide), w_tall);
+                &*w_tall
+            }
+            None => &*w,
+        };
+        let w = (&*w, w_tall, wino.as_ref().map(|wg| (wg, u.as_slice())));
         let geo = (&*win, shifted.as_ref());
         let (x, out, b) = (x.as_slice(), out.as_mut_slice(), b.as_slice());
         match helper {
@@ -522,7 +538,13 @@ impl<T: Float> Layer<T> for Conv2d<T> {
             return;
         };
         if let Some(s) = geo.1 {
-            s.flip_filters(w, w_flip);
+            // Zero rows up to whole row tiles for the shifted product; the Winograd plan
+            // transforms exactly c_in × c_out·9 filters.
+            let rows = match wino_dx {
+                Some(_) => win.c,
+                None => shifted::tall_rows::<T>(win.c, s.grad_wide),
+            };
+            s.flip_filters(w, rows, w_flip);
         }
         if let Some(wg) = wino_dx {
             wg.filters(w_flip.as_slice(), u_flip);
