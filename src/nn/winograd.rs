@@ -555,18 +555,20 @@ mod tests {
             .collect()
     }
 
+    /// (c_in, c_out, h, w, pad): odd and even planes, every padding, a 1×1 image.
+    const GEOMETRIES: [(usize, usize, usize, usize, usize); 6] = [
+        (1, 1, 3, 3, 0),
+        (2, 3, 5, 5, 1),
+        (3, 2, 4, 7, 0),
+        (4, 5, 6, 6, 2),
+        (2, 2, 1, 1, 1),
+        (5, 3, 7, 4, 1),
+    ];
+
     #[test]
     fn it_is_the_convolution_on_odd_even_and_padded_planes_across_chunks() {
-        for (c_in, c_out, h, w, pad) in [
-            (1, 1, 3, 3, 0),
-            (2, 3, 5, 5, 1),
-            (3, 2, 4, 7, 0),
-            (4, 5, 6, 6, 2),
-            (2, 2, 1, 1, 1),
-            (5, 3, 7, 4, 1),
-            (16, 16, 9, 9, 1),
-            (3, 7, 2, 9, 2),
-        ] {
+        let more = [(16, 16, 9, 9, 1), (3, 7, 2, 9, 2)];
+        for (c_in, c_out, h, w, pad) in GEOMETRIES.into_iter().chain(more) {
             let base = Winograd::new(c_in, c_out, h, w, pad).unwrap();
             let w_ = values(c_out * c_in * 9, 1);
             let b = values(c_out, 2);
@@ -596,14 +598,7 @@ mod tests {
 
     #[test]
     fn weight_grads_are_the_correlation_of_input_and_output_gradient() {
-        for (c_in, c_out, h, w, pad) in [
-            (1, 1, 3, 3, 0),
-            (2, 3, 5, 5, 1),
-            (3, 2, 4, 7, 0),
-            (4, 5, 6, 6, 2),
-            (2, 2, 1, 1, 1),
-            (5, 3, 7, 4, 1),
-        ] {
+        for (c_in, c_out, h, w, pad) in GEOMETRIES {
             let base = Winograd::new(c_in, c_out, h, w, pad).unwrap();
             let (oh, ow) = (base.oh, base.ow);
             for images in [1, 3] {
