@@ -382,8 +382,6 @@ impl Winograd {
         let n = images * self.tiles();
         let (oh, ow) = (self.oh, self.ow);
         scratch.resize(4 * c_out, T::ZERO);
-        let zeros = vec![T::ZERO; c_out];
-        let bias = bias.unwrap_or(&zeros);
         for (image, out) in out.chunks_exact_mut(c_out * oh * ow).enumerate() {
             for ty in 0..th {
                 for tx in 0..tw {
@@ -405,7 +403,7 @@ impl Winograd {
                             )
                         };
                         let (s0, s1, s2, s3) = (s(0), s(1), s(2), s(3));
-                        let b = bias[co];
+                        let b = bias.map_or(T::ZERO, |b| b[co]);
                         y0[co] = s0.0 + s1.0 + s2.0 + b;
                         y1[co] = s1.0 - s2.0 - s3.0 + b;
                         y2[co] = s0.1 + s1.1 + s2.1 + b;
