@@ -319,7 +319,7 @@ impl<T: Float> Conv2d<T> {
         let c_out = w.rows();
         assert_eq!(w.cols(), win.col_rows(), "Conv2d: weight shape");
         let shifted = Shifted::new(&win, c_out);
-        let [wino, wino_dx] = winograd_plans(&win, c_out, WINOGRAD_MIN_DEPTH);
+        let [wino, wino_dx] = winograd_plans(&win, c_out, shifted.is_some(), WINOGRAD_MIN_DEPTH);
         Conv2d {
             win,
             c_out,
@@ -354,7 +354,7 @@ impl<T: Float> Conv2d<T> {
     /// [`WINOGRAD_MIN_DEPTH`]), with `chunk` images per chunk where `chunk` is given (tests use
     /// both to drive Winograd on few channels and across chunk boundaries).
     pub fn with_winograd_from(self, depth: usize, chunk: Option<usize>) -> Self {
-        let plans = winograd_plans(&self.win, self.c_out, depth);
+        let plans = winograd_plans(&self.win, self.c_out, self.shifted.is_some(), depth);
         let [wino, wino_dx] = plans.map(|p| match chunk {
             Some(images) => p.map(|p| p.with_chunk(images)),
             None => p,
@@ -395,11 +395,17 @@ impl<T: Float> Conv2d<T> {
 /// backward pass took 15.5–16.1 ms with its dW in the Winograd domain against 14.5 without.
 pub const WINOGRAD_MIN_DEPTH: usize = 32;
 
-/// The Winograd plans of a layer, where it is 3×3 with stride 1 and a padding of at most 2 (so
-/// dx, the transposed convolution with the shifted lowering's flipped filters, has one): the
-/// forward pass's, which dW shares, where `c_in` ≥ `depth`, and dx's where `c_out` ≥ `depth`.
-fn winograd_plans(win: &Window, c_out: usize, depth: usize) -> [Option<Winograd>; 2] {
-    let three = (win.kh, win.kw, win.stride) == (3, 3, 1) && Shifted::new(win, c_out).is_some();
+/// The Winograd plans of a layer, where it is 3×3 with stride 1 and `shifted` (the layer has a
+/// shifted lowering, so its padding is at most 2 and dx, the transposed convolution with the
+/// flipped filters, has one): the forward pass's, which dW shares, where `c_in` ≥ `depth`, and
+/// dx's where `c_out` ≥ `depth`.
+fn winograd_plans(
+    win: &Window,
+    c_out: usize,
+    shifted: bool,
+    depth: usize,
+) -> [Option<Winograd>; 2] {
+    let three = (win.kh, win.kw, win.stride) == (3, 3, 1) && shifted;
     let (oh, ow) = (win.out_h().unwrap_or(0), win.out_w().unwrap_or(0));
     let plan = |on: bool, c_in, c_out, h, w, pad| {
         (three && on)
