@@ -407,9 +407,11 @@ fn winograd_plans(
 ) -> [Option<Winograd>; 2] {
     let three = (win.kh, win.kw, win.stride) == (3, 3, 1) && shifted;
     let (oh, ow) = (win.out_h().unwrap_or(0), win.out_w().unwrap_or(0));
-    let plan = |on: bool, c_in, c_out, h, w, pad| {
+    let plan = |on: bool, c_in, c_out, h, w, pad: usize| {
+        let out = |side: usize| (side + 2 * pad).saturating_sub(2);
+        let tile = winograd::Tile::for_output(out(h), out(w));
         (three && on)
-            .then(|| Winograd::new(c_in, c_out, h, w, pad))
+            .then(|| Winograd::new(tile, c_in, c_out, h, w, pad))
             .flatten()
     };
     [

@@ -1,13 +1,17 @@
-//! Winograd's minimal filtering F(2×2, 3×3): a 3×3 stride-1 convolution with 2.25× fewer
-//! multiplications than im2col's product.
+//! Winograd's minimal filtering F(m×m, 3×3): a 3×3 stride-1 convolution with 2.25× (m = 2)
+//! or 4× (m = 4) fewer multiplications than im2col's product.
 //!
-//! A 3×3 filter `g` slid over a 4×4 input tile `d` gives a 2×2 output tile. im2col computes
-//! it as 4 dot products of 9, 36 multiplications. Winograd (Lavin and Gray, "Fast Algorithms
-//! for Convolutional Neural Networks", 2015) computes it as
+//! A 3×3 filter `g` slid over an α×α input tile `d` (α = m + 2) gives an m×m output tile.
+//! im2col computes it as m² dot products of 9, 9·m² multiplications. Winograd (Lavin and
+//! Gray, "Fast Algorithms for Convolutional Neural Networks", 2015) computes it as
 //!
 //! ```text
-//!   Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A          16 multiplications (⊙: element by element)
+//!   Y = Aᵀ [ (G g Gᵀ) ⊙ (Bᵀ d B) ] A          α² multiplications (⊙: element by element)
+//! ```
 //!
+//! with three constant matrices per m (see [`Tile`]). For F(2×2, 3×3):
+//!
+//! ```text
 //!        ⎡1  0 −1  0⎤        ⎡ 1    0    0 ⎤
 //!   Bᵀ = ⎢0  1  1  0⎥    G = ⎢ ½    ½    ½ ⎥    Aᵀ = ⎡1  1  1  0⎤
 //!        ⎢0 −1  1  0⎥        ⎢ ½   −½    ½ ⎥         ⎣0  1 −1 −1⎦
@@ -17,37 +21,43 @@
 //! In one dimension that is F(2, 3): with `m₁ = (d₀ − d₂)·g₀`, `m₂ = (d₁ + d₂)·(g₀ + g₁ + g₂)/2`,
 //! `m₃ = (d₂ − d₁)·(g₀ − g₁ + g₂)/2`, `m₄ = (d₁ − d₃)·g₂`, the outputs are `y₀ = m₁ + m₂ + m₃`
 //! and `y₁ = m₂ − m₃ − m₄` — expand them and they are `d₀g₀ + d₁g₁ + d₂g₂` and
-//! `d₁g₀ + d₂g₁ + d₃g₂`. The 2-D version nests it along rows and columns.
+//! `d₁g₀ + d₂g₁ + d₃g₂`. The 2-D version nests it along rows and columns. F(4, 3) is the same
+//! construction on the points 0, ±1, ±2 (and ∞): 6 multiplications for 4 outputs instead of
+//! 12, at the price of transform entries up to 8 and divisions by 6 and 24.
 //!
 //! What makes it a *layer* algorithm rather than a tile trick is where the sum over input
 //! channels goes. The transforms are linear, so `Σ_ci` can move inside the brackets: with
-//! `U = G g Gᵀ` per (co, ci) and `V = Bᵀ d B` per (ci, tile), each of the 16 positions ξ of
-//! the 4×4 transformed tile is an independent matrix product
+//! `U = G g Gᵀ` per (co, ci) and `V = Bᵀ d B` per (ci, tile), each of the α² positions ξ of
+//! the transformed tile is an independent matrix product
 //!
 //! ```text
-//!   M[ξ] (tiles × c_out)  =  V[ξ]ᵀ (tiles × c_in)  ·  U[ξ]ᵀ (c_in × c_out)      ξ = 0..16
+//!   M[ξ] (tiles × c_out)  =  V[ξ] (tiles × c_in)  ·  U[ξ]ᵀ (c_in × c_out)      ξ = 0..α²
 //! ```
 //!
 //! and the output is `Aᵀ M A` per (tile, co). The tiles are the products' long side, m, in
-//! whole 6-row tiles of the AVX2 kernel, and the channels the short one, n = c_out, in whole
-//! 16-wide panels: the other way round, 16 or 32 filters are 3 or 6 row tiles with a partial
-//! one, whose edge handling cost more than the arithmetic at these depths. So the layer is: transform the input tiles
-//! (additions only), 16 GEMMs on our ladder of depth `c_in`, transform back (additions only).
-//! The products do `16·c_out·c_in` multiply-adds per tile where im2col does `36·c_out·c_in`.
+//! whole row tiles of the microkernel, and the channels the short one, n = c_out, in whole
+//! panels: the other way round, 16 or 32 filters are 3 or 6 row tiles with a partial one,
+//! whose edge handling cost more than the arithmetic at these depths. So the layer is:
+//! transform the input tiles, α² GEMMs on our ladder of depth `c_in`, transform back. The
+//! products do `α²·c_out·c_in` multiply-adds per tile where im2col does `9m²·c_out·c_in`.
 //!
-//! The tiles' 4×4 windows overlap by 2 (a stride-2 walk), so `V` is 4× the input and `M` 4×
-//! the output; a chunk of images at a time keeps them in L2 (see [`CHUNK_BYTES`]). The input
-//! transform runs on the padded plane split by row and column parity, where each of its steps
-//! is one pass over a whole quarter plane (see `Winograd::input_tiles`).
+//! **Channels innermost.** Both transforms work on one tile at a time with the channels as
+//! the vector: the input is first laid out pixel by pixel with its `c_in` values together
+//! (one pass per image), so a tile's α² inputs are α² contiguous runs of `c_in`, and `V[ξ]`
+//! and `M[ξ]` are row-major (one tile's channels in a row). Every step of a transform is then
+//! one pass over 16–64 channels, whatever the image's size: an earlier layout vectorised
+//! over the tiles of a plane instead, whose rows are 2–14 tiles long, and needed a column of
+//! tiles that do not exist.
 //!
 //! The input gradient of a stride-1 convolution is again one (see [`super::shifted`]): the
 //! output gradient padded by `2 − pad`, with the filters flipped and their channels swapped,
 //! so the same code serves the forward pass and dx.
 //!
 //! The result is not bit for bit im2col's: the products sum over `c_in` in another
-//! association, and the transforms round. Every value is within a few ulp of the direct sum
-//! times its magnitude (the transforms' entries are 0, ±½ and ±1, the tile is small), which
-//! the tests bound.
+//! association, and the transforms round. F(2×2)'s entries are 0, ±½ and ±1, and every value
+//! stays within a few ulp of the direct sum times its magnitude; F(4×4)'s larger entries
+//! cost about an order of magnitude more (both bounded by the tests), still far below what
+//! f32 training notices.
 
 use crate::matrix::gemm::{Gemm, Kernel};
 use crate::matrix::{Float, MatMut, MatRef};
@@ -57,15 +67,118 @@ use crate::matrix::{Float, MatMut, MatRef};
 /// input transform left them and the output transform finds them.
 pub const CHUNK_BYTES: usize = 512 << 10;
 
-/// The fewest GEMM columns (tiles) a chunk should give, where [`CHUNK_BYTES`] would allow
-/// fewer: a product of 20 columns (one 8×8 image) spends more on packing and edges than on
-/// arithmetic. Measured on 100 images of 64 → 64 channels at 8×8 (Zen 3): 7.3 ms a chunk of
-/// one image, 6.0 of four, 5.8 of eight.
-pub const CHUNK_MIN_COLUMNS: usize = 96;
+/// The fewest GEMM rows (tiles) a chunk should give, where [`CHUNK_BYTES`] would allow
+/// fewer: a product of 16 rows (one 8×8 image in F(2×2)) spends more on packing and edges
+/// than on arithmetic. Measured on 100 images of 64 → 64 channels at 8×8 (Zen 3): 7.3 ms a
+/// chunk of one image, 6.0 of four, 5.8 of eight.
+pub const CHUNK_MIN_TILES: usize = 96;
+
+/// Which of Winograd's algorithms a plan runs: the side m of its output tile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tile {
+    /// F(2×2, 3×3): 4×4 input tiles, 16 products, entries 0, ±½, ±1.
+    F2,
+    /// F(4×4, 3×3): 6×6 input tiles, 36 products, 2.25 multiplications per output where F2
+    /// does 4.
+    F4,
+}
+
+/// One algorithm's three matrices, from Lavin and Gray (2015). Only the first α rows and
+/// columns of `bt` and `g` and the first m rows of `at` are used.
+struct Algebra {
+    m: usize,
+    bt: [[f64; 6]; 6],
+    g: [[f64; 3]; 6],
+    at: [[f64; 6]; 4],
+}
+
+const F2: Algebra = Algebra {
+    m: 2,
+    bt: [
+        [1.0, 0.0, -1.0, 0.0, 0.0, 0.0],
+        [0.0, 1.0, 1.0, 0.0, 0.0, 0.0],
+        [0.0, -1.0, 1.0, 0.0, 0.0, 0.0],
+        [0.0, 1.0, 0.0, -1.0, 0.0, 0.0],
+        [0.0; 6],
+        [0.0; 6],
+    ],
+    g: [
+        [1.0, 0.0, 0.0],
+        [0.5, 0.5, 0.5],
+        [0.5, -0.5, 0.5],
+        [0.0, 0.0, 1.0],
+        [0.0; 3],
+        [0.0; 3],
+    ],
+    at: [
+        [1.0, 1.0, 1.0, 0.0, 0.0, 0.0],
+        [0.0, 1.0, -1.0, -1.0, 0.0, 0.0],
+        [0.0; 6],
+        [0.0; 6],
+    ],
+};
+
+const F4: Algebra = Algebra {
+    m: 4,
+    bt: [
+        [4.0, 0.0, -5.0, 0.0, 1.0, 0.0],
+        [0.0, -4.0, -4.0, 1.0, 1.0, 0.0],
+        [0.0, 4.0, -4.0, -1.0, 1.0, 0.0],
+        [0.0, -2.0, -1.0, 2.0, 1.0, 0.0],
+        [0.0, 2.0, -1.0, -2.0, 1.0, 0.0],
+        [0.0, 4.0, 0.0, -5.0, 0.0, 1.0],
+    ],
+    g: [
+        [1.0 / 4.0, 0.0, 0.0],
+        [-1.0 / 6.0, -1.0 / 6.0, -1.0 / 6.0],
+        [-1.0 / 6.0, 1.0 / 6.0, -1.0 / 6.0],
+        [1.0 / 24.0, 1.0 / 12.0, 1.0 / 6.0],
+        [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
+        [0.0, 0.0, 1.0],
+    ],
+    at: [
+        [1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+        [0.0, 1.0, -1.0, 2.0, -2.0, 0.0],
+        [0.0, 1.0, 1.0, 4.0, 4.0, 0.0],
+        [0.0, 1.0, -1.0, 8.0, -8.0, 1.0],
+    ],
+};
+
+impl Tile {
+    fn algebra(self) -> &'static Algebra {
+        match self {
+            Tile::F2 => &F2,
+            Tile::F4 => &F4,
+        }
+    }
+
+    /// The output tile's side m.
+    pub fn m(self) -> usize {
+        self.algebra().m
+    }
+
+    /// The tile for an `oh × ow` output: F(4×4) where 4 divides both sides, else F(2×2).
+    /// Their transforms cost about the same per output value, so F(4×4)'s fewer
+    /// multiplications pay only where its tiles do not hang over the edge: on 14×14 outputs
+    /// a quarter of its tiles' values are past it. Measured on the Zen 3 VM, DeepConvNet's
+    /// layers forward + backward (ms per step, F2 against F4): 32 → 32 at 16×16, 18.3 against
+    /// 16.0; 64 → 64 at 8×8, 13.6 against 12.3; 16 → 32's dx at 14×14, 10.8 against 11.8.
+    pub fn for_output(oh: usize, ow: usize) -> Tile {
+        match oh.is_multiple_of(4) && ow.is_multiple_of(4) {
+            true => Tile::F4,
+            false => Tile::F2,
+        }
+    }
+
+    /// The input tile's side α = m + 2, so α² products.
+    pub fn alpha(self) -> usize {
+        self.m() + 2
+    }
+}
 
 /// One 3×3 stride-1 convolution in the Winograd domain: `c_in` planes of `h × w`, zero
 /// padding `pad` (at most 2, so that its transpose needs none below 0), `c_out` outputs of
-/// `oh × ow`.
+/// `oh × ow`, in output tiles of `tile`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Winograd {
     pub c_in: usize,
@@ -75,7 +188,8 @@ pub struct Winograd {
     pad: usize,
     pub oh: usize,
     pub ow: usize,
-    /// Output tiles down and across: `⌈oh/2⌉`, `⌈ow/2⌉`.
+    tile: Tile,
+    /// Output tiles down and across: `⌈oh/m⌉`, `⌈ow/m⌉`.
     th: usize,
     tw: usize,
     /// Images per chunk (see [`CHUNK_BYTES`]).
@@ -84,14 +198,26 @@ pub struct Winograd {
 
 impl Winograd {
     /// The convolution of `c_out` 3×3 filters over `c_in` × `h` × `w` images with padding
-    /// `pad`, or `None` where it has no output, or `pad > 2`.
-    pub fn new(c_in: usize, c_out: usize, h: usize, w: usize, pad: usize) -> Option<Self> {
+    /// `pad`, in output tiles of `tile`, or `None` where it has no output, or `pad > 2`.
+    pub fn new(
+        tile: Tile,
+        c_in: usize,
+        c_out: usize,
+        h: usize,
+        w: usize,
+        pad: usize,
+    ) -> Option<Self> {
         if pad > 2 || c_in == 0 || c_out == 0 || h + 2 * pad < 3 || w + 2 * pad < 3 {
             return None;
         }
         let (oh, ow) = (h + 2 * pad - 2, w + 2 * pad - 2);
-        let (th, tw) = (oh.div_ceil(2), ow.div_ceil(2));
-        let mut wg = Winograd {
+        let m = tile.m();
+        let (th, tw) = (oh.div_ceil(m), ow.div_ceil(m));
+        let tiles = th * tw;
+        let a2 = tile.alpha() * tile.alpha();
+        let by_bytes = CHUNK_BYTES / (a2 * (c_in + c_out) * tiles * size_of::<f32>());
+        let chunk = by_bytes.max(CHUNK_MIN_TILES.div_ceil(tiles)).max(1);
+        Some(Winograd {
             c_in,
             c_out,
             h,
@@ -99,13 +225,11 @@ impl Winograd {
             pad,
             oh,
             ow,
+            tile,
             th,
             tw,
-            chunk: 1,
-        };
-        let by_bytes = CHUNK_BYTES / (16 * (c_in + c_out) * wg.tiles() * size_of::<f32>());
-        wg.chunk = by_bytes.max(CHUNK_MIN_COLUMNS.div_ceil(wg.tiles())).max(1);
-        Some(wg)
+            chunk,
+        })
     }
 
     /// This convolution with `images` per chunk (tests use it to cross chunk boundaries);
@@ -122,37 +246,42 @@ impl Winograd {
         self.chunk
     }
 
-    /// GEMM columns per image: `th` rows of tiles at a pitch of `tw + 1` (see
-    /// `Winograd::input_tiles`).
-    fn tiles(&self) -> usize {
-        self.th * (self.tw + 1)
+    /// The output tile this plan computes in.
+    pub fn tile(&self) -> Tile {
+        self.tile
     }
 
-    /// `U[ξ] = (G g Gᵀ)[ξ]` for every filter, into `u` laid out `16 × c_in × c_out` (each
+    /// Output tiles (GEMM rows) per image.
+    fn tiles(&self) -> usize {
+        self.th * self.tw
+    }
+
+    /// α², the number of products.
+    fn products(&self) -> usize {
+        let alpha = self.tile.alpha();
+        alpha * alpha
+    }
+
+    /// `U[ξ] = (G g Gᵀ)[ξ]` for every filter, into `u` laid out `α² × c_in × c_out` (each
     /// `U[ξ]ᵀ`, the products' B operand), from `w` (`c_out × c_in·9`, PyTorch's
-    /// `[out, in, 3, 3]`).
+    /// `[out, in, 3, 3]`). Computed in f64 and rounded once: F(4×4)'s G has sixths.
     pub fn filters<T: Float>(&self, w: &[T], u: &mut Vec<T>) {
-        let (c_out, c_in) = (self.c_out, self.c_in);
+        let (c_out, c_in, alpha) = (self.c_out, self.c_in, self.tile.alpha());
+        let g = &self.tile.algebra().g;
         assert_eq!(w.len(), c_out * c_in * 9, "Winograd: filter shape");
-        let half = T::from_f64(0.5);
-        // F(2, 3)'s filter transform of one row or column: g ↦ G·g.
-        let g_of = |g: [T; 3]| -> [T; 4] {
-            [
-                g[0],
-                (g[0] + g[1] + g[2]) * half,
-                (g[0] - g[1] + g[2]) * half,
-                g[2],
-            ]
-        };
-        u.resize(16 * c_out * c_in, T::ZERO);
-        for (f, g) in w.chunks_exact(9).enumerate() {
-            // G·g on each column (kx), then ·Gᵀ on each of the 4 rows that gives.
-            let cols: [[T; 4]; 3] = std::array::from_fn(|kx| g_of([g[kx], g[3 + kx], g[6 + kx]]));
-            for i in 0..4 {
-                let row = g_of([cols[0][i], cols[1][i], cols[2][i]]);
-                let (co, ci) = (f / c_in, f % c_in);
-                for (j, &value) in row.iter().enumerate() {
-                    u[((4 * i + j) * c_in + ci) * c_out + co] = value;
+        u.resize(self.products() * c_out * c_in, T::ZERO);
+        for (f, taps) in w.chunks_exact(9).enumerate() {
+            let (co, ci) = (f / c_in, f % c_in);
+            // G·g: α rows of 3.
+            let gg: [[f64; 3]; 6] = std::array::from_fn(|i| {
+                std::array::from_fn(|kx| {
+                    (0..3).map(|ky| g[i][ky] * taps[3 * ky + kx].to_f64()).sum()
+                })
+            });
+            for i in 0..alpha {
+                for j in 0..alpha {
+                    let value: f64 = (0..3).map(|kx| gg[i][kx] * g[j][kx]).sum();
+                    u[((alpha * i + j) * c_in + ci) * c_out + co] = T::from_f64(value);
                 }
             }
         }
@@ -170,7 +299,11 @@ impl Winograd {
         work: &mut Work<T>,
     ) {
         let (in_len, out_len) = (self.c_in * self.h * self.w, self.c_out * self.oh * self.ow);
-        assert_eq!(u.len(), 16 * self.c_out * self.c_in, "Winograd: filters");
+        assert_eq!(
+            u.len(),
+            self.products() * self.c_out * self.c_in,
+            "Winograd: filters"
+        );
         for (x, out) in x
             .chunks(self.chunk * in_len)
             .zip(out.chunks_mut(self.chunk * out_len))
@@ -178,24 +311,24 @@ impl Winograd {
             let images = x.len() / in_len;
             let n = images * self.tiles();
             self.input_tiles(x, images, work);
-            // The 16 products, M[ξ] = V[ξ]ᵀ·U[ξ]ᵀ (tiles × c_out).
-            work.m.resize(16 * self.c_out * n, T::ZERO);
+            // The α² products, M[ξ] = V[ξ]·U[ξ]ᵀ (tiles × c_out).
+            work.m.resize(self.products() * self.c_out * n, T::ZERO);
             let (cu, cv, cm) = (self.c_out * self.c_in, self.c_in * n, self.c_out * n);
-            for xi in 0..16 {
-                let a = MatRef::new(&work.v[xi * cv..], n, self.c_in, 1, n);
+            for xi in 0..self.products() {
+                let a = MatRef::new(&work.v[xi * cv..], n, self.c_in, self.c_in, 1);
                 let b = MatRef::new(&u[xi * cu..], self.c_in, self.c_out, self.c_out, 1);
                 let c = MatMut::new(&mut work.m[xi * cm..], n, self.c_out, self.c_out, 1);
                 work.gemm
                     .run(
                         T::ONE,
-                        a.expect("Vᵀ"),
+                        a.expect("V"),
                         b.expect("Uᵀ"),
                         T::ZERO,
-                        c.expect("Mᵀ"),
+                        c.expect("M"),
                     )
                     .expect("Winograd: shapes fixed by the plan");
             }
-            self.output_tiles(&work.m, images, bias, out, &mut work.rows);
+            self.output_tiles(images, bias, out, work);
         }
     }
 
@@ -204,33 +337,34 @@ impl Winograd {
     /// when `first`; [`Winograd::filter_grads`] turns the sum into dW.
     ///
     /// The forward pass is `Y = Aᵀ [U ⊙ V] A` per tile, linear in `U = G g Gᵀ`, so
-    /// `∂L/∂U = (A·dY·Aᵀ) ⊙ V` per tile, and summed over tiles and images that is again 16
+    /// `∂L/∂U = (A·dY·Aᵀ) ⊙ V` per tile, and summed over tiles and images that is again α²
     /// products, now of depth *tiles*:
     ///
     /// ```text
-    ///   dU[ξ] (c_out × c_in)  +=  dY′[ξ] (c_out × tiles)  ·  V[ξ]ᵀ (tiles × c_in)
+    ///   dU[ξ] (c_out × c_in)  +=  dY′[ξ]ᵀ (c_out × tiles)  ·  V[ξ] (tiles × c_in)
     /// ```
     ///
-    /// with `dY′ = A·dY·Aᵀ`, 4×4 per tile from the tile's 2×2 of output gradient (zeros past
-    /// an odd edge, and for the column of tiles that does not exist, so it adds nothing).
+    /// with `dY′ = A·dY·Aᵀ`, α×α per tile from the tile's m×m of output gradient (zeros past
+    /// the image's edge, so the part of a tile past it adds nothing).
     pub fn weight_grads<T: Float>(&self, x: &[T], g: &[T], first: bool, work: &mut Work<T>) {
         let in_len = self.c_in * self.h * self.w;
         let images = x.len() / in_len;
         let n = images * self.tiles();
         self.input_tiles(x, images, work);
         self.grad_tiles(g, images, work);
-        work.du.resize(16 * self.c_out * self.c_in, T::ZERO);
+        work.du
+            .resize(self.products() * self.c_out * self.c_in, T::ZERO);
         let (cu, cv, cm) = (self.c_out * self.c_in, self.c_in * n, self.c_out * n);
         let beta = if first { T::ZERO } else { T::ONE };
-        for xi in 0..16 {
-            let a = MatRef::new(&work.m[xi * cm..], self.c_out, n, n, 1);
-            let b = MatRef::new(&work.v[xi * cv..], n, self.c_in, 1, n);
+        for xi in 0..self.products() {
+            let a = MatRef::new(&work.m[xi * cm..], self.c_out, n, 1, self.c_out);
+            let b = MatRef::new(&work.v[xi * cv..], n, self.c_in, self.c_in, 1);
             let c = MatMut::new(&mut work.du[xi * cu..], self.c_out, self.c_in, self.c_in, 1);
             work.gemm
                 .run(
                     T::ONE,
-                    a.expect("dY′"),
-                    b.expect("Vᵀ"),
+                    a.expect("dY′ᵀ"),
+                    b.expect("V"),
                     beta,
                     c.expect("dU"),
                 )
@@ -241,126 +375,120 @@ impl Winograd {
     /// `dW = Gᵀ · dU · G` per filter, from the sums [`Winograd::weight_grads`] left in `work`,
     /// into `dw` (`c_out × c_in·9`).
     pub fn filter_grads<T: Float>(&self, work: &Work<T>, dw: &mut [T]) {
-        let (c_out, c_in) = (self.c_out, self.c_in);
+        let (c_out, c_in, alpha) = (self.c_out, self.c_in, self.tile.alpha());
+        let g = &self.tile.algebra().g;
         assert_eq!(dw.len(), c_out * c_in * 9, "Winograd: filter shape");
-        let half = T::from_f64(0.5);
-        // Gᵀ of one row or column of dU: 4 values ↦ 3.
-        let gt = |d: [T; 4]| -> [T; 3] {
-            [
-                d[0] + (d[1] + d[2]) * half,
-                (d[1] - d[2]) * half,
-                (d[1] + d[2]) * half + d[3],
-            ]
-        };
         for co in 0..c_out {
             for ci in 0..c_in {
-                let du = |i: usize, j: usize| work.du[((4 * i + j) * c_out + co) * c_in + ci];
-                // Gᵀ down each of the 4 columns, then across each of the 3 rows that gives.
-                let cols: [[T; 3]; 4] =
-                    std::array::from_fn(|j| gt([du(0, j), du(1, j), du(2, j), du(3, j)]));
+                let du = |xi: usize| work.du[(xi * c_out + co) * c_in + ci].to_f64();
+                // Gᵀ·dU: 3 rows of α, then ·G across them.
+                let rows: [[f64; 6]; 3] = std::array::from_fn(|ky| {
+                    std::array::from_fn(|j| match j < alpha {
+                        true => (0..alpha).map(|i| g[i][ky] * du(alpha * i + j)).sum(),
+                        false => 0.0,
+                    })
+                });
                 let f = &mut dw[(co * c_in + ci) * 9..(co * c_in + ci + 1) * 9];
-                for ky in 0..3 {
-                    let row = gt([cols[0][ky], cols[1][ky], cols[2][ky], cols[3][ky]]);
-                    f[3 * ky..3 * ky + 3].copy_from_slice(&row);
+                for (t, value) in f.iter_mut().enumerate() {
+                    let (ky, kx) = (t / 3, t % 3);
+                    *value = T::from_f64((0..alpha).map(|j| rows[ky][j] * g[j][kx]).sum());
                 }
             }
         }
     }
 
-    /// `dY′[ξ][co][t] = (A·dY·Aᵀ)[ξ]` for every output tile of `images` images, into
-    /// `work.m` laid out `16 × c_out × columns` (the tiles numbered as `Winograd::input_tiles`
-    /// numbers them). `A = [1 0; 1 1; 1 −1; 0 −1]`, so each entry is `±` a sum of the tile's
-    /// four values `g[a][p]`: one pass over the split planes per ξ.
-    fn grad_tiles<T: Float>(&self, g: &[T], images: usize, work: &mut Work<T>) {
-        let (th, half) = (self.th, self.tw + 1);
-        let (len, n) = (th * half, images * self.tiles());
-        let quarter = (th + 1) * half;
-        let plane = self.oh * self.ow;
-        work.m.resize(16 * self.c_out * n, T::ZERO);
-        work.pad.resize(4 * quarter, T::ZERO);
-        let Work { pad, m, .. } = work;
-        // A's entries: a[i][p] for tile row (or column) p ∈ {0, 1}.
-        const A: [[i8; 2]; 4] = [[1, 0], [1, 1], [1, -1], [0, -1]];
-        for (image, g) in g.chunks_exact(self.c_out * plane).enumerate() {
-            for (co, src) in g.chunks_exact(plane).enumerate() {
-                split_pad(src, self.ow, 0, half, pad);
-                let q = |rp: usize, cp: usize| &pad[(2 * rp + cp) * quarter..][..len];
-                let (g00, g01, g10, g11) = (q(0, 0), q(0, 1), q(1, 0), q(1, 1));
-                for (xi, [i, j]) in (0..16).map(|xi| (xi, [xi / 4, xi % 4])) {
-                    // dY′[i][j] = Σ_(a, p) A[i][a]·A[j][p]·g[a][p].
-                    let c = |a: usize, p: usize| T::from_f64(f64::from(A[i][a] * A[j][p]));
-                    let (c00, c01, c10, c11) = (c(0, 0), c(0, 1), c(1, 0), c(1, 1));
-                    let start = (xi * self.c_out + co) * n + image * len;
-                    let dst = &mut m[start..start + len];
-                    for (d, (((&a, &b), &e), &f)) in
-                        dst.iter_mut().zip(g00.iter().zip(g01).zip(g10).zip(g11))
-                    {
-                        *d = c00 * a + c01 * b + c10 * e + c11 * f;
+    /// `V[ξ][t] = (Bᵀ d B)[ξ]` for every input tile `d` of `images` images, each a row of
+    /// `c_in` channels: laid out `α² × columns × c_in` in `work.v`, tile (ty, tx) of an image
+    /// at row `image·th·tw + ty·tw + tx`.
+    ///
+    /// One row of tiles at a time, on the image laid out by [`interleave`]: Bᵀ down the
+    /// tiles' α padded rows is one pass per output row over whole image rows (every tile of
+    /// the row at once), and Bᵀ across is one pass per ξ over the row's `tw` tiles, because
+    /// in a row split by column residue mod m the next tile's column j is the next pixel.
+    fn input_tiles<T: Float>(&self, x: &[T], images: usize, work: &mut Work<T>) {
+        let (c, m, alpha, tw) = (self.c_in, self.tile.m(), self.tile.alpha(), self.tw);
+        let bt = &self.tile.algebra().bt;
+        let n = images * self.tiles();
+        // Tile column j of tile tx is pixel tx + j/m of residue j % m, so a residue holds
+        // tw + 1 pixels; a padded row is m residues of them.
+        let (ph, q) = (m * self.th + 2, tw + 1);
+        let row = m * q * c;
+        work.v.resize(self.products() * n * c, T::ZERO);
+        work.tmp.resize(alpha * row, T::ZERO);
+        let Work {
+            pixels,
+            flat,
+            tmp,
+            v,
+            ..
+        } = work;
+        for (image, x) in x.chunks_exact(c * self.h * self.w).enumerate() {
+            interleave(x, (self.h, self.w), c, (m, ph, q), self.pad, (pixels, flat));
+            let pixels: &[T] = pixels;
+            for ty in 0..self.th {
+                for k in 0..alpha {
+                    let dst = &mut tmp[k * row..][..row];
+                    combine(dst, &bt[k][..alpha], |i| {
+                        &pixels[(m * ty + i) * row..][..row]
+                    });
+                }
+                let t = image * self.tiles() + ty * tw;
+                for k in 0..alpha {
+                    let rows = &tmp[k * row..][..row];
+                    for l in 0..alpha {
+                        let dst = &mut v[((alpha * k + l) * n + t) * c..][..tw * c];
+                        combine(dst, &bt[l][..alpha], |j| {
+                            &rows[((j % m) * q + j / m) * c..][..tw * c]
+                        });
                     }
                 }
             }
         }
     }
 
-    /// `V[ξ][ci][t] = (Bᵀ d B)[ξ]` for every input tile `d` of `images` images: laid out
-    /// `16 × c_in × columns` in `work.v`, tile (ty, tx) of an image at column
-    /// `image·th·(tw + 1) + ty·(tw + 1) + tx`.
-    ///
-    /// Tile (ty, tx) reads padded rows `2·ty …` and columns `2·tx …`: even, odd, even, odd
-    /// both ways. So the padded plane is first split into its four quarters by row and column
-    /// parity (one pass), each `th + 1` rows of `tw + 1`. In a quarter, the next tile down is
-    /// one row on and the next tile across one value on, so every step of the transform is one
-    /// element-by-element pass over a whole quarter, which vectorises, where a walk tile by
-    /// tile does not (rows of 4–14 tiles are too short to). The price is the `(tw + 1)`-th
-    /// column of each row: a tile that does not exist, computed and never written out — 7 %
-    /// more columns for 28×28 images, 25 % for 8×8.
-    fn input_tiles<T: Float>(&self, x: &[T], images: usize, work: &mut Work<T>) {
-        let (th, half) = (self.th, self.tw + 1);
-        let (len, n) = (th * half, images * self.tiles());
-        let quarter = (th + 1) * half;
-        let plane = self.h * self.w;
-        work.v.resize(16 * self.c_in * n, T::ZERO);
-        work.pad.resize(4 * quarter, T::ZERO);
-        work.rows.resize(8 * len, T::ZERO);
-        let Work { pad, rows, v, .. } = work;
-        for (image, x) in x.chunks_exact(self.c_in * plane).enumerate() {
-            for (ci, src) in x.chunks_exact(plane).enumerate() {
-                split_pad(src, self.w, self.pad, half, pad);
-                // Columns first: Bᵀ down every tile, for the even and the odd columns. Row
-                // 2·ty + 2 is the same-parity quarter one row (`half` values) on.
-                for cp in 0..2 {
-                    let q = |rp: usize, on: usize| {
-                        let start = (2 * rp + cp) * quarter + on * half;
-                        &pad[start..start + len]
-                    };
-                    let (r0, r1, r2, r3) = (q(0, 0), q(1, 0), q(0, 1), q(1, 1));
-                    let w = &mut rows[4 * cp * len..4 * (cp + 1) * len];
-                    let (w0, rest) = w.split_at_mut(len);
-                    let (w1, rest) = rest.split_at_mut(len);
-                    let (w2, w3) = rest.split_at_mut(len);
-                    sub(w0, r0, r2);
-                    add(w1, r1, r2);
-                    sub(w2, r2, r1);
-                    sub(w3, r1, r3);
+    /// `dY′[ξ][t] = (A·dY·Aᵀ)[ξ]` for every output tile of `images` images, each a row of
+    /// `c_out` channels: laid out `α² × columns × c_out` in `work.m`, the tiles numbered as
+    /// `Winograd::input_tiles` numbers them, and computed the same way, a row of tiles at a
+    /// time.
+    fn grad_tiles<T: Float>(&self, g: &[T], images: usize, work: &mut Work<T>) {
+        let (c, m, alpha, tw) = (self.c_out, self.tile.m(), self.tile.alpha(), self.tw);
+        let at = &self.tile.algebra().at;
+        let n = images * self.tiles();
+        let row = m * tw * c;
+        work.m.resize(self.products() * n * c, T::ZERO);
+        work.tmp.resize(alpha * row, T::ZERO);
+        let Work {
+            pixels,
+            flat,
+            tmp,
+            m: dy,
+            ..
+        } = work;
+        // A's row i is Aᵀ's column i.
+        let a_row = |i: usize| -> [f64; 4] { std::array::from_fn(|a| at[a][i]) };
+        for (image, g) in g.chunks_exact(c * self.oh * self.ow).enumerate() {
+            interleave(
+                g,
+                (self.oh, self.ow),
+                c,
+                (m, m * self.th, tw),
+                0,
+                (pixels, flat),
+            );
+            let pixels: &[T] = pixels;
+            for ty in 0..self.th {
+                for i in 0..alpha {
+                    let dst = &mut tmp[i * row..][..row];
+                    combine(dst, &a_row(i)[..m], |a| {
+                        &pixels[(m * ty + a) * row..][..row]
+                    });
                 }
-                // Then Bᵀ across: (e, o, e⁺, o⁺) ↦ (e − e⁺, o + e⁺, e⁺ − o, o − o⁺), where
-                // e⁺ is the next value of the even half.
-                let at = image * len;
-                for i in 0..4 {
-                    let (e, o) = (
-                        &rows[i * len..(i + 1) * len],
-                        &rows[(4 + i) * len..(5 + i) * len],
-                    );
-                    let start = |j: usize| ((4 * i + j) * self.c_in + ci) * n + at;
-                    let body = len - 1;
-                    let (e0, e1, o0) = (&e[..body], &e[1..], &o[..body]);
-                    sub(&mut v[start(0)..start(0) + body], e0, e1);
-                    add(&mut v[start(1)..start(1) + body], o0, e1);
-                    sub(&mut v[start(2)..start(2) + body], e1, o0);
-                    sub(&mut v[start(3)..start(3) + body], o0, &o[1..]);
-                    // The last column of the last row is a tile that does not exist.
-                    for j in 0..4 {
-                        v[start(j) + body] = T::ZERO;
+                let t = image * self.tiles() + ty * tw;
+                for i in 0..alpha {
+                    let rows = &tmp[i * row..][..row];
+                    for j in 0..alpha {
+                        let dst = &mut dy[((alpha * i + j) * n + t) * c..][..tw * c];
+                        combine(dst, &a_row(j)[..m], |p| &rows[p * tw * c..][..tw * c]);
                     }
                 }
             }
@@ -368,62 +496,75 @@ impl Winograd {
     }
 
     /// `out = Aᵀ M A (+ bias)` for every output tile of `images` images, cut at the image's
-    /// edge where `oh` or `ow` is odd. `M[ξ]` is laid out `columns × c_out`, so each step is
-    /// one pass over a tile's `c_out` channels.
+    /// edge where `oh` or `ow` is not a multiple of m. `M[ξ]` is laid out `columns × c_out`,
+    /// so a row of tiles is one run of `tw·c_out` values per ξ, and each step of the
+    /// transform one pass over it.
     fn output_tiles<T: Float>(
         &self,
-        m: &[T],
         images: usize,
         bias: Option<&[T]>,
         out: &mut [T],
-        scratch: &mut Vec<T>,
+        work: &mut Work<T>,
     ) {
-        let (th, tw, half, c_out) = (self.th, self.tw, self.tw + 1, self.c_out);
+        let (c, m, alpha, tw) = (self.c_out, self.tile.m(), self.tile.alpha(), self.tw);
+        let at = &self.tile.algebra().at;
         let n = images * self.tiles();
-        let (oh, ow) = (self.oh, self.ow);
-        scratch.resize(4 * c_out, T::ZERO);
-        for (image, out) in out.chunks_exact_mut(c_out * oh * ow).enumerate() {
-            for ty in 0..th {
-                for tx in 0..tw {
-                    let t = image * th * half + ty * half + tx;
-                    let mm: [&[T]; 16] = std::array::from_fn(|xi| {
-                        let start = (xi * n + t) * c_out;
-                        &m[start..start + c_out]
-                    });
-                    // Aᵀ · M · A for this tile, every channel at once: y[2·a + p] for output
-                    // row 2·ty + a and column 2·tx + p, with Aᵀ = [1 1 1 0; 0 1 −1 −1].
-                    let (y0, rest) = scratch.split_at_mut(c_out);
-                    let (y1, rest) = rest.split_at_mut(c_out);
-                    let (y2, y3) = rest.split_at_mut(c_out);
-                    for co in 0..c_out {
-                        let s = |j: usize| {
-                            (
-                                mm[j][co] + mm[4 + j][co] + mm[8 + j][co],
-                                mm[4 + j][co] - mm[8 + j][co] - mm[12 + j][co],
-                            )
-                        };
-                        let (s0, s1, s2, s3) = (s(0), s(1), s(2), s(3));
-                        let b = bias.map_or(T::ZERO, |b| b[co]);
-                        y0[co] = s0.0 + s1.0 + s2.0 + b;
-                        y1[co] = s1.0 - s2.0 - s3.0 + b;
-                        y2[co] = s0.1 + s1.1 + s2.1 + b;
-                        y3[co] = s1.1 - s2.1 - s3.1 + b;
+        let (oh, ow, run) = (self.oh, self.ow, tw * c);
+        work.tmp.resize((alpha + m) * m * run, T::ZERO);
+        let Work {
+            tmp, m: mm, flat, ..
+        } = work;
+        let (tmp, y) = tmp.split_at_mut(alpha * m * run);
+        let zeros = vec![T::ZERO; c];
+        let mm: &[T] = mm;
+        for (image, out) in out.chunks_exact_mut(c * oh * ow).enumerate() {
+            for ty in 0..self.th {
+                let t = image * self.tiles() + ty * tw;
+                // Aᵀ down each of the α columns of every tile in the row...
+                for a in 0..m {
+                    for j in 0..alpha {
+                        let dst = &mut tmp[(alpha * a + j) * run..][..run];
+                        combine(dst, &at[a][..alpha], |i| {
+                            &mm[((alpha * i + j) * n + t) * c..][..run]
+                        });
                     }
-                    // Into the output planes, the edges cut.
-                    let (y, x) = (2 * ty, 2 * tx);
-                    let (down, right) = (y + 1 < oh, x + 1 < ow);
-                    for (co, plane) in out.chunks_exact_mut(oh * ow).enumerate() {
-                        let at = y * ow + x;
-                        plane[at] = y0[co];
-                        if right {
-                            plane[at + 1] = y1[co];
+                }
+                // ... then across each of the m rows that gives: y[a][p] holds output pixel
+                // (m·ty + a, m·tx + p) of every tile tx, channels innermost.
+                for a in 0..m {
+                    let rows = &tmp[alpha * a * run..][..alpha * run];
+                    for p in 0..m {
+                        let dst = &mut y[(m * a + p) * run..][..run];
+                        combine(dst, &at[p][..alpha], |j| &rows[j * run..][..run]);
+                    }
+                }
+                // Into the output planes, the edges cut: the row of tiles' pixels (runs of
+                // c channels, in rows of ow, padded with zero runs to whole groups of 8 for
+                // the SIMD transpose) transposed to c rows of them, then each line copied
+                // into its plane with the bias.
+                let lines = (oh - m * ty).min(m);
+                let mut pixels: Vec<&[T]> = (0..lines * ow)
+                    .map(|i| {
+                        let (a, ox) = (i / ow, i % ow);
+                        &y[(m * a + ox % m) * run + (ox / m) * c..][..c]
+                    })
+                    .collect();
+                pixels.resize(pixels.len().next_multiple_of(8), &zeros[..]);
+                let width = pixels.len();
+                flat.resize(c * width, T::ZERO);
+                if !T::pack_rows_simd(&pixels, c, flat) {
+                    for (co, line) in flat.chunks_exact_mut(width).enumerate() {
+                        for (d, pixel) in line.iter_mut().zip(&pixels) {
+                            *d = pixel[co];
                         }
-                        if down {
-                            plane[at + ow] = y2[co];
-                            if right {
-                                plane[at + ow + 1] = y3[co];
-                            }
-                        }
+                    }
+                }
+                for (co, plane) in out.chunks_exact_mut(oh * ow).enumerate() {
+                    let b = bias.map_or(T::ZERO, |b| b[co]);
+                    let src = &flat[co * width..][..lines * ow];
+                    let dst = &mut plane[m * ty * ow..][..lines * ow];
+                    for (o, &value) in dst.iter_mut().zip(src) {
+                        *o = value + b;
                     }
                 }
             }
@@ -431,69 +572,102 @@ impl Winograd {
     }
 }
 
-/// `dst = p − q`, element by element.
-fn sub<T: Float>(dst: &mut [T], p: &[T], q: &[T]) {
-    for (d, (&p, &q)) in dst.iter_mut().zip(p.iter().zip(q)) {
-        *d = p - q;
+/// `dst = Σ_k coef[k]·src(k)` over the non-zero coefficients, summed in k's order: one pass
+/// over the channels whatever the number of terms (at most 5 here).
+#[inline(always)]
+fn combine<'a, T: Float + 'a>(dst: &mut [T], coef: &[f64], src: impl Fn(usize) -> &'a [T]) {
+    let len = dst.len();
+    let mut terms: [(T, &[T]); 6] = [(T::ZERO, &[]); 6];
+    let mut count = 0;
+    for (k, &c) in coef.iter().enumerate() {
+        if c != 0.0 {
+            terms[count] = (T::from_f64(c), &src(k)[..len]);
+            count += 1;
+        }
     }
-}
-
-/// `dst = p + q`, element by element.
-fn add<T: Float>(dst: &mut [T], p: &[T], q: &[T]) {
-    for (d, (&p, &q)) in dst.iter_mut().zip(p.iter().zip(q)) {
-        *d = p + q;
-    }
-}
-
-/// One `h × w` plane (rows of `w` in `src`), padded by `border` zeros at the top and left
-/// (and zeros to the end), as its four quarters by (row parity, column parity) in `quarters`:
-/// quarter `2·rp + cp` holds the padded values at (2·r + rp, 2·c + cp), rows of `half`.
-fn split_pad<T: Float>(src: &[T], w: usize, border: usize, half: usize, quarters: &mut [T]) {
-    quarters.fill(T::ZERO);
-    let quarter = quarters.len() / 4;
-    for (y, row) in src.chunks_exact(w).enumerate() {
-        let py = border + y;
-        let base = (2 * (py % 2)) * quarter + (py / 2) * half;
-        let (even, odd) = quarters[base..].split_at_mut(quarter);
-        // Image column x is padded column border + x. An odd border puts x = 0 in the odd
-        // half; the pairs after it then start on an even padded column.
-        let (mut e, o, row) = match border % 2 {
-            0 => (border / 2, border / 2, row),
-            _ => {
-                odd[border / 2] = row[0];
-                (border / 2 + 1, border / 2 + 1, &row[1..])
+    match terms[..count] {
+        [] => dst.fill(T::ZERO),
+        [(a, p)] => {
+            for (d, &p) in dst.iter_mut().zip(p) {
+                *d = a * p;
             }
-        };
-        // Whole (even, odd) pairs, then an odd last value.
-        let mut pairs = row.chunks_exact(2);
-        let count = row.len() / 2;
-        for ((de, do_), pair) in even[e..e + count]
-            .iter_mut()
-            .zip(odd[o..o + count].iter_mut())
-            .zip(&mut pairs)
-        {
-            *de = pair[0];
-            *do_ = pair[1];
         }
-        e += count;
-        if let [last] = pairs.remainder() {
-            even[e] = *last;
+        [(a, p), (b, q)] => {
+            for (d, (&p, &q)) in dst.iter_mut().zip(p.iter().zip(q)) {
+                *d = a * p + b * q;
+            }
+        }
+        [(a, p), (b, q), (e, r)] => {
+            for (d, ((&p, &q), &r)) in dst.iter_mut().zip(p.iter().zip(q).zip(r)) {
+                *d = a * p + b * q + e * r;
+            }
+        }
+        [(a, p), (b, q), (e, r), (f, s), ref rest @ ..] => {
+            for (d, (((&p, &q), &r), &s)) in dst.iter_mut().zip(p.iter().zip(q).zip(r).zip(s)) {
+                *d = a * p + b * q + e * r + f * s;
+            }
+            for &(e, r) in rest {
+                for (d, &r) in dst.iter_mut().zip(r) {
+                    *d += e * r;
+                }
+            }
         }
     }
 }
 
-/// One thread's buffers for [`Winograd::run`] and the GEMM context of its 16 products. The
+/// One image's `c` planes of `h × w` (NCHW) in a frame of `rows` rows of `m·q` pixels, with
+/// the image at (`border`, `border`) and zeros around it, into `pixels`: each row split by
+/// column residue mod `m` (pixel x at `(x % m)·q + x / m`), each pixel its `c` values
+/// together. The transforms then read a tile's channels as one run, and the same column of
+/// the next tile along as the next pixel.
+///
+/// The channels-innermost order is a transposition of the image (`c` × `h·w` to `h·w` × `c`),
+/// done by the GEMM packing's SIMD transpose into `flat` where it applies; value by value, a
+/// plane apart, it took twice as long.
+fn interleave<T: Float>(
+    planes: &[T],
+    (h, w): (usize, usize),
+    c: usize,
+    (m, rows, q): (usize, usize, usize),
+    border: usize,
+    (pixels, flat): (&mut Vec<T>, &mut Vec<T>),
+) {
+    pixels.clear();
+    pixels.resize(rows * m * q * c, T::ZERO);
+    flat.resize(h * w * c, T::ZERO);
+    let channels: Vec<&[T]> = planes.chunks_exact(h * w).collect();
+    if !T::pack_rows_simd(&channels, h * w, flat) {
+        for (p, pixel) in flat.chunks_exact_mut(c).enumerate() {
+            for (d, plane) in pixel.iter_mut().zip(&channels) {
+                *d = plane[p];
+            }
+        }
+    }
+    for y in 0..h {
+        let row = (border + y) * m * q;
+        for x in 0..w {
+            let px = border + x;
+            let dst = &mut pixels[(row + (px % m) * q + px / m) * c..][..c];
+            dst.copy_from_slice(&flat[(y * w + x) * c..][..c]);
+        }
+    }
+}
+
+/// One thread's buffers for [`Winograd::run`] and the GEMM context of its products. The
 /// products run on the packed loops of one thread (`threaded` with one thread: the microkernel
 /// the CPU's best, picked by shape), whatever their size, so a value never depends on how many
 /// images shared its chunk.
 #[derive(Debug)]
 pub struct Work<T> {
     gemm: Gemm<T>,
-    pad: Vec<T>,
-    rows: Vec<T>,
+    /// One image, pixel by pixel (see `interleave`), and its transposition.
+    pixels: Vec<T>,
+    flat: Vec<T>,
+    /// One tile half transformed.
+    tmp: Vec<T>,
     v: Vec<T>,
     m: Vec<T>,
-    /// The weight gradient's 16 sums, `16 × c_out × c_in`.
+    /// The weight gradient's α² sums, `α² × c_out × c_in`.
     du: Vec<T>,
 }
 
@@ -501,8 +675,9 @@ impl<T: Float> Default for Work<T> {
     fn default() -> Self {
         Work {
             gemm: Gemm::with_threads(Kernel::Threaded, 1),
-            pad: Vec::new(),
-            rows: Vec::new(),
+            pixels: Vec::new(),
+            flat: Vec::new(),
+            tmp: Vec::new(),
             v: Vec::new(),
             m: Vec::new(),
             du: Vec::new(),
@@ -553,6 +728,23 @@ mod tests {
             .collect()
     }
 
+    /// Every geometry with both tiles.
+    fn both<G: Copy>(geometry: G) -> [(G, Tile); 2] {
+        [(geometry, Tile::F2), (geometry, Tile::F4)]
+    }
+
+    /// How many roundings per unit of magnitude a tile's transforms may add, in the bounds
+    /// below: F(4×4)'s entries reach 8 (Aᵀ) and 5 (Bᵀ), and its G has sixths, so its
+    /// transformed values are larger than the sums they make and round that much more.
+    /// Measured on these values: F(2×2)'s worst error is 0.7 % of its bound, F(4×4)'s about
+    /// ten times F(2×2)'s, 0.7 % of its own.
+    fn ulps(tile: Tile) -> f64 {
+        match tile {
+            Tile::F2 => 10.0,
+            Tile::F4 => 100.0,
+        }
+    }
+
     /// (c_in, c_out, h, w, pad): odd and even planes, every padding, a 1×1 image.
     const GEOMETRIES: [(usize, usize, usize, usize, usize); 6] = [
         (1, 1, 3, 3, 0),
@@ -566,8 +758,8 @@ mod tests {
     #[test]
     fn it_is_the_convolution_on_odd_even_and_padded_planes_across_chunks() {
         let more = [(16, 16, 9, 9, 1), (3, 7, 2, 9, 2)];
-        for (c_in, c_out, h, w, pad) in GEOMETRIES.into_iter().chain(more) {
-            let base = Winograd::new(c_in, c_out, h, w, pad).unwrap();
+        for ((c_in, c_out, h, w, pad), tile) in GEOMETRIES.into_iter().chain(more).flat_map(both) {
+            let base = Winograd::new(tile, c_in, c_out, h, w, pad).unwrap();
             let w_ = values(c_out * c_in * 9, 1);
             let b = values(c_out, 2);
             for images in [1, 2, 5] {
@@ -582,11 +774,11 @@ mod tests {
                     wg.run(&u, &x, Some(&b), &mut out, &mut work);
                     for (i, (&got, &want)) in out.iter().zip(&want).enumerate() {
                         // Σ|w·x| ≤ c_in·9 here; the transforms add a few roundings each.
-                        let bound = 1e-14 * (c_in * 9) as f64;
+                        let bound = ulps(tile) * 1e-15 * (c_in * 9) as f64;
                         assert!(
                             (got - want).abs() <= bound,
-                            "{c_in}→{c_out} {h}×{w} pad {pad}, {images} images by {chunk}: \
-                             [{i}] {got} vs {want}"
+                            "{tile:?} {c_in}→{c_out} {h}×{w} pad {pad}, {images} images by \
+                             {chunk}: [{i}] {got} vs {want}"
                         );
                     }
                 }
@@ -596,8 +788,8 @@ mod tests {
 
     #[test]
     fn weight_grads_are_the_correlation_of_input_and_output_gradient() {
-        for (c_in, c_out, h, w, pad) in GEOMETRIES {
-            let base = Winograd::new(c_in, c_out, h, w, pad).unwrap();
+        for ((c_in, c_out, h, w, pad), tile) in GEOMETRIES.into_iter().flat_map(both) {
+            let base = Winograd::new(tile, c_in, c_out, h, w, pad).unwrap();
             let (oh, ow) = (base.oh, base.ow);
             for images in [1, 3] {
                 let x = values(images * c_in * h * w, 7 + images as u64);
@@ -637,12 +829,12 @@ mod tests {
                     }
                     let mut dw = vec![f64::NAN; want.len()];
                     wg.filter_grads(&work, &mut dw);
-                    let bound = 1e-13 * (images * oh * ow) as f64;
+                    let bound = ulps(tile) * 1e-14 * (images * oh * ow) as f64;
                     for (i, (&got, &want)) in dw.iter().zip(&want).enumerate() {
                         assert!(
                             (got - want).abs() <= bound,
-                            "{c_in}→{c_out} {h}×{w} pad {pad}, {images} images by {chunk}: \
-                             dW[{i}] {got} vs {want}"
+                            "{tile:?} {c_in}→{c_out} {h}×{w} pad {pad}, {images} images by \
+                             {chunk}: dW[{i}] {got} vs {want}"
                         );
                     }
                 }
@@ -652,60 +844,86 @@ mod tests {
 
     #[test]
     fn f32_stays_within_a_few_ulp_of_the_f64_sum() {
-        let wg = Winograd::new(16, 8, 10, 10, 1).unwrap();
-        let w = values(8 * 16 * 9, 5);
-        let x = values(2 * 16 * 100, 6);
-        let b = vec![0.0; 8];
-        let want = direct(&wg, &w, &b, &x);
-        let (w32, x32): (Vec<f32>, Vec<f32>) = (
-            w.iter().map(|&v| v as f32).collect(),
-            x.iter().map(|&v| v as f32).collect(),
-        );
-        let mut u = Vec::new();
-        wg.filters(&w32, &mut u);
-        let mut out = vec![f32::NAN; want.len()];
-        wg.run(&u, &x32, None, &mut out, &mut Work::default());
-        // Σ|w·x| ≤ 144; f32's ε is 1.2e-7, and the inputs were rounded to f32 too.
-        for (&got, &want) in out.iter().zip(&want) {
-            assert!(
-                (got as f64 - want).abs() <= 144.0 * 4.0 * 1.2e-7,
-                "{got} vs {want}"
+        // Σ|w·x| ≤ 144 below; f32's ε is 1.2e-7, and the inputs were rounded to f32 too.
+        // Measured: 0.1 ε·144 for F(2×2), 1.4 for F(4×4).
+        for (tile, ulps) in [(Tile::F2, 4.0), (Tile::F4, 24.0)] {
+            let wg = Winograd::new(tile, 16, 8, 10, 10, 1).unwrap();
+            let w = values(8 * 16 * 9, 5);
+            let x = values(2 * 16 * 100, 6);
+            let b = vec![0.0; 8];
+            let want = direct(&wg, &w, &b, &x);
+            let (w32, x32): (Vec<f32>, Vec<f32>) = (
+                w.iter().map(|&v| v as f32).collect(),
+                x.iter().map(|&v| v as f32).collect(),
             );
+            let mut u = Vec::new();
+            wg.filters(&w32, &mut u);
+            let mut out = vec![f32::NAN; want.len()];
+            wg.run(&u, &x32, None, &mut out, &mut Work::default());
+            let worst = out
+                .iter()
+                .zip(&want)
+                .map(|(&got, &want)| (got as f64 - want).abs() / (144.0 * 1.2e-7))
+                .fold(0.0, f64::max);
+            assert!(worst <= ulps, "{tile:?}: {worst} ε·144 off");
         }
     }
 
     #[test]
     fn filters_transform_is_g_g_gt() {
         // A filter with a single 1 at (ky, kx) transforms to the outer product of G's columns.
-        let g = [
-            [1.0, 0.0, 0.0],
-            [0.5, 0.5, 0.5],
-            [0.5, -0.5, 0.5],
-            [0.0, 0.0, 1.0],
-        ];
-        let wg = Winograd::new(1, 1, 4, 4, 0).unwrap();
-        for tap in 0..9 {
-            let mut w = [0.0f64; 9];
-            w[tap] = 1.0;
-            let mut u = Vec::new();
-            wg.filters(&w, &mut u);
-            for i in 0..4 {
-                for j in 0..4 {
-                    assert_eq!(
-                        u[4 * i + j],
-                        g[i][tap / 3] * g[j][tap % 3],
-                        "tap {tap} ({i},{j})"
-                    );
+        for tile in [Tile::F2, Tile::F4] {
+            let (g, alpha) = (&tile.algebra().g, tile.alpha());
+            let wg = Winograd::new(tile, 1, 1, 6, 6, 0).unwrap();
+            for tap in 0..9 {
+                let mut w = [0.0f64; 9];
+                w[tap] = 1.0;
+                let mut u = Vec::new();
+                wg.filters(&w, &mut u);
+                for i in 0..alpha {
+                    for j in 0..alpha {
+                        assert_eq!(
+                            u[alpha * i + j],
+                            g[i][tap / 3] * g[j][tap % 3],
+                            "{tile:?} tap {tap} ({i},{j})"
+                        );
+                    }
                 }
             }
         }
     }
 
     #[test]
+    fn the_algebra_is_the_correlation_in_one_dimension() {
+        // Aᵀ [(G g) ⊙ (Bᵀ d)] = (Σ_k d[i + k]·g[k])_i for m outputs, exactly on small integers.
+        for tile in [Tile::F2, Tile::F4] {
+            let (alg, alpha) = (tile.algebra(), tile.alpha());
+            let d: Vec<f64> = (0..alpha).map(|i| (i as f64 * 3.0 - 7.0) % 5.0).collect();
+            let g = [2.0, -3.0, 5.0];
+            let gg: Vec<f64> = (0..alpha)
+                .map(|i| (0..3).map(|k| alg.g[i][k] * g[k]).sum())
+                .collect();
+            let bd: Vec<f64> = (0..alpha)
+                .map(|i| (0..alpha).map(|k| alg.bt[i][k] * d[k]).sum())
+                .collect();
+            for i in 0..alg.m {
+                let y: f64 = (0..alpha).map(|k| alg.at[i][k] * gg[k] * bd[k]).sum();
+                let want: f64 = (0..3).map(|k| d[i + k] * g[k]).sum();
+                assert!(
+                    (y - want).abs() < 1e-12,
+                    "{tile:?} y[{i}] = {y}, want {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn paddings_past_two_and_empty_outputs_are_refused() {
-        assert!(Winograd::new(1, 1, 4, 4, 3).is_none());
-        assert!(Winograd::new(1, 1, 2, 2, 0).is_none());
-        assert!(Winograd::new(0, 1, 4, 4, 1).is_none());
-        assert!(Winograd::new(1, 1, 1, 1, 1).is_some());
+        for tile in [Tile::F2, Tile::F4] {
+            assert!(Winograd::new(tile, 1, 1, 4, 4, 3).is_none());
+            assert!(Winograd::new(tile, 1, 1, 2, 2, 0).is_none());
+            assert!(Winograd::new(tile, 0, 1, 4, 4, 1).is_none());
+            assert!(Winograd::new(tile, 1, 1, 1, 1, 1).is_some());
+        }
     }
 }
