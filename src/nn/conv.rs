@@ -28,9 +28,10 @@ use crate::matrix::{Float, MatMut, MatRef, Matrix};
 /// Zen 4 VM (docs/cnn.md).
 ///
 /// 3×3 stride-1 layers with 32 channels or more go further: their forward pass, dW and dx
-/// run in the Winograd F(2×2, 3×3) domain ([`Winograd`]), 16 products per chunk of images
-/// that do 16 multiply-adds per 2×2 output tile and channel pair where the direct products
-/// do 36 (DeepConvNet's step on the Zen 3 VM: about 106 → 90 ms; docs/cnn.md).
+/// run in the Winograd domain ([`Winograd`]): F(4×4, 3×3) where 4 divides the output's
+/// sides (36 multiply-adds per 4×4 output tile and channel pair where the direct products do
+/// 144), F(2×2, 3×3) elsewhere (16 against 36). DeepConvNet's step on the Zen 3 VM: about
+/// 106 → 75 ms (docs/cnn.md).
 ///
 /// `W` is PyTorch's `[out, in, kh, kw]` weight viewed as `c_out × c_in·kh·kw`, so checkpoints
 /// store it as it is. One image at a time, because the product's rows (`c_out` × `oh·ow`) are
@@ -61,7 +62,7 @@ pub struct Conv2d<T> {
     /// forward pass ([`shifted::tall_rows`]).
     w_flip: Matrix<T>,
     w_tall: Matrix<T>,
-    /// Winograd F(2×2, 3×3) for a 3×3 stride-1 layer: the plan of its forward pass and weight
+    /// Winograd F(m×m, 3×3) for a 3×3 stride-1 layer: the plan of its forward pass and weight
     /// gradient, and that of its input gradient, each where its products are deep enough
     /// ([`WINOGRAD_MIN_DEPTH`]), with the filters transformed for the forward pass (`u`) and
     /// for dx (`u_flip`), rebuilt from `w` by every pass.

@@ -59,6 +59,7 @@
 //! cost about an order of magnitude more (both bounded by the tests), still far below what
 //! f32 training notices.
 
+use crate::matrix::combine::linear_combination;
 use crate::matrix::gemm::{Gemm, Kernel};
 use crate::matrix::{Float, MatMut, MatRef};
 
@@ -270,18 +271,36 @@ impl Winograd {
         let g = &self.tile.algebra().g;
         assert_eq!(w.len(), c_out * c_in * 9, "Winograd: filter shape");
         u.resize(self.products() * c_out * c_in, T::ZERO);
-        for (f, taps) in w.chunks_exact(9).enumerate() {
-            let (co, ci) = (f / c_in, f % c_in);
-            // G·g: α rows of 3.
-            let gg: [[f64; 3]; 6] = std::array::from_fn(|i| {
-                std::array::from_fn(|kx| {
-                    (0..3).map(|ky| g[i][ky] * taps[3 * ky + kx].to_f64()).sum()
-                })
-            });
-            for i in 0..alpha {
-                for j in 0..alpha {
-                    let value: f64 = (0..3).map(|kx| gg[i][kx] * g[j][kx]).sum();
-                    u[((alpha * i + j) * c_in + ci) * c_out + co] = T::from_f64(value);
+        // Filter by filter into a block of 16 output channels, then each ξ's 16 values at
+        // once: ξ's rows are `c_in·c_out` values apart, and 36 write streams that far apart
+        // share L1 sets, which made writing value by value the slow part.
+        const BLOCK: usize = 16;
+        let mut block = [[0.0f64; BLOCK]; 36];
+        for ci in 0..c_in {
+            for co0 in (0..c_out).step_by(BLOCK) {
+                let cols = BLOCK.min(c_out - co0);
+                for b in 0..cols {
+                    let taps = &w[((co0 + b) * c_in + ci) * 9..][..9];
+                    let t: [f64; 9] = std::array::from_fn(|k| taps[k].to_f64());
+                    // G·g (α × 3), then ·Gᵀ.
+                    let mut gg = [[0.0; 3]; 6];
+                    for (row, gi) in gg.iter_mut().zip(g).take(alpha) {
+                        for (kx, value) in row.iter_mut().enumerate() {
+                            *value = gi[0] * t[kx] + gi[1] * t[3 + kx] + gi[2] * t[6 + kx];
+                        }
+                    }
+                    for (i, row) in gg.iter().enumerate().take(alpha) {
+                        for (j, gj) in g.iter().enumerate().take(alpha) {
+                            block[alpha * i + j][b] =
+                                row[0] * gj[0] + row[1] * gj[1] + row[2] * gj[2];
+                        }
+                    }
+                }
+                for (xi, values) in block.iter().enumerate().take(alpha * alpha) {
+                    let dst = &mut u[(xi * c_in + ci) * c_out + co0..][..cols];
+                    for (d, &v) in dst.iter_mut().zip(values) {
+                        *d = T::from_f64(v);
+                    }
                 }
             }
         }
@@ -378,20 +397,37 @@ impl Winograd {
         let (c_out, c_in, alpha) = (self.c_out, self.c_in, self.tile.alpha());
         let g = &self.tile.algebra().g;
         assert_eq!(dw.len(), c_out * c_in * 9, "Winograd: filter shape");
+        // A block of 16 input channels at a time, each ξ's 16 sums read at once (see
+        // `Winograd::filters`: ξ's rows are `c_out·c_in` values apart).
+        const BLOCK: usize = 16;
+        let mut block = [[0.0f64; BLOCK]; 36];
         for co in 0..c_out {
-            for ci in 0..c_in {
-                let du = |xi: usize| work.du[(xi * c_out + co) * c_in + ci].to_f64();
-                // Gᵀ·dU: 3 rows of α, then ·G across them.
-                let rows: [[f64; 6]; 3] = std::array::from_fn(|ky| {
-                    std::array::from_fn(|j| match j < alpha {
-                        true => (0..alpha).map(|i| g[i][ky] * du(alpha * i + j)).sum(),
-                        false => 0.0,
-                    })
-                });
-                let f = &mut dw[(co * c_in + ci) * 9..(co * c_in + ci + 1) * 9];
-                for (t, value) in f.iter_mut().enumerate() {
-                    let (ky, kx) = (t / 3, t % 3);
-                    *value = T::from_f64((0..alpha).map(|j| rows[ky][j] * g[j][kx]).sum());
+            for ci0 in (0..c_in).step_by(BLOCK) {
+                let cols = BLOCK.min(c_in - ci0);
+                for (xi, values) in block.iter_mut().enumerate().take(alpha * alpha) {
+                    let src = &work.du[(xi * c_out + co) * c_in + ci0..][..cols];
+                    for (v, &d) in values.iter_mut().zip(src) {
+                        *v = d.to_f64();
+                    }
+                }
+                for b in 0..cols {
+                    // Gᵀ·dU (3 × α), then ·G.
+                    let mut rows = [[0.0; 6]; 3];
+                    for (i, gi) in g.iter().enumerate().take(alpha) {
+                        for j in 0..alpha {
+                            let d = block[alpha * i + j][b];
+                            for (row, &gik) in rows.iter_mut().zip(gi) {
+                                row[j] += gik * d;
+                            }
+                        }
+                    }
+                    let f = &mut dw[(co * c_in + ci0 + b) * 9..][..9];
+                    for (ky, row) in rows.iter().enumerate() {
+                        for kx in 0..3 {
+                            let value: f64 = (0..alpha).map(|j| row[j] * g[j][kx]).sum();
+                            f[3 * ky + kx] = T::from_f64(value);
+                        }
+                    }
                 }
             }
         }
@@ -576,43 +612,15 @@ impl Winograd {
 /// over the channels whatever the number of terms (at most 5 here).
 #[inline(always)]
 fn combine<'a, T: Float + 'a>(dst: &mut [T], coef: &[f64], src: impl Fn(usize) -> &'a [T]) {
-    let len = dst.len();
     let mut terms: [(T, &[T]); 6] = [(T::ZERO, &[]); 6];
     let mut count = 0;
     for (k, &c) in coef.iter().enumerate() {
         if c != 0.0 {
-            terms[count] = (T::from_f64(c), &src(k)[..len]);
+            terms[count] = (T::from_f64(c), src(k));
             count += 1;
         }
     }
-    match terms[..count] {
-        [] => dst.fill(T::ZERO),
-        [(a, p)] => {
-            for (d, &p) in dst.iter_mut().zip(p) {
-                *d = a * p;
-            }
-        }
-        [(a, p), (b, q)] => {
-            for (d, (&p, &q)) in dst.iter_mut().zip(p.iter().zip(q)) {
-                *d = a * p + b * q;
-            }
-        }
-        [(a, p), (b, q), (e, r)] => {
-            for (d, ((&p, &q), &r)) in dst.iter_mut().zip(p.iter().zip(q).zip(r)) {
-                *d = a * p + b * q + e * r;
-            }
-        }
-        [(a, p), (b, q), (e, r), (f, s), ref rest @ ..] => {
-            for (d, (((&p, &q), &r), &s)) in dst.iter_mut().zip(p.iter().zip(q).zip(r).zip(s)) {
-                *d = a * p + b * q + e * r + f * s;
-            }
-            for &(e, r) in rest {
-                for (d, &r) in dst.iter_mut().zip(r) {
-                    *d += e * r;
-                }
-            }
-        }
-    }
+    linear_combination(dst, &terms[..count]);
 }
 
 /// One image's `c` planes of `h × w` (NCHW) in a frame of `rows` rows of `m·q` pixels, with
@@ -632,8 +640,17 @@ fn interleave<T: Float>(
     border: usize,
     (pixels, flat): (&mut Vec<T>, &mut Vec<T>),
 ) {
-    pixels.clear();
-    pixels.resize(rows * m * q * c, T::ZERO);
+    // Zeros where the image does not reach: whole rows above and below it, and the pixels
+    // left and right of it in its rows (everything else is overwritten below).
+    let line = m * q * c;
+    pixels.resize(rows * line, T::ZERO);
+    pixels[..border * line].fill(T::ZERO);
+    pixels[(border + h) * line..].fill(T::ZERO);
+    for y in border..border + h {
+        for px in (0..border).chain(border + w..m * q) {
+            pixels[(y * m * q + (px % m) * q + px / m) * c..][..c].fill(T::ZERO);
+        }
+    }
     flat.resize(h * w * c, T::ZERO);
     let channels: Vec<&[T]> = planes.chunks_exact(h * w).collect();
     if !T::pack_rows_simd(&channels, h * w, flat) {

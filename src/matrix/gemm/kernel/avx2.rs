@@ -146,6 +146,22 @@ fn copy_groups_avx2<T: Copy, const W: usize>(
     }
 }
 
+/// [`crate::matrix::combine::linear_combination`] compiled for AVX2: the Winograd transforms'
+/// element-by-element passes, 256 bits at a time (the crate's baseline is SSE2's 128).
+pub fn linear_combination<T: crate::matrix::Float>(
+    _proof: Avx2Fma,
+    dst: &mut [T],
+    terms: &[(T, &[T])],
+) {
+    // SAFETY: the token proves AVX2; the function itself is safe code (bounds-checked loops).
+    unsafe { linear_combination_avx2(dst, terms) }
+}
+
+#[target_feature(enable = "avx2")]
+fn linear_combination_avx2<T: crate::matrix::Float>(dst: &mut [T], terms: &[(T, &[T])]) {
+    crate::matrix::combine::portable(dst, terms)
+}
+
 /// `out[p·W + i] = rows[i][p]` for `p < k`, `i < W = rows.len()` (a multiple of 8): the
 /// transposition behind packing an operand whose panel rows are contiguous. 8×8 blocks are
 /// loaded as eight rows, transposed in registers (unpack, shuffle, lane permute: 24 shuffles for
