@@ -92,7 +92,7 @@ fn conv_forward_matches_the_definition() {
     for (g, win) in geometries().into_iter().enumerate() {
         let mut rng = common::rng(30 + g as u64);
         let x = M::random_normal(3, win.image_len(), 0.0, 1.0, &mut rng);
-        // As built (Winograd only from 32 channels), and in the Winograd domain wherever the
+        // As built (Winograd only from 16 channels), and in the Winograd domain wherever the
         // layer is 3×3 with stride 1, two images per chunk.
         for winograd in [false, true] {
             let mut layer = conv_layer(win, 4, g as u64);

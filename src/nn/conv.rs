@@ -27,7 +27,7 @@ use crate::matrix::{Float, MatMut, MatRef, Matrix};
 /// keep im2col where it is cheaper: [`Shifted::new`]). DeepConvNet's step: 138 → 103 ms on the
 /// Zen 4 VM (docs/cnn.md).
 ///
-/// 3×3 stride-1 layers with 32 channels or more go further: their forward pass, dW and dx
+/// 3×3 stride-1 layers with 16 channels or more go further: their forward pass, dW and dx
 /// run in the Winograd domain ([`Winograd`]): F(4×4, 3×3) where 4 divides the output's
 /// sides (36 multiply-adds per 4×4 output tile and channel pair where the direct products do
 /// 144), F(2×2, 3×3) elsewhere (16 against 36). DeepConvNet's step on the Zen 3 VM: about
@@ -386,15 +386,14 @@ impl<T: Float> Conv2d<T> {
 }
 
 /// The least depth (input channels of the product: `c_in` for the forward pass and dW,
-/// `c_out` for dx) from which a 3×3 stride-1 layer runs in the Winograd domain. The forward
-/// pass's 16 products have only that depth, so each tile of C is written after few steps, and
-/// the transforms move as many values as a product of depth 16 multiplies. Measured per 100
-/// images on the Zen 3 VM (`train --net deep-cnn --profile`, alternated runs): the forward
-/// pass of DeepConvNet's 16 → 16 layer took 8.0 ms with Winograd against 7.2–7.6 on the
-/// shifted lowering and 16 → 32 was even, while 32 → 32, 32 → 64 and 64 → 64 went from
-/// 8.3–8.6, 4.4–4.6 and 8.7–8.9 ms to 6.8–7.0, 3.5–3.8 and 6.2–6.5; the 16 → 16 layer's
-/// backward pass took 15.5–16.1 ms with its dW in the Winograd domain against 14.5 without.
-pub const WINOGRAD_MIN_DEPTH: usize = 32;
+/// `c_out` for dx) from which a 3×3 stride-1 layer runs in the Winograd domain. Below it the
+/// transforms move more values than the products multiply. Measured per step of 100 images on
+/// the Zen 3 VM (`train --net deep-cnn --profile`, alternated runs): with the transforms
+/// running channels innermost, DeepConvNet's 16 → 16 layer took 6.1–6.5 + 12.9–13.4 ms
+/// (forward + backward) in the Winograd domain against 6.9–7.0 + 14.4–15.4 on the shifted
+/// lowering, and the whole step 65–68 ms against 71–74; with the earlier per-plane transforms
+/// depth 16 had been slower (8.0 against 7.2–7.6 ms forward), and the threshold 32.
+pub const WINOGRAD_MIN_DEPTH: usize = 16;
 
 /// The Winograd plans of a layer, where it is 3×3 with stride 1 and `shifted` (the layer has a
 /// shifted lowering, so its padding is at most 2 and dx, the transposed convolution with the
