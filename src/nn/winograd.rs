@@ -41,14 +41,16 @@
 //! transform the input tiles, α² GEMMs on our ladder of depth `c_in`, transform back. The
 //! products do `α²·c_out·c_in` multiply-adds per tile where im2col does `9m²·c_out·c_in`.
 //!
-//! **Channels innermost.** Both transforms work on one tile at a time with the channels as
-//! the vector: the input is first laid out pixel by pixel with its `c_in` values together
-//! (one pass per image), so a tile's α² inputs are α² contiguous runs of `c_in`, and `V[ξ]`
-//! and `M[ξ]` are row-major (one tile's channels in a row). Every step of a transform is then
-//! one pass over 16–64 channels, whatever the image's size: an earlier layout vectorised
-//! over the tiles of a plane instead, whose rows are 2–14 tiles long, and needed a column of
-//! tiles that do not exist.
-//!
+//! **Channels innermost.** Each pass first lays the image out pixel by pixel with its `c`
+//! values together, every row split by column residue mod m (see `interleave`), so that
+//! `V[ξ]` and `M[ξ]` are row-major (one tile's channels in a row) and the same column of the
+//! next tile along is the next pixel. Then a whole row of tiles goes through each step of a
+//! transform as one pass over `tw·c` contiguous values ([`linear_combination`]): α passes down
+//! and α² across for the input, the same backwards for the output. An earlier layout
+//! vectorised over the tiles of one channel's plane instead, whose rows are 2–14 tiles long,
+//! and needed a column of tiles that do not exist; a tile-by-tile one with the channels as
+//! the vector made α² calls of only `c` values per tile. docs/cnn.md has the measurements.
+
 //! The input gradient of a stride-1 convolution is again one (see [`super::shifted`]): the
 //! output gradient padded by `2 − pad`, with the filters flipped and their channels swapped,
 //! so the same code serves the forward pass and dx.
