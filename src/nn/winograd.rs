@@ -438,21 +438,11 @@ impl Winograd {
     /// `V[ξ][t] = (Bᵀ d B)[ξ]` for every input tile `d` of `images` images, each a row of
     /// `c_in` channels: laid out `α² × columns × c_in` in `work.v`, tile (ty, tx) of an image
     /// at row `image·th·tw + ty·tw + tx`.
-    ///
-    /// One row of tiles at a time, on the image laid out by [`interleave`]: Bᵀ down the
-    /// tiles' α padded rows is one pass per output row over whole image rows (every tile of
-    /// the row at once), and Bᵀ across is one pass per ξ over the row's `tw` tiles, because
-    /// in a row split by column residue mod m the next tile's column j is the next pixel.
     fn input_tiles<T: Float>(&self, x: &[T], images: usize, work: &mut Work<T>) {
-        let (c, m, alpha, tw) = (self.c_in, self.tile.m(), self.tile.alpha(), self.tw);
-        let bt = &self.tile.algebra().bt;
-        let n = images * self.tiles();
         // Tile column j of tile tx is pixel tx + j/m of residue j % m, so a residue holds
-        // tw + 1 pixels; a padded row is m residues of them.
-        let (ph, q) = (m * self.th + 2, tw + 1);
-        let row = m * q * c;
-        work.v.resize(self.products() * n * c, T::ZERO);
-        work.tmp.resize(alpha * row, T::ZERO);
+        // tw + 1 pixels, and the tiles' rows reach 2 past the last one's m.
+        let frame = (self.tile.m() * self.th + 2, self.tw + 1);
+        let planes = (self.c_in, self.h, self.w, self.pad);
         let Work {
             pixels,
             flat,
@@ -460,41 +450,27 @@ impl Winograd {
             v,
             ..
         } = work;
-        for (image, x) in x.chunks_exact(c * self.h * self.w).enumerate() {
-            interleave(x, (self.h, self.w), c, (m, ph, q), self.pad, (pixels, flat));
-            let pixels: &[T] = pixels;
-            for ty in 0..self.th {
-                for k in 0..alpha {
-                    let dst = &mut tmp[k * row..][..row];
-                    combine(dst, &bt[k][..alpha], |i| {
-                        &pixels[(m * ty + i) * row..][..row]
-                    });
-                }
-                let t = image * self.tiles() + ty * tw;
-                for k in 0..alpha {
-                    let rows = &tmp[k * row..][..row];
-                    for l in 0..alpha {
-                        let dst = &mut v[((alpha * k + l) * n + t) * c..][..tw * c];
-                        combine(dst, &bt[l][..alpha], |j| {
-                            &rows[((j % m) * q + j / m) * c..][..tw * c]
-                        });
-                    }
-                }
-            }
-        }
+        let bt = &self.tile.algebra().bt;
+        self.sandwich(
+            x,
+            images,
+            planes,
+            frame,
+            (bt, self.tile.alpha()),
+            (pixels, flat, tmp),
+            v,
+        );
     }
 
     /// `dY′[ξ][t] = (A·dY·Aᵀ)[ξ]` for every output tile of `images` images, each a row of
     /// `c_out` channels: laid out `α² × columns × c_out` in `work.m`, the tiles numbered as
-    /// `Winograd::input_tiles` numbers them, and computed the same way, a row of tiles at a
-    /// time.
+    /// `Winograd::input_tiles` numbers them.
     fn grad_tiles<T: Float>(&self, g: &[T], images: usize, work: &mut Work<T>) {
-        let (c, m, alpha, tw) = (self.c_out, self.tile.m(), self.tile.alpha(), self.tw);
+        let m = self.tile.m();
         let at = &self.tile.algebra().at;
-        let n = images * self.tiles();
-        let row = m * tw * c;
-        work.m.resize(self.products() * n * c, T::ZERO);
-        work.tmp.resize(alpha * row, T::ZERO);
+        // A (α × m) is Aᵀ read down its columns.
+        let a: [[f64; 6]; 6] =
+            std::array::from_fn(|i| std::array::from_fn(|k| if k < m { at[k][i] } else { 0.0 }));
         let Work {
             pixels,
             flat,
@@ -502,31 +478,55 @@ impl Winograd {
             m: dy,
             ..
         } = work;
-        // A's row i is Aᵀ's column i.
-        let a_row = |i: usize| -> [f64; 4] { std::array::from_fn(|a| at[a][i]) };
-        for (image, g) in g.chunks_exact(c * self.oh * self.ow).enumerate() {
-            interleave(
-                g,
-                (self.oh, self.ow),
-                c,
-                (m, m * self.th, tw),
-                0,
-                (pixels, flat),
-            );
+        let planes = (self.c_out, self.oh, self.ow, 0);
+        let frame = (m * self.th, self.tw);
+        self.sandwich(g, images, planes, frame, (&a, m), (pixels, flat, tmp), dy);
+    }
+
+    /// `C·d·Cᵀ` for every tile `d` of `images` images, the step the input transform (C = Bᵀ,
+    /// α × α) and dW's output gradient (C = A, α × m) share, into `out` laid out
+    /// `α² × columns × c`. The images are `c` planes of `h × w` with a `border` (`planes`),
+    /// laid out by [`interleave`] in a frame of `rows` rows of m residues of `q` pixels
+    /// (`frame`); C's rows have `inputs` entries.
+    ///
+    /// One row of tiles at a time: C down the tiles' `inputs` rows is one pass per row of C
+    /// over whole frame rows (every tile of the row at once), and C across is one pass per ξ
+    /// over the row's `tw` tiles, because in a row split by column residue mod m the next
+    /// tile's column j is the next pixel.
+    #[allow(clippy::too_many_arguments)]
+    fn sandwich<T: Float>(
+        &self,
+        src: &[T],
+        images: usize,
+        (c, h, w, border): (usize, usize, usize, usize),
+        (rows, q): (usize, usize),
+        (coef, inputs): (&[[f64; 6]; 6], usize),
+        (pixels, flat, tmp): (&mut Vec<T>, &mut Vec<T>, &mut Vec<T>),
+        out: &mut Vec<T>,
+    ) {
+        let (m, alpha, tw) = (self.tile.m(), self.tile.alpha(), self.tw);
+        let n = images * self.tiles();
+        let row = m * q * c;
+        out.resize(self.products() * n * c, T::ZERO);
+        tmp.resize(alpha * row, T::ZERO);
+        for (image, planes) in src.chunks_exact(c * h * w).enumerate() {
+            interleave(planes, (h, w), c, (m, rows, q), border, (pixels, flat));
             let pixels: &[T] = pixels;
             for ty in 0..self.th {
-                for i in 0..alpha {
-                    let dst = &mut tmp[i * row..][..row];
-                    combine(dst, &a_row(i)[..m], |a| {
-                        &pixels[(m * ty + a) * row..][..row]
+                for k in 0..alpha {
+                    let dst = &mut tmp[k * row..][..row];
+                    combine(dst, &coef[k][..inputs], |i| {
+                        &pixels[(m * ty + i) * row..][..row]
                     });
                 }
                 let t = image * self.tiles() + ty * tw;
-                for i in 0..alpha {
-                    let rows = &tmp[i * row..][..row];
-                    for j in 0..alpha {
-                        let dst = &mut dy[((alpha * i + j) * n + t) * c..][..tw * c];
-                        combine(dst, &a_row(j)[..m], |p| &rows[p * tw * c..][..tw * c]);
+                for k in 0..alpha {
+                    let down = &tmp[k * row..][..row];
+                    for l in 0..alpha {
+                        let dst = &mut out[((alpha * k + l) * n + t) * c..][..tw * c];
+                        combine(dst, &coef[l][..inputs], |j| {
+                            &down[((j % m) * q + j / m) * c..][..tw * c]
+                        });
                     }
                 }
             }
