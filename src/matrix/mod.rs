@@ -4,9 +4,9 @@
 //! Element (i, j) of a view lives at `data[i * rs + j * cs]`, so a transpose is a view with rows
 //! and columns (and their strides) swapped: backprop's `Xᵀ·dY` and `dY·Wᵀ` never copy `X` or `W`.
 
-pub mod combine;
 pub mod float;
 pub mod gemm;
+pub mod lanes;
 mod ops;
 mod view;
 

@@ -45,8 +45,10 @@
 //! values together, every row split by column residue mod m (see `interleave`), so that
 //! `V[ξ]` and `M[ξ]` are row-major (one tile's channels in a row) and the same column of the
 //! next tile along is the next pixel. Then a whole row of tiles goes through each step of a
-//! transform as one pass over `tw·c` contiguous values ([`linear_combination`]): α passes down
-//! and α² across for the input, the same backwards for the output. An earlier layout
+//! transform as one pass over `tw·c` contiguous values ([`map_lanes`]): one pass down (each
+//! position's column of α values to α) and α across for the input, the same backwards for the
+//! output, each applying the one-dimensional transform in its factored form (`bt4` and
+//! friends: shared sums, no multiplications by 0 or ±1). An earlier layout
 //! vectorised over the tiles of one channel's plane instead, whose rows are 2–14 tiles long,
 //! and needed a column of tiles that do not exist; a tile-by-tile one with the channels as
 //! the vector made α² calls of only `c` values per tile. docs/cnn.md has the measurements.
@@ -61,8 +63,8 @@
 //! cost about an order of magnitude more (both bounded by the tests), still far below what
 //! f32 training notices.
 
-use crate::matrix::combine::linear_combination;
 use crate::matrix::gemm::{Gemm, Kernel};
+use crate::matrix::lanes::map_lanes;
 use crate::matrix::{Float, MatMut, MatRef};
 
 /// The working set a chunk of images may use for `V` and `M` together: 512 KiB, a Zen 3
@@ -88,15 +90,23 @@ pub enum Tile {
 
 /// One algorithm's three matrices, from Lavin and Gray (2015). Only the first α rows and
 /// columns of `bt` and `g` and the first m rows of `at` are used.
+///
+/// The layers use `g` as it is (the filter transforms, in f64). Bᵀ, A and Aᵀ are applied by
+/// their factored forms ([`bt2`], [`bt4`], …), which share sums between rows and never
+/// multiply by 0 or ±1; the matrices stay as their definition, for the tests that check the
+/// factored forms against them.
 struct Algebra {
     m: usize,
+    #[cfg(test)]
     bt: [[f64; 6]; 6],
     g: [[f64; 3]; 6],
+    #[cfg(test)]
     at: [[f64; 6]; 4],
 }
 
 const F2: Algebra = Algebra {
     m: 2,
+    #[cfg(test)]
     bt: [
         [1.0, 0.0, -1.0, 0.0, 0.0, 0.0],
         [0.0, 1.0, 1.0, 0.0, 0.0, 0.0],
@@ -113,6 +123,7 @@ const F2: Algebra = Algebra {
         [0.0; 3],
         [0.0; 3],
     ],
+    #[cfg(test)]
     at: [
         [1.0, 1.0, 1.0, 0.0, 0.0, 0.0],
         [0.0, 1.0, -1.0, -1.0, 0.0, 0.0],
@@ -123,6 +134,7 @@ const F2: Algebra = Algebra {
 
 const F4: Algebra = Algebra {
     m: 4,
+    #[cfg(test)]
     bt: [
         [4.0, 0.0, -5.0, 0.0, 1.0, 0.0],
         [0.0, -4.0, -4.0, 1.0, 1.0, 0.0],
@@ -139,6 +151,7 @@ const F4: Algebra = Algebra {
         [1.0 / 24.0, -1.0 / 12.0, 1.0 / 6.0],
         [0.0, 0.0, 1.0],
     ],
+    #[cfg(test)]
     at: [
         [1.0, 1.0, 1.0, 1.0, 1.0, 0.0],
         [0.0, 1.0, -1.0, 2.0, -2.0, 0.0],
@@ -177,6 +190,80 @@ impl Tile {
     pub fn alpha(self) -> usize {
         self.m() + 2
     }
+}
+
+/// Bᵀ·d for F(2×2): `[d₀ − d₂, d₁ + d₂, d₂ − d₁, d₁ − d₃]`.
+#[inline(always)]
+fn bt2<T: Float>([d0, d1, d2, d3]: [T; 4]) -> [T; 4] {
+    [d0 - d2, d1 + d2, d2 - d1, d1 - d3]
+}
+
+/// A·g for F(2×2) (A = (Aᵀ)ᵀ, 4 × 2): `[g₀, g₀ + g₁, g₀ − g₁, −g₁]`.
+#[inline(always)]
+fn a2<T: Float>([g0, g1]: [T; 2]) -> [T; 4] {
+    [g0, g0 + g1, g0 - g1, -g1]
+}
+
+/// Aᵀ·m for F(2×2): `[m₀ + m₁ + m₂, m₁ − m₂ − m₃]`.
+#[inline(always)]
+fn at2<T: Float>([m0, m1, m2, m3]: [T; 4]) -> [T; 2] {
+    [m0 + m1 + m2, m1 - m2 - m3]
+}
+
+/// Bᵀ·d for F(4×4), its rows paired by the sums they share: rows 1 and 2 are
+/// `(d₃ + d₄) − 4(d₁ + d₂)` and `(d₄ − d₃) + 4(d₁ − d₂)`, rows 3 and 4 are
+/// `(d₄ − d₂) ± 2(d₃ − d₁)`. 15 operations where the matrix has 22 non-zero entries.
+#[inline(always)]
+fn bt4<T: Float>([d0, d1, d2, d3, d4, d5]: [T; 6]) -> [T; 6] {
+    let (four, five) = (T::from_f64(4.0), T::from_f64(5.0));
+    let (s12, s34) = (d1 + d2, d3 + d4);
+    let (d12, d43) = (d1 - d2, d4 - d3);
+    let (two31, d42) = ((d3 - d1) + (d3 - d1), d4 - d2);
+    [
+        four * d0 - five * d2 + d4,
+        s34 - four * s12,
+        d43 + four * d12,
+        d42 + two31,
+        d42 - two31,
+        four * d1 - five * d3 + d5,
+    ]
+}
+
+/// A·g for F(4×4) (6 × 4, rows `[1, x, x², x³]` at x = 0, 1, −1, 2, −2 and the point at
+/// infinity): the even and odd powers summed once, `(g₀ + g₂) ± (g₁ + g₃)` and
+/// `(g₀ + 4g₂) ± 2(g₁ + 4g₃)`.
+#[inline(always)]
+fn a4<T: Float>([g0, g1, g2, g3]: [T; 4]) -> [T; 6] {
+    let (two, four) = (T::from_f64(2.0), T::from_f64(4.0));
+    let (even, odd) = (g0 + g2, g1 + g3);
+    let (even4, odd4) = (g0 + four * g2, two * (g1 + four * g3));
+    [g0, even + odd, even - odd, even4 + odd4, even4 - odd4, g3]
+}
+
+/// Aᵀ·m for F(4×4) (A·g's transpose): with `s = m₁ + m₂`, `d = m₁ − m₂`, `s′ = m₃ + m₄`,
+/// `d′ = m₃ − m₄`, the outputs are `m₀ + s + s′`, `d + 2d′`, `s + 4s′`, `d + 8d′ + m₅`.
+#[inline(always)]
+fn at4<T: Float>([m0, m1, m2, m3, m4, m5]: [T; 6]) -> [T; 4] {
+    let (two, four, eight) = (T::from_f64(2.0), T::from_f64(4.0), T::from_f64(8.0));
+    let (s, d) = (m1 + m2, m1 - m2);
+    let (s2, d2) = (m3 + m4, m3 - m4);
+    [
+        m0 + s + s2,
+        d + two * d2,
+        s + four * s2,
+        d + eight * d2 + m5,
+    ]
+}
+
+/// `O` runs of `len` values of `buf`, the first at `start`, each `stride` after the last.
+fn runs_mut<T, const O: usize>(
+    buf: &mut [T],
+    start: usize,
+    stride: usize,
+    len: usize,
+) -> [&mut [T]; O] {
+    let mut runs = buf[start..].chunks_mut(stride);
+    std::array::from_fn(|_| &mut runs.next().expect("runs_mut: buffer too short")[..len])
 }
 
 /// One 3×3 stride-1 convolution in the Winograd domain: `c_in` planes of `h × w`, zero
@@ -450,27 +537,17 @@ impl Winograd {
             v,
             ..
         } = work;
-        let bt = &self.tile.algebra().bt;
-        self.sandwich(
-            x,
-            images,
-            planes,
-            frame,
-            (bt, self.tile.alpha()),
-            (pixels, flat, tmp),
-            v,
-        );
+        let bufs = (pixels, flat, tmp);
+        match self.tile {
+            Tile::F2 => self.sandwich(x, images, planes, frame, bt2, bufs, v),
+            Tile::F4 => self.sandwich(x, images, planes, frame, bt4, bufs, v),
+        }
     }
 
     /// `dY′[ξ][t] = (A·dY·Aᵀ)[ξ]` for every output tile of `images` images, each a row of
     /// `c_out` channels: laid out `α² × columns × c_out` in `work.m`, the tiles numbered as
     /// `Winograd::input_tiles` numbers them.
     fn grad_tiles<T: Float>(&self, g: &[T], images: usize, work: &mut Work<T>) {
-        let m = self.tile.m();
-        let at = &self.tile.algebra().at;
-        // A (α × m) is Aᵀ read down its columns.
-        let a: [[f64; 6]; 6] =
-            std::array::from_fn(|i| std::array::from_fn(|k| if k < m { at[k][i] } else { 0.0 }));
         let Work {
             pixels,
             flat,
@@ -479,55 +556,54 @@ impl Winograd {
             ..
         } = work;
         let planes = (self.c_out, self.oh, self.ow, 0);
-        let frame = (m * self.th, self.tw);
-        self.sandwich(g, images, planes, frame, (&a, m), (pixels, flat, tmp), dy);
+        let frame = (self.tile.m() * self.th, self.tw);
+        let bufs = (pixels, flat, tmp);
+        match self.tile {
+            Tile::F2 => self.sandwich(g, images, planes, frame, a2, bufs, dy),
+            Tile::F4 => self.sandwich(g, images, planes, frame, a4, bufs, dy),
+        }
     }
 
     /// `C·d·Cᵀ` for every tile `d` of `images` images, the step the input transform (C = Bᵀ,
     /// α × α) and dW's output gradient (C = A, α × m) share, into `out` laid out
     /// `α² × columns × c`. The images are `c` planes of `h × w` with a `border` (`planes`),
     /// laid out by [`interleave`] in a frame of `rows` rows of m residues of `q` pixels
-    /// (`frame`); C's rows have `inputs` entries.
+    /// (`frame`); `c_by` applies C to a column of `I` values and gives its `A = α`.
     ///
-    /// One row of tiles at a time: C down the tiles' `inputs` rows is one pass per row of C
-    /// over whole frame rows (every tile of the row at once), and C across is one pass per ξ
+    /// One row of tiles at a time: C down the tiles' `I` rows is one pass over whole frame
+    /// rows (every tile of the row at once), and C across is one pass per row of that result
     /// over the row's `tw` tiles, because in a row split by column residue mod m the next
     /// tile's column j is the next pixel.
     #[allow(clippy::too_many_arguments)]
-    fn sandwich<T: Float>(
+    fn sandwich<T: Float, const I: usize, const A: usize>(
         &self,
         src: &[T],
         images: usize,
         (c, h, w, border): (usize, usize, usize, usize),
         (rows, q): (usize, usize),
-        (coef, inputs): (&[[f64; 6]; 6], usize),
+        c_by: impl Fn([T; I]) -> [T; A] + Copy,
         (pixels, flat, tmp): (&mut Vec<T>, &mut Vec<T>, &mut Vec<T>),
         out: &mut Vec<T>,
     ) {
-        let (m, alpha, tw) = (self.tile.m(), self.tile.alpha(), self.tw);
+        let (m, tw) = (self.tile.m(), self.tw);
+        debug_assert_eq!(A, self.tile.alpha());
         let n = images * self.tiles();
         let row = m * q * c;
         out.resize(self.products() * n * c, T::ZERO);
-        tmp.resize(alpha * row, T::ZERO);
+        tmp.resize(A * row, T::ZERO);
         for (image, planes) in src.chunks_exact(c * h * w).enumerate() {
             interleave(planes, (h, w), c, (m, rows, q), border, (pixels, flat));
             let pixels: &[T] = pixels;
             for ty in 0..self.th {
-                for k in 0..alpha {
-                    let dst = &mut tmp[k * row..][..row];
-                    combine(dst, &coef[k][..inputs], |i| {
-                        &pixels[(m * ty + i) * row..][..row]
-                    });
-                }
+                let down = std::array::from_fn(|i| &pixels[(m * ty + i) * row..][..row]);
+                map_lanes(runs_mut(tmp, 0, row, row), down, c_by);
                 let t = image * self.tiles() + ty * tw;
-                for k in 0..alpha {
+                for k in 0..A {
                     let down = &tmp[k * row..][..row];
-                    for l in 0..alpha {
-                        let dst = &mut out[((alpha * k + l) * n + t) * c..][..tw * c];
-                        combine(dst, &coef[l][..inputs], |j| {
-                            &down[((j % m) * q + j / m) * c..][..tw * c]
-                        });
-                    }
+                    let across =
+                        std::array::from_fn(|j| &down[((j % m) * q + j / m) * c..][..tw * c]);
+                    let dst = runs_mut(out, (A * k * n + t) * c, n * c, tw * c);
+                    map_lanes(dst, across, c_by);
                 }
             }
         }
@@ -544,37 +620,47 @@ impl Winograd {
         out: &mut [T],
         work: &mut Work<T>,
     ) {
-        let (c, m, alpha, tw) = (self.c_out, self.tile.m(), self.tile.alpha(), self.tw);
-        let at = &self.tile.algebra().at;
+        match self.tile {
+            Tile::F2 => self.output_tiles_by(images, bias, out, work, at2),
+            Tile::F4 => self.output_tiles_by(images, bias, out, work, at4),
+        }
+    }
+
+    /// [`Winograd::output_tiles`] with Aᵀ applied by `at_by` (`A = α` values to `M = m`).
+    fn output_tiles_by<T: Float, const A: usize, const M: usize>(
+        &self,
+        images: usize,
+        bias: Option<&[T]>,
+        out: &mut [T],
+        work: &mut Work<T>,
+        at_by: impl Fn([T; A]) -> [T; M] + Copy,
+    ) {
+        let (c, m, tw) = (self.c_out, M, self.tw);
+        debug_assert_eq!(M, self.tile.m());
         let n = images * self.tiles();
         let (oh, ow, run) = (self.oh, self.ow, tw * c);
-        work.tmp.resize((alpha + m) * m * run, T::ZERO);
+        work.tmp.resize((A + m) * m * run, T::ZERO);
         let Work {
             tmp, m: mm, flat, ..
         } = work;
-        let (tmp, y) = tmp.split_at_mut(alpha * m * run);
+        let (tmp, y) = tmp.split_at_mut(A * m * run);
         let zeros = vec![T::ZERO; c];
         let mm: &[T] = mm;
         for (image, out) in out.chunks_exact_mut(c * oh * ow).enumerate() {
             for ty in 0..self.th {
                 let t = image * self.tiles() + ty * tw;
-                // Aᵀ down each of the α columns of every tile in the row...
-                for a in 0..m {
-                    for j in 0..alpha {
-                        let dst = &mut tmp[(alpha * a + j) * run..][..run];
-                        combine(dst, &at[a][..alpha], |i| {
-                            &mm[((alpha * i + j) * n + t) * c..][..run]
-                        });
-                    }
+                // Aᵀ down each of the α columns of every tile in the row: row a of column j
+                // into tmp[α·a + j]...
+                for j in 0..A {
+                    let down = std::array::from_fn(|i| &mm[((A * i + j) * n + t) * c..][..run]);
+                    map_lanes(runs_mut(tmp, j * run, A * run, run), down, at_by);
                 }
                 // ... then across each of the m rows that gives: y[a][p] holds output pixel
                 // (m·ty + a, m·tx + p) of every tile tx, channels innermost.
                 for a in 0..m {
-                    let rows = &tmp[alpha * a * run..][..alpha * run];
-                    for p in 0..m {
-                        let dst = &mut y[(m * a + p) * run..][..run];
-                        combine(dst, &at[p][..alpha], |j| &rows[j * run..][..run]);
-                    }
+                    let rows = &tmp[A * a * run..][..A * run];
+                    let across = std::array::from_fn(|j| &rows[j * run..][..run]);
+                    map_lanes(runs_mut(y, m * a * run, run, run), across, at_by);
                 }
                 // Into the output planes, the edges cut: the row of tiles' pixels (runs of
                 // c channels, in rows of ow, padded with zero runs to whole groups of 8 for
@@ -608,21 +694,6 @@ impl Winograd {
             }
         }
     }
-}
-
-/// `dst = Σ_k coef[k]·src(k)` over the non-zero coefficients, summed in k's order: one pass
-/// over the channels whatever the number of terms (at most 5 here).
-#[inline(always)]
-fn combine<'a, T: Float + 'a>(dst: &mut [T], coef: &[f64], src: impl Fn(usize) -> &'a [T]) {
-    let mut terms: [(T, &[T]); 6] = [(T::ZERO, &[]); 6];
-    let mut count = 0;
-    for (k, &c) in coef.iter().enumerate() {
-        if c != 0.0 {
-            terms[count] = (T::from_f64(c), src(k));
-            count += 1;
-        }
-    }
-    linear_combination(dst, &terms[..count]);
 }
 
 /// One image's `c` planes of `h × w` (NCHW) in a frame of `rows` rows of `m·q` pixels, with
@@ -864,7 +935,7 @@ mod tests {
     #[test]
     fn f32_stays_within_a_few_ulp_of_the_f64_sum() {
         // Σ|w·x| ≤ 144 below; f32's ε is 1.2e-7, and the inputs were rounded to f32 too.
-        // Measured: 0.1 ε·144 for F(2×2), 1.4 for F(4×4).
+        // Measured: 0.1 ε·144 for F(2×2), 1.5 for F(4×4).
         for (tile, ulps) in [(Tile::F2, 4.0), (Tile::F4, 24.0)] {
             let wg = Winograd::new(tile, 16, 8, 10, 10, 1).unwrap();
             let w = values(8 * 16 * 9, 5);
@@ -934,6 +1005,35 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn factored_transforms_are_the_matrices() {
+        // Each factored form against its matrix, exactly: on small integers every operation
+        // of either is exact in f64. Every unit vector, then a spread of values.
+        fn check<const I: usize, const O: usize>(
+            name: &str,
+            f: fn([f64; I]) -> [f64; O],
+            entry: impl Fn(usize, usize) -> f64,
+        ) {
+            let inputs = (0..I)
+                .map(|u| std::array::from_fn(|i| if i == u { 1.0 } else { 0.0 }))
+                .chain(
+                    (0..20).map(|s| std::array::from_fn(|i| ((i * 7 + s * 13) % 19) as f64 - 9.0)),
+                );
+            for x in inputs {
+                let want: [f64; O] =
+                    std::array::from_fn(|o| (0..I).map(|i| entry(o, i) * x[i]).sum());
+                assert_eq!(f(x), want, "{name} of {x:?}");
+            }
+        }
+        let (f2, f4) = (Tile::F2.algebra(), Tile::F4.algebra());
+        check("F2 Bᵀ", bt2, |o, i| f2.bt[o][i]);
+        check("F2 A", a2, |o, i| f2.at[i][o]);
+        check("F2 Aᵀ", at2, |o, i| f2.at[o][i]);
+        check("F4 Bᵀ", bt4, |o, i| f4.bt[o][i]);
+        check("F4 A", a4, |o, i| f4.at[i][o]);
+        check("F4 Aᵀ", at4, |o, i| f4.at[o][i]);
     }
 
     #[test]

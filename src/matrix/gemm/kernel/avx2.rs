@@ -146,20 +146,26 @@ fn copy_groups_avx2<T: Copy, const W: usize>(
     }
 }
 
-/// [`crate::matrix::combine::linear_combination`] compiled for AVX2: the Winograd transforms'
-/// element-by-element passes, 256 bits at a time (the crate's baseline is SSE2's 128).
-pub fn linear_combination<T: crate::matrix::Float>(
+/// [`crate::matrix::lanes::map_lanes`] compiled for AVX2: the Winograd transforms' passes,
+/// 256 bits at a time (the crate's baseline is SSE2's 128). `f` is inlined into this function,
+/// so its arithmetic is compiled with AVX2 too.
+pub fn map_lanes<T: crate::matrix::Float, const I: usize, const O: usize>(
     _proof: Avx2Fma,
-    dst: &mut [T],
-    terms: &[(T, &[T])],
+    dst: [&mut [T]; O],
+    src: [&[T]; I],
+    f: impl Fn([T; I]) -> [T; O],
 ) {
     // SAFETY: the token proves AVX2; the function itself is safe code (bounds-checked loops).
-    unsafe { linear_combination_avx2(dst, terms) }
+    unsafe { map_lanes_avx2(dst, src, f) }
 }
 
 #[target_feature(enable = "avx2")]
-fn linear_combination_avx2<T: crate::matrix::Float>(dst: &mut [T], terms: &[(T, &[T])]) {
-    crate::matrix::combine::portable(dst, terms)
+fn map_lanes_avx2<T: crate::matrix::Float, const I: usize, const O: usize>(
+    dst: [&mut [T]; O],
+    src: [&[T]; I],
+    f: impl Fn([T; I]) -> [T; O],
+) {
+    crate::matrix::lanes::portable(dst, src, f)
 }
 
 /// `out[p·W + i] = rows[i][p]` for `p < k`, `i < W = rows.len()` (a multiple of 8): the
