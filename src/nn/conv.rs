@@ -31,7 +31,8 @@ use crate::matrix::{Float, MatMut, MatRef, Matrix};
 /// run in the Winograd domain ([`Winograd`]): F(4×4, 3×3) where 4 divides the output's
 /// sides (36 multiply-adds per 4×4 output tile and channel pair where the direct products do
 /// 144), F(2×2, 3×3) elsewhere (16 against 36). DeepConvNet's step on the Zen 3 VM: about
-/// 91–95 → 65–69 ms per step in alternated runs (docs/cnn.md).
+/// 91–95 → 65–69 ms per step in alternated runs, 56–57 with the transforms factored
+/// (docs/cnn.md).
 ///
 /// `W` is PyTorch's `[out, in, kh, kw]` weight viewed as `c_out × c_in·kh·kw`, so checkpoints
 /// store it as it is. One image at a time, because the product's rows (`c_out` × `oh·ow`) are
