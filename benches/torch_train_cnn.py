@@ -13,7 +13,8 @@ Usage (in a virtualenv with torch and numpy; scratchnet itself never depends on 
                 W ~ N(0, 0.01²), biases 0 (the book's weight_init_std = 0.01)
     deep-cnn    conv 16, 16 (3×3, pad 1) → pool → conv 32 (pad 1), 32 (pad 2) → pool →
                 conv 64, 64 (pad 1) → pool → affine 50 → relu → dropout 0.5 → affine 10 →
-                dropout 0.5; every conv followed by relu; He init, biases 0
+                dropout 0.5; every conv followed by relu; He init, biases 0; dropout is
+                PyTorch's nn.Dropout unless --dropout book (the book's form, as scratchnet)
 Both: Adam lr 0.001, batch 100, shuffled epochs.
 
 Prints one JSON line: net, threads, epochs, train_seconds, test_acc.
@@ -31,8 +32,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_train import find, load_idx  # noqa: E402
 
 
-def build(net, torch):
+def build(net, torch, book_dropout=False):
     nn = torch.nn
+
+    class BookDropout(nn.Module):
+        """The textbook's (and scratchnet's) non-inverted dropout: training zeroes with
+        probability p and does not rescale, evaluation scales by 1 - p. nn.Dropout instead
+        scales the kept values by 1 / (1 - p) in training and passes them through in eval."""
+
+        def __init__(self, p):
+            super().__init__()
+            self.p = p
+
+        def forward(self, x):
+            if self.training:
+                return x * (torch.rand_like(x) >= self.p)
+            return x * (1 - self.p)
+
+    dropout = BookDropout if book_dropout else nn.Dropout
     if net == "simple-cnn":
         model = nn.Sequential(
             nn.Conv2d(1, 30, 5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
@@ -49,8 +66,8 @@ def build(net, torch):
         if i % 2 == 1:
             layers.append(nn.MaxPool2d(2, 2))
         c_in = c_out
-    layers += [nn.Flatten(), nn.Linear(64 * 4 * 4, 50), nn.ReLU(), nn.Dropout(0.5),
-               nn.Linear(50, 10), nn.Dropout(0.5)]
+    layers += [nn.Flatten(), nn.Linear(64 * 4 * 4, 50), nn.ReLU(), dropout(0.5),
+               nn.Linear(50, 10), dropout(0.5)]
     model = nn.Sequential(*layers)
     for m in model:
         if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -67,6 +84,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--data", default="../shared/datasets/mnist")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--dropout", choices=["inverted", "book"], default="inverted",
+                    help="deep-cnn's dropout: PyTorch's nn.Dropout (inverted, the default) or "
+                         "the book's non-inverted form, which scratchnet implements")
     args = ap.parse_args()
     import torch
 
@@ -80,7 +100,7 @@ def main():
                               .reshape(10000, 1, 28, 28).astype(np.float32) / 255)
     t_test = torch.from_numpy(load_idx(find(args.data, "t10k-labels-idx1-ubyte")).astype(np.int64))
 
-    model = build(args.net, torch)
+    model = build(args.net, torch, args.dropout == "book")
     opt = torch.optim.Adam(model.parameters(), lr=0.001)
     loss_fn = torch.nn.CrossEntropyLoss()
     model.train()
