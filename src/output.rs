@@ -16,7 +16,7 @@
 //! nor an output and an input — may be one file, compared by identity (device and inode) or by
 //! canonical path, so `./x`, `x` and a link to `x` are one file.
 //!
-//! Standard output itself goes through [`print`]: a reader that goes away (`| head`) is the
+//! Standard output itself goes through [`print()`]: a reader that goes away (`| head`) is the
 //! reader's choice, so printing stops quietly and the run goes on to write its files; any other
 //! failure (`> /dev/full`) is remembered and reported once, as one error line, at the end.
 
@@ -351,7 +351,7 @@ pub fn stdout_error() -> Option<Error> {
     })
 }
 
-/// `println!` through [`print`]: a closed pipe ends printing, not the run.
+/// `println!` through [`print()`](fn@crate::output::print): a closed pipe ends printing, not the run.
 #[macro_export]
 macro_rules! outln {
     () => { $crate::output::print(format_args!("\n")) };
@@ -361,7 +361,7 @@ macro_rules! outln {
     }};
 }
 
-/// `print!` through [`print`].
+/// `print!` through [`print()`](fn@crate::output::print).
 #[macro_export]
 macro_rules! out {
     ($($arg:tt)*) => { $crate::output::print(format_args!($($arg)*)) };

@@ -59,8 +59,8 @@ pub struct TrainArgs {
     pub net: Option<String>,
     /// Any stack of layers, comma-separated; the output affine layer is added for the
     /// dataset's classes, and a flatten before the first affine layer after an image.
-    /// Items: conv:FILTERS:KHxKW[:sSTRIDE][:pPAD] (e.g. conv:30:5x5, conv:16:3x3:s1:p1),
-    /// maxpool:SIZE[:sSTRIDE][:pPAD], avgpool:SIZE[:sSTRIDE][:pPAD], affine:UNITS, relu,
+    /// Items: `conv:FILTERS:KHxKW[:sSTRIDE][:pPAD]` (e.g. conv:30:5x5, conv:16:3x3:s1:p1),
+    /// `maxpool:SIZE[:sSTRIDE][:pPAD]`, `avgpool:SIZE[:sSTRIDE][:pPAD]`, affine:UNITS, relu,
     /// sigmoid, tanh, dropout:P, batchnorm, flatten.
     /// Example: conv:30:5x5,relu,maxpool:2,affine:100,relu.
     #[arg(long, value_name = "SPEC")]
