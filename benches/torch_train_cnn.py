@@ -15,7 +15,7 @@ Usage (in a virtualenv with torch and numpy; scratchnet itself never depends on 
                 conv 64, 64 (pad 1) → pool → affine 50 → relu → dropout 0.5 → affine 10 →
                 dropout 0.5; every conv followed by relu; He init, biases 0; dropout is
                 PyTorch's nn.Dropout unless --dropout book (the book's form, as scratchnet)
-Both: Adam lr 0.001, batch 100, shuffled epochs.
+Both: Adam lr 0.001 (torch.optim.Adam unless --adam book), batch 100, shuffled epochs.
 
 Prints one JSON line: net, threads, epochs, train_seconds, test_acc.
 """
@@ -77,6 +77,34 @@ def build(net, torch, book_dropout=False):
     return model
 
 
+def book_adam(torch, params, lr=0.001, beta1=0.9, beta2=0.999):
+    """The book's Adam (and scratchnet's): lr_t = lr·√(1 − β2ᵗ)/(1 − β1ᵗ),
+    p −= lr_t·m / (√v + 1e-7), i.e. the 1e-7 added to the uncorrected √v, where
+    torch.optim.Adam adds 1e-8 to the bias-corrected one."""
+
+    class BookAdam(torch.optim.Optimizer):
+        def __init__(self):
+            super().__init__(params, {})
+            self.t = 0
+
+        @torch.no_grad()
+        def step(self):
+            self.t += 1
+            lr_t = lr * (1 - beta2 ** self.t) ** 0.5 / (1 - beta1 ** self.t)
+            for group in self.param_groups:
+                for p in group["params"]:
+                    state = self.state[p]
+                    if not state:
+                        state["m"] = torch.zeros_like(p)
+                        state["v"] = torch.zeros_like(p)
+                    m, v, g = state["m"], state["v"], p.grad
+                    m.add_(g - m, alpha=1 - beta1)
+                    v.add_(g * g - v, alpha=1 - beta2)
+                    p.sub_(lr_t * m / (v.sqrt() + 1e-7))
+
+    return BookAdam()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--net", choices=["simple-cnn", "deep-cnn"], required=True)
@@ -84,6 +112,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--data", default="../shared/datasets/mnist")
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--adam", choices=["torch", "book"], default="torch",
+                    help="torch.optim.Adam (the default) or the book's form of Adam, which "
+                         "scratchnet implements (see book_adam)")
     ap.add_argument("--dropout", choices=["inverted", "book"], default="inverted",
                     help="deep-cnn's dropout: PyTorch's nn.Dropout (inverted, the default) or "
                          "the book's non-inverted form, which scratchnet implements")
@@ -101,7 +132,10 @@ def main():
     t_test = torch.from_numpy(load_idx(find(args.data, "t10k-labels-idx1-ubyte")).astype(np.int64))
 
     model = build(args.net, torch, args.dropout == "book")
-    opt = torch.optim.Adam(model.parameters(), lr=0.001)
+    if args.adam == "book":
+        opt = book_adam(torch, model.parameters())
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=0.001)
     loss_fn = torch.nn.CrossEntropyLoss()
     model.train()
     start = time.perf_counter()
