@@ -677,13 +677,7 @@ impl Winograd {
                 pixels.resize(pixels.len().next_multiple_of(8), &zeros[..]);
                 let width = pixels.len();
                 flat.resize(c * width, T::ZERO);
-                if !T::pack_rows_simd(&pixels, c, flat) {
-                    for (co, line) in flat.chunks_exact_mut(width).enumerate() {
-                        for (d, pixel) in line.iter_mut().zip(&pixels) {
-                            *d = pixel[co];
-                        }
-                    }
-                }
+                transpose_rows(&pixels, c, flat);
                 for (co, plane) in out.chunks_exact_mut(oh * ow).enumerate() {
                     let b = bias.map_or(T::ZERO, |b| b[co]);
                     let src = &flat[co * width..][..lines * ow];
@@ -727,19 +721,26 @@ fn interleave<T: Float>(
     }
     flat.resize(h * w * c, T::ZERO);
     let channels: Vec<&[T]> = planes.chunks_exact(h * w).collect();
-    if !T::pack_rows_simd(&channels, h * w, flat) {
-        for (p, pixel) in flat.chunks_exact_mut(c).enumerate() {
-            for (d, plane) in pixel.iter_mut().zip(&channels) {
-                *d = plane[p];
-            }
-        }
-    }
+    transpose_rows(&channels, h * w, flat);
     for y in 0..h {
         let row = (border + y) * m * q;
         for x in 0..w {
             let px = border + x;
             let dst = &mut pixels[(row + (px % m) * q + px / m) * c..][..c];
             dst.copy_from_slice(&flat[(y * w + x) * c..][..c]);
+        }
+    }
+}
+
+/// `out[p·W + i] = rows[i][p]` for `p < k`, `i < W = rows.len()`: the GEMM packing's SIMD
+/// transpose where the type and CPU have it, value by value otherwise. The layout changes on
+/// either side of the transforms (NCHW to channels innermost and back) are this.
+fn transpose_rows<T: Float>(rows: &[&[T]], k: usize, out: &mut [T]) {
+    if !T::pack_rows_simd(rows, k, out) {
+        for (p, group) in out.chunks_exact_mut(rows.len()).take(k).enumerate() {
+            for (d, row) in group.iter_mut().zip(rows) {
+                *d = row[p];
+            }
         }
     }
 }
