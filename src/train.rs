@@ -139,11 +139,14 @@ impl LossTrace {
 /// What the trainer reports while it runs.
 #[derive(Debug)]
 pub enum Event<'a> {
-    /// After each iteration: (iterations done, total, this batch's loss).
+    /// After each iteration: (iterations done, total, this batch's loss), the batch's sample
+    /// indices and the dropout layers' masks of its forward pass (true = kept, layer order).
     Step {
         iteration: usize,
         total: usize,
         loss: f64,
+        batch: &'a [usize],
+        dropout: &'a [&'a [bool]],
     },
     /// After each epoch's evaluation.
     Epoch(&'a EpochRecord),
@@ -517,10 +520,13 @@ impl<T: Float, F: FnMut(Event<'_>)> Steps<'_, T, F> {
             state.history.final_loss = loss;
             state.history.losses.push(state.iteration, loss);
             state.history.iterations = state.iteration;
+            let dropout: Vec<&[bool]> = net.dropout_masks().collect();
             (self.on_event)(Event::Step {
                 iteration: state.iteration,
                 total: self.total,
                 loss,
+                batch: self.batch_idx,
+                dropout: &dropout,
             });
             if state.iteration.is_multiple_of(ipe)
                 || state.iteration == self.total

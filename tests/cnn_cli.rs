@@ -383,3 +383,142 @@ fn simple_cnn_runs_on_cifar10_in_colour_and_in_grey() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn trace_records_the_start_every_batch_and_every_dropout_mask() {
+    let dir = temp_dir("cnn-trace");
+    let data = dir.join("mnist");
+    write_tiny_mnist(&data);
+    let trace = dir.join("trace");
+    let (steps, batch, units) = (4, 2, 6);
+    let train = |extra: &[&str], json: &Path| {
+        let mut cmd = scratchnet();
+        cmd.args([
+            "train",
+            "--data-dir",
+            s(&data),
+            "--iters",
+            &steps.to_string(),
+        ])
+        .args(["--quiet", "--summary-json", s(json)])
+        .args(extra);
+        stdout_of(&mut cmd);
+        summary(json)
+    };
+    let layers = format!("{LAYERS},dropout:0.5");
+    let traced = train(
+        &[
+            "--dataset",
+            "mnist",
+            "--batch",
+            &batch.to_string(),
+            "--layers",
+            &layers,
+            "--trace",
+            s(&trace),
+        ],
+        &dir.join("traced.json"),
+    );
+
+    // One row per step: its number, its loss to the last bit, the batch's sample indices.
+    let csv = std::fs::read_to_string(trace.join("steps.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "step,loss,batch");
+    assert_eq!(rows.len(), steps + 1);
+    for (k, row) in rows[1..].iter().enumerate() {
+        let fields: Vec<&str> = row.split(',').collect();
+        assert_eq!(fields[0], (k + 1).to_string());
+        let loss: f64 = fields[1].parse().unwrap();
+        assert!(loss.is_finite() && loss > 0.0, "{row}");
+        let indices: Vec<usize> = fields[2].split(' ').map(|i| i.parse().unwrap()).collect();
+        assert_eq!(indices.len(), batch);
+        assert!(indices.iter().all(|&i| i < 6), "{row}");
+    }
+    let last: f64 = rows[steps].split(',').nth(1).unwrap().parse().unwrap();
+    assert_eq!(last, traced["final_loss"].as_f64().unwrap());
+    // Three batches of two cover the six images once per epoch: an epoch's indices are a
+    // permutation of them.
+    let mut epoch: Vec<usize> = rows[1..4]
+        .iter()
+        .flat_map(|r| r.split(',').nth(2).unwrap().split(' '))
+        .map(|i| i.parse().unwrap())
+        .collect();
+    epoch.sort_unstable();
+    assert_eq!(epoch, [0, 1, 2, 3, 4, 5]);
+
+    // A byte per unit of the dropout layer per sample per step, kept or not, both occurring.
+    let masks = std::fs::read(trace.join("masks.bin")).unwrap();
+    assert_eq!(masks.len(), steps * batch * units);
+    assert!(masks.iter().all(|&m| m <= 1));
+    assert!(masks.contains(&0) && masks.contains(&1));
+
+    // init.safetensors is the run before its first step: resumed, it retraces the same run.
+    let resumed = train(
+        &["--resume", s(&trace.join("init.safetensors"))],
+        &dir.join("resumed.json"),
+    );
+    assert_eq!(resumed["final_loss"], traced["final_loss"]);
+
+    // A trace starts at the first step, so it cannot continue a saved run (clap's usage error).
+    let out = scratchnet()
+        .args(["train", "--data-dir", s(&data)])
+        .args(["--resume", s(&trace.join("init.safetensors"))])
+        .args(["--trace", s(&dir.join("again"))])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    assert!(!dir.join("again").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn scratchnet_winograd_0_runs_the_conv_layers_on_the_direct_lowering() {
+    // Two 3×3 layers on 12×12 images; the second has 16 input channels, so it runs in the
+    // Winograd domain (F(4×4)) unless SCRATCHNET_WINOGRAD=0. In f64 the two sum the same
+    // products differently, so the losses differ in their last bits, and each is reproducible.
+    let dir = temp_dir("cnn-winograd-env");
+    let data = dir.join("mnist");
+    std::fs::create_dir_all(&data).unwrap();
+    let w = |name: &str, bytes: Vec<u8>| std::fs::write(data.join(name), bytes).unwrap();
+    w(
+        "train-images-idx3-ubyte",
+        common::idx_images(6, 12, 12, |i| (i * 37 % 256) as u8),
+    );
+    w(
+        "train-labels-idx1-ubyte",
+        common::idx_labels(&[0, 1, 2, 3, 4, 9]),
+    );
+    w(
+        "t10k-images-idx3-ubyte",
+        common::idx_images(2, 12, 12, |i| (i * 11 % 256) as u8),
+    );
+    w("t10k-labels-idx1-ubyte", common::idx_labels(&[5, 6]));
+    let run = |env: Option<&str>, tag: &str| {
+        let json = dir.join(format!("{tag}.json"));
+        let mut cmd = scratchnet();
+        if let Some(v) = env {
+            cmd.env("SCRATCHNET_WINOGRAD", v);
+        }
+        cmd.args(["train", "--dataset", "mnist", "--data-dir", s(&data)])
+            .args(["--layers", "conv:16:3x3:p1,relu,conv:4:3x3:p1,relu"])
+            .args(["--batch", "3", "--iters", "4", "--precision", "f64"])
+            .args(["--quiet", "--summary-json", s(&json)]);
+        stdout_of(&mut cmd);
+        summary(&json)["final_loss"].as_f64().unwrap()
+    };
+    let winograd = run(None, "winograd");
+    let direct = run(Some("0"), "direct");
+    assert_eq!(run(Some("0"), "direct-again"), direct);
+    assert_eq!(run(Some("1"), "other-values-keep-it"), winograd);
+    assert!(
+        winograd != direct,
+        "the variable changed nothing: {winograd}"
+    );
+    assert!(
+        (winograd - direct).abs() < 1e-9 * direct.abs(),
+        "{winograd} vs {direct}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -8,6 +8,7 @@ pub mod descend;
 pub mod gradcheck;
 pub mod model;
 pub mod playground;
+pub mod trace;
 pub mod train;
 
 use std::io::IsTerminal;

@@ -12,6 +12,7 @@ use crate::checkpoint;
 pub use crate::cli::Precision;
 use crate::cli::datasets::{load_dataset, offline};
 use crate::cli::progress_bar;
+use crate::cli::trace::Trace;
 use crate::data::{Dataset, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
 use crate::matrix::Float;
@@ -151,6 +152,12 @@ pub struct TrainCmd {
         "optimizer", "lr", "batch", "sampling", "seed", "grayscale", "noise",
     ])]
     pub resume: Option<PathBuf>,
+    /// Record the run step by step in DIR (created if missing), for replaying it in another
+    /// framework: init.safetensors (the weights before the first step), steps.csv (each
+    /// step's loss and batch indices) and masks.bin (each dropout mask, a byte per unit).
+    /// See benches/torch_train_cnn.py --replay.
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    pub trace: Option<PathBuf>,
     /// No progress bar and no table: only errors (and the files asked for).
     #[arg(long)]
     pub quiet: bool,
@@ -347,6 +354,13 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
     if let Some(r) = &cmd.resume {
         inputs.push(Named::new("--resume", r));
     }
+    let trace_files = match &cmd.trace {
+        Some(dir) => {
+            Trace::create_dir(dir)?;
+            Trace::paths(dir).to_vec()
+        }
+        None => Vec::new(),
+    };
     let outputs: Vec<Named<'_>> = [
         ("--save", &cmd.save),
         ("--log", &cmd.log),
@@ -356,6 +370,7 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
     ]
     .into_iter()
     .filter_map(|(flag, p)| p.as_deref().map(|p| Named::new(flag, p)))
+    .chain(trace_files.iter().map(|p| Named::new("--trace", p)))
     .collect();
     output::check_outputs(&outputs, &inputs, &[("--save", "--resume")])?;
     if cmd.resume.is_none() {
@@ -426,10 +441,21 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
         "{bar:30} {pos}/{len} it  loss {msg}  {per_sec} [{elapsed}<{eta}]",
     );
     let quiet = cmd.quiet;
+    let mut trace = match &cmd.trace {
+        Some(dir) => Some(Trace::start(dir, &mut session)?),
+        None => None,
+    };
     let on_event = |ev: Event<'_>| match ev {
         Event::Step {
-            iteration, loss, ..
+            iteration,
+            loss,
+            batch,
+            dropout,
+            ..
         } => {
+            if let Some(t) = trace.as_mut() {
+                t.record(iteration, loss, batch, dropout);
+            }
             if iteration % 10 == 0 {
                 bar.set_position(iteration as u64);
                 bar.set_message(format!("{loss:.4}"));
@@ -459,7 +485,12 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
     let seconds_before = session.state.history.train_seconds;
     let outcome = session.run(cmd.save_every, &signals.stop, on_event, |s| {
         save.map_or(Ok(()), |p| s.save(p))
-    })?;
+    });
+    // A trace is written however the run ended: a diverged run's is the one worth replaying.
+    if let Some(t) = trace {
+        t.finish()?;
+    }
+    let outcome = outcome?;
     bar.finish_and_clear();
     if cmd.profile {
         let seconds = session.state.history.train_seconds - seconds_before;

@@ -1,5 +1,7 @@
 //! Convolution (`nn.Conv2d`) as the book's chapter 7 builds it: im2col, then one GEMM.
 
+use std::sync::OnceLock;
+
 use super::im2col::{Window, col2im, im2col};
 use super::shifted::{self, Shifted};
 use super::winograd::{self, Winograd};
@@ -321,7 +323,7 @@ impl<T: Float> Conv2d<T> {
         let c_out = w.rows();
         assert_eq!(w.cols(), win.col_rows(), "Conv2d: weight shape");
         let shifted = Shifted::new(&win, c_out);
-        let [wino, wino_dx] = winograd_plans(&win, c_out, shifted.is_some(), WINOGRAD_MIN_DEPTH);
+        let [wino, wino_dx] = winograd_plans(&win, c_out, shifted.is_some(), winograd_depth());
         Conv2d {
             win,
             c_out,
@@ -395,6 +397,23 @@ impl<T: Float> Conv2d<T> {
 /// lowering, and the whole step 65–68 ms against 71–74; with the earlier per-plane transforms
 /// depth 16 had been slower (8.0 against 7.2–7.6 ms forward), and the threshold 32.
 pub const WINOGRAD_MIN_DEPTH: usize = 16;
+
+/// The environment variable that turns the Winograd domain off: `0` runs every conv layer on
+/// its direct lowering (shifted or im2col), which sums the products a direct convolution
+/// sums. Slower, but the way to compare a run step by step with another framework: the
+/// Winograd transforms give tiny residues (about ε times the tile's values) where a direct
+/// convolution gives exactly zero, and at a ReLU that is the difference between passing a
+/// gradient and not (see docs/cnn.md, "The same function as PyTorch").
+pub const WINOGRAD_ENV: &str = "SCRATCHNET_WINOGRAD";
+
+/// [`WINOGRAD_MIN_DEPTH`], or no depth at all where [`WINOGRAD_ENV`] is `0`; read once.
+fn winograd_depth() -> usize {
+    static DEPTH: OnceLock<usize> = OnceLock::new();
+    *DEPTH.get_or_init(|| match std::env::var(WINOGRAD_ENV).as_deref() {
+        Ok("0") => usize::MAX,
+        _ => WINOGRAD_MIN_DEPTH,
+    })
+}
 
 /// The Winograd plans of a layer, where it is 3×3 with stride 1 and `shifted` (the layer has a
 /// shifted lowering, so its padding is at most 2 and dx, the transposed convolution with the

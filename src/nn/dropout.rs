@@ -68,6 +68,10 @@ impl<T: Float> Layer<T> for Dropout {
         Some(&mut self.calls)
     }
 
+    fn dropout_mask(&self) -> Option<&[bool]> {
+        Some(&self.mask)
+    }
+
     fn backward(
         &mut self,
         _x: &Matrix<T>,

@@ -125,4 +125,11 @@ pub trait Layer<T: Float>: Send {
     fn rng_calls(&mut self) -> Option<&mut u64> {
         None
     }
+
+    /// Which units the last train-mode forward pass kept (true) and dropped, for layers that
+    /// drop units at random (dropout): what a step-by-step trace records, so another framework
+    /// can replay the run with the same masks.
+    fn dropout_mask(&self) -> Option<&[bool]> {
+        None
+    }
 }

@@ -614,6 +614,11 @@ impl<T: Float> Network<T> {
         }
     }
 
+    /// The dropout layers' masks from the last train-mode pass (true = kept), in layer order.
+    pub fn dropout_masks(&self) -> impl Iterator<Item = &[bool]> {
+        self.layers.iter().filter_map(|layer| layer.dropout_mask())
+    }
+
     /// Total number of learnable values.
     pub fn param_count(&mut self) -> usize {
         let mut n = 0;
