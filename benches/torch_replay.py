@@ -84,6 +84,9 @@ def main():
     ap.add_argument("--data", default="../shared/datasets/mnist",
                     help="the folder with the dataset's IDX files")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--compare", metavar="CHECKPOINT",
+                    help="the run's end as `train --trace DIR --save CHECKPOINT` saved it: "
+                         "print each tensor's largest difference from PyTorch's")
     args = ap.parse_args()
     import torch
     from safetensors import safe_open
@@ -155,6 +158,12 @@ def main():
     if cursor[0] != masks.size:
         fail(f"masks.bin holds {masks.size - cursor[0]} bytes more than the run's dropout layers used")
 
+    differences = {}
+    if args.compare:
+        end = load_file(args.compare)
+        for name, p in model.state_dict().items():
+            differences[name] = (p - end[name].to(dtype)).abs().max().item()
+            print(f"{name:12s} largest |scratchnet - torch| {differences[name]:.3e}", file=sys.stderr)
     model.eval()
     with torch.no_grad():
         correct = sum((model(x_test[p:p + 1000]).argmax(1) == t_test[p:p + 1000]).sum().item()
@@ -169,6 +178,7 @@ def main():
         "mean_loss_last_100": {"scratchnet": sum(ours_all[-last:]) / last,
                                "torch": sum(theirs_all[-last:]) / last},
         "torch_test_acc": correct / 10000,
+        **({"largest_parameter_difference": differences} if differences else {}),
     }))
 
 
