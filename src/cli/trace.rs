@@ -13,8 +13,8 @@
 //! - `masks.bin`: for each step, each dropout layer's mask in layer order, one byte per unit
 //!   (1 = kept), row-major N × units — the bytes a replay multiplies by.
 //!
-//! `benches/torch_train_cnn.py --replay DIR` replays one with PyTorch; docs/cnn.md shows what
-//! that found.
+//! `benches/torch_replay.py DIR` replays one in PyTorch; docs/cnn.md ("The same function as
+//! PyTorch") shows what that found.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -42,7 +42,7 @@ impl Trace {
         FILES.map(|name| dir.join(name))
     }
 
-    /// Creates `dir` if needed and writes the session's starting point into it.
+    /// Writes the session's starting point into `dir` (made by [`Trace::create_dir`]).
     pub fn start<T: Float>(dir: &Path, session: &mut Session<T>) -> Result<Trace> {
         let [init, ..] = Trace::paths(dir);
         session.save(&init)?;

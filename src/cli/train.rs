@@ -155,7 +155,7 @@ pub struct TrainCmd {
     /// Record the run step by step in DIR (created if missing), for replaying it in another
     /// framework: init.safetensors (the weights before the first step), steps.csv (each
     /// step's loss and batch indices) and masks.bin (each dropout mask, a byte per unit).
-    /// See benches/torch_train_cnn.py --replay.
+    /// benches/torch_replay.py replays one in PyTorch.
     #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     pub trace: Option<PathBuf>,
     /// No progress bar and no table: only errors (and the files asked for).
@@ -441,6 +441,20 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
         "{bar:30} {pos}/{len} it  loss {msg}  {per_sec} [{elapsed}<{eta}]",
     );
     let quiet = cmd.quiet;
+    let save = cmd.save.as_deref();
+    if cmd.profile {
+        session.net.enable_profile();
+    }
+    let filters_before = match &cmd.plot_filters {
+        None => None,
+        Some(_) => Some(first_filters(&mut session.net).ok_or_else(|| {
+            Error::Config(
+                "--plot-filters draws a conv layer's filters, and this network has none (use \
+                 --net simple-cnn, --net deep-cnn or --layers conv:...)"
+                    .into(),
+            )
+        })?),
+    };
     let mut trace = match &cmd.trace {
         Some(dir) => Some(Trace::start(dir, &mut session)?),
         None => None,
@@ -466,20 +480,6 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
                 bar.suspend(|| outln!("{}", training::row_line(r)));
             }
         }
-    };
-    let save = cmd.save.as_deref();
-    if cmd.profile {
-        session.net.enable_profile();
-    }
-    let filters_before = match &cmd.plot_filters {
-        None => None,
-        Some(_) => Some(first_filters(&mut session.net).ok_or_else(|| {
-            Error::Config(
-                "--plot-filters draws a conv layer's filters, and this network has none (use \
-                 --net simple-cnn, --net deep-cnn or --layers conv:...)"
-                    .into(),
-            )
-        })?),
     };
     let iteration_before = session.state.iteration;
     let seconds_before = session.state.history.train_seconds;
