@@ -146,10 +146,38 @@ pub enum Event<'a> {
         total: usize,
         loss: f64,
         batch: &'a [usize],
-        dropout: &'a [&'a [bool]],
+        dropout: DropoutMasks<'a>,
     },
     /// After each epoch's evaluation.
     Epoch(&'a EpochRecord),
+}
+
+/// The dropout layers' masks of a step's forward pass (true = kept), visited in layer order
+/// rather than collected: every step is reported, and most listeners never look at them.
+#[derive(Clone, Copy)]
+pub struct DropoutMasks<'a>(&'a VisitMasks<'a>);
+
+/// A visitor of masks: calls its argument on each, in layer order.
+pub type VisitMasks<'a> = dyn Fn(&mut dyn FnMut(&[bool])) + 'a;
+
+impl<'a> DropoutMasks<'a> {
+    /// Masks given by `visit`, which calls its argument on each in layer order.
+    pub fn new(visit: &'a VisitMasks<'a>) -> Self {
+        DropoutMasks(visit)
+    }
+
+    /// Calls `f` on each mask, in layer order.
+    pub fn for_each(&self, mut f: impl FnMut(&[bool])) {
+        (self.0)(&mut f)
+    }
+}
+
+impl std::fmt::Debug for DropoutMasks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut lens = Vec::new();
+        self.for_each(|mask| lens.push(mask.len()));
+        f.debug_tuple("DropoutMasks").field(&lens).finish()
+    }
 }
 
 /// A dataset converted to the training precision.
@@ -520,13 +548,13 @@ impl<T: Float, F: FnMut(Event<'_>)> Steps<'_, T, F> {
             state.history.final_loss = loss;
             state.history.losses.push(state.iteration, loss);
             state.history.iterations = state.iteration;
-            let dropout: Vec<&[bool]> = net.dropout_masks().collect();
+            let masks = |f: &mut dyn FnMut(&[bool])| net.dropout_masks().for_each(f);
             (self.on_event)(Event::Step {
                 iteration: state.iteration,
                 total: self.total,
                 loss,
                 batch: self.batch_idx,
-                dropout: &dropout,
+                dropout: DropoutMasks::new(&masks),
             });
             if state.iteration.is_multiple_of(ipe)
                 || state.iteration == self.total

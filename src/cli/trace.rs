@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::matrix::Float;
 use crate::output::write_output;
 use crate::session::Session;
+use crate::train::DropoutMasks;
 
 /// The trace's files, in the order a reader needs them.
 pub const FILES: [&str; 3] = ["init.safetensors", "steps.csv", "masks.bin"];
@@ -64,16 +65,14 @@ impl Trace {
     }
 
     /// Records one step.
-    pub fn record(&mut self, step: usize, loss: f64, batch: &[usize], dropout: &[&[bool]]) {
+    pub fn record(&mut self, step: usize, loss: f64, batch: &[usize], dropout: DropoutMasks<'_>) {
         let _ = write!(self.steps, "{step},{loss:?},");
         for (k, i) in batch.iter().enumerate() {
             let sep = if k == 0 { "" } else { " " };
             let _ = write!(self.steps, "{sep}{i}");
         }
         self.steps.push('\n');
-        for mask in dropout {
-            self.masks.extend(mask.iter().map(|&kept| u8::from(kept)));
-        }
+        dropout.for_each(|mask| self.masks.extend(mask.iter().map(|&kept| u8::from(kept))));
     }
 
     /// Writes the steps and masks recorded.
@@ -96,13 +95,10 @@ mod tests {
             masks: Vec::new(),
         };
         let loss = 0.1 + 0.2;
-        t.record(
-            1,
-            loss,
-            &[5, 0, 59999],
-            &[&[true, false], &[false, false, true]],
-        );
-        t.record(2, 2.5, &[7], &[]);
+        let two: [&[bool]; 2] = [&[true, false], &[false, false, true]];
+        let visit_two = |f: &mut dyn FnMut(&[bool])| two.iter().for_each(|m| f(m));
+        t.record(1, loss, &[5, 0, 59999], DropoutMasks::new(&visit_two));
+        t.record(2, 2.5, &[7], DropoutMasks::new(&|_| {}));
         assert_eq!(t.steps, format!("1,{loss:?},5 0 59999\n2,2.5,7\n"));
         let read: f64 = t.steps.split(',').nth(1).unwrap().parse().unwrap();
         assert_eq!(read.to_bits(), loss.to_bits());
