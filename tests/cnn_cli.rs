@@ -480,21 +480,7 @@ fn scratchnet_winograd_0_runs_the_conv_layers_on_the_direct_lowering() {
     // products differently, so the losses differ in their last bits, and each is reproducible.
     let dir = temp_dir("cnn-winograd-env");
     let data = dir.join("mnist");
-    std::fs::create_dir_all(&data).unwrap();
-    let w = |name: &str, bytes: Vec<u8>| std::fs::write(data.join(name), bytes).unwrap();
-    w(
-        "train-images-idx3-ubyte",
-        common::idx_images(6, 12, 12, |i| (i * 37 % 256) as u8),
-    );
-    w(
-        "train-labels-idx1-ubyte",
-        common::idx_labels(&[0, 1, 2, 3, 4, 9]),
-    );
-    w(
-        "t10k-images-idx3-ubyte",
-        common::idx_images(2, 12, 12, |i| (i * 11 % 256) as u8),
-    );
-    w("t10k-labels-idx1-ubyte", common::idx_labels(&[5, 6]));
+    common::write_small_mnist(&data, 12, 12);
     let run = |env: Option<&str>, tag: &str| {
         let json = dir.join(format!("{tag}.json"));
         let mut cmd = scratchnet();

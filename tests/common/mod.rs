@@ -69,21 +69,26 @@ pub fn gz(bytes: &[u8]) -> Vec<u8> {
 
 /// A tiny MNIST-format dataset: 6 train and 4 test 3×2 images; train files gzipped.
 pub fn write_tiny_mnist(dir: &Path) {
+    write_small_mnist(dir, 3, 2);
+}
+
+/// An MNIST-format dataset of 6 train and 4 test `h`×`w` images; train files gzipped.
+pub fn write_small_mnist(dir: &Path, h: u32, w: u32) {
     std::fs::create_dir_all(dir).unwrap();
-    let w = |name: &str, bytes: Vec<u8>| std::fs::write(dir.join(name), bytes).unwrap();
-    w(
+    let write = |name: &str, bytes: Vec<u8>| std::fs::write(dir.join(name), bytes).unwrap();
+    write(
         "train-images-idx3-ubyte.gz",
-        gz(&idx_images(6, 3, 2, |i| (i * 7 % 256) as u8)),
+        gz(&idx_images(6, h, w, |i| (i * 7 % 256) as u8)),
     );
-    w(
+    write(
         "train-labels-idx1-ubyte.gz",
         gz(&idx_labels(&[0, 1, 2, 3, 4, 9])),
     );
-    w(
+    write(
         "t10k-images-idx3-ubyte",
-        idx_images(4, 3, 2, |i| (255 - i) as u8),
+        idx_images(4, h, w, |i| (255 - i % 256) as u8),
     );
-    w("t10k-labels-idx1-ubyte", idx_labels(&[5, 6, 7, 8]));
+    write("t10k-labels-idx1-ubyte", idx_labels(&[5, 6, 7, 8]));
 }
 
 /// One CIFAR-10 record whose three colour planes are flat `r`, `g`, `b`.
