@@ -474,10 +474,13 @@ fn trace_records_the_start_every_batch_and_every_dropout_mask() {
 }
 
 #[test]
-fn scratchnet_winograd_0_runs_the_conv_layers_on_the_direct_lowering() {
+fn scratchnet_winograd_chooses_the_direct_lowering_or_f2_tiles() {
     // Two 3×3 layers on 12×12 images; the second has 16 input channels, so it runs in the
-    // Winograd domain (F(4×4)) unless SCRATCHNET_WINOGRAD=0. In f64 the two sum the same
-    // products differently, so the losses differ in their last bits, and each is reproducible.
+    // Winograd domain (F(4×4): 4 divides 12) unless SCRATCHNET_WINOGRAD=0 (the direct
+    // lowering) or 2 (F(2×2) tiles). In f64 they sum the same products differently, so the
+    // losses differ from the default's in their last bits, and each is reproducible. (F(2×2)'s
+    // transforms are exact in binary, and on these images it rounds as the direct sum does:
+    // which tile each value asks for is checked in `nn::conv`'s unit test.)
     let dir = temp_dir("cnn-winograd-env");
     let data = dir.join("mnist");
     common::write_small_mnist(&data, 12, 12);
@@ -496,15 +499,16 @@ fn scratchnet_winograd_0_runs_the_conv_layers_on_the_direct_lowering() {
     };
     let winograd = run(None, "winograd");
     let direct = run(Some("0"), "direct");
+    let f2 = run(Some("2"), "f2");
     assert_eq!(run(Some("0"), "direct-again"), direct);
+    assert_eq!(run(Some("2"), "f2-again"), f2);
     assert_eq!(run(Some("1"), "other-values-keep-it"), winograd);
-    assert!(
-        winograd != direct,
-        "the variable changed nothing: {winograd}"
-    );
-    assert!(
-        (winograd - direct).abs() < 1e-9 * direct.abs(),
-        "{winograd} vs {direct}"
-    );
+    for (name, loss) in [("0", direct), ("2", f2)] {
+        assert!(loss != winograd, "{name} changed nothing: {winograd}");
+        assert!(
+            (winograd - loss).abs() < 1e-9 * loss.abs(),
+            "{name}: {loss} vs {winograd}"
+        );
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

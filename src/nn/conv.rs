@@ -323,7 +323,7 @@ impl<T: Float> Conv2d<T> {
         let c_out = w.rows();
         assert_eq!(w.cols(), win.col_rows(), "Conv2d: weight shape");
         let shifted = Shifted::new(&win, c_out);
-        let [wino, wino_dx] = winograd_plans(&win, c_out, shifted.is_some(), winograd_depth());
+        let [wino, wino_dx] = winograd_plans(&win, c_out, shifted.is_some(), winograd_use());
         Conv2d {
             win,
             c_out,
@@ -358,7 +358,11 @@ impl<T: Float> Conv2d<T> {
     /// [`WINOGRAD_MIN_DEPTH`]), with `chunk` images per chunk where `chunk` is given (tests use
     /// both to drive Winograd on few channels and across chunk boundaries).
     pub fn with_winograd_from(self, depth: usize, chunk: Option<usize>) -> Self {
-        let plans = winograd_plans(&self.win, self.c_out, self.shifted.is_some(), depth);
+        let wanted = WinogradUse {
+            depth,
+            ..winograd_use()
+        };
+        let plans = winograd_plans(&self.win, self.c_out, self.shifted.is_some(), wanted);
         let [wino, wino_dx] = plans.map(|p| match chunk {
             Some(images) => p.map(|p| p.with_chunk(images)),
             None => p,
@@ -398,38 +402,69 @@ impl<T: Float> Conv2d<T> {
 /// depth 16 had been slower (8.0 against 7.2–7.6 ms forward), and the threshold 32.
 pub const WINOGRAD_MIN_DEPTH: usize = 16;
 
-/// The environment variable that turns the Winograd domain off: `0` runs every conv layer on
-/// its direct lowering (shifted or im2col), which sums the products a direct convolution
-/// sums. Slower, but the way to compare a run step by step with another framework: the
-/// Winograd transforms give tiny residues (about ε times the tile's values) where a direct
-/// convolution gives exactly zero, and at a ReLU that is the difference between passing a
-/// gradient and not (see docs/cnn.md, "The same function as PyTorch").
+/// The environment variable that chooses how much of the Winograd domain runs: `0` runs
+/// every conv layer on its direct lowering (shifted or im2col), which sums the products a
+/// direct convolution sums — slower, but the way to compare a run step by step with another
+/// framework: the Winograd transforms give tiny residues (about ε times the tile's values)
+/// where a direct convolution gives exactly zero, and at a ReLU that is the difference between
+/// passing a gradient and not (see docs/cnn.md, "The same function as PyTorch"). `2` keeps
+/// the Winograd domain but only F(2×2) tiles, whose transforms round about ten times less than
+/// F(4×4)'s (`winograd` module's tests): for measuring what F(4×4)'s rounding does to
+/// training. Any other value, or none, is the default.
 pub const WINOGRAD_ENV: &str = "SCRATCHNET_WINOGRAD";
 
-/// [`WINOGRAD_MIN_DEPTH`], or no depth at all where [`WINOGRAD_ENV`] is `0`; read once.
-fn winograd_depth() -> usize {
-    static DEPTH: OnceLock<usize> = OnceLock::new();
-    *DEPTH.get_or_init(|| match std::env::var(WINOGRAD_ENV).as_deref() {
-        Ok("0") => usize::MAX,
-        _ => WINOGRAD_MIN_DEPTH,
-    })
+/// Where the Winograd domain runs: from which depth, and whether F(4×4) tiles may be used.
+#[derive(Clone, Copy, Debug)]
+struct WinogradUse {
+    depth: usize,
+    f4: bool,
+}
+
+impl WinogradUse {
+    /// What a value of [`WINOGRAD_ENV`] asks for (`None`: unset).
+    fn from_env(value: Option<&str>) -> Self {
+        let default = WinogradUse {
+            depth: WINOGRAD_MIN_DEPTH,
+            f4: true,
+        };
+        match value {
+            Some("0") => WinogradUse {
+                depth: usize::MAX,
+                ..default
+            },
+            Some("2") => WinogradUse {
+                f4: false,
+                ..default
+            },
+            _ => default,
+        }
+    }
+}
+
+/// What [`WINOGRAD_ENV`] asks for, read once.
+fn winograd_use() -> WinogradUse {
+    static USE: OnceLock<WinogradUse> = OnceLock::new();
+    *USE.get_or_init(|| WinogradUse::from_env(std::env::var(WINOGRAD_ENV).ok().as_deref()))
 }
 
 /// The Winograd plans of a layer, where it is 3×3 with stride 1 and `shifted` (the layer has a
 /// shifted lowering, so its padding is at most 2 and dx, the transposed convolution with the
 /// flipped filters, has one): the forward pass's, which dW shares, where `c_in` ≥ `depth`, and
-/// dx's where `c_out` ≥ `depth`.
+/// dx's where `c_out` ≥ `depth`; F(2×2) tiles only unless `f4`.
 fn winograd_plans(
     win: &Window,
     c_out: usize,
     shifted: bool,
-    depth: usize,
+    WinogradUse { depth, f4 }: WinogradUse,
 ) -> [Option<Winograd>; 2] {
     let three = (win.kh, win.kw, win.stride) == (3, 3, 1) && shifted;
     let (oh, ow) = (win.out_h().unwrap_or(0), win.out_w().unwrap_or(0));
     let plan = |on: bool, c_in, c_out, h, w, pad: usize| {
         let out = |side: usize| (side + 2 * pad).saturating_sub(2);
-        let tile = winograd::Tile::for_output(out(h), out(w));
+        let tile = match winograd::Tile::for_output(out(h), out(w)) {
+            winograd::Tile::F4 if !f4 => winograd::Tile::F2,
+            tile => tile,
+        };
         (three && on)
             .then(|| Winograd::new(tile, c_in, c_out, h, w, pad))
             .flatten()
@@ -608,5 +643,34 @@ impl<T: Float> Layer<T> for Conv2d<T> {
 
     fn visit_params(&mut self, f: &mut dyn FnMut(Param<'_, T>)) {
         visit_weight_and_bias(&mut self.w, &mut self.dw, &mut self.b, &mut self.db, f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use winograd::Tile;
+
+    #[test]
+    fn the_winograd_variable_turns_the_domain_off_or_keeps_to_f2_tiles() {
+        // 16 → 8 channels on 12×12 with padding 1: a 12×12 output, where 4 divides both
+        // sides, so F(4×4) unless told otherwise; dx (depth 8) stays on the shifted lowering.
+        let win = Window {
+            c: 16,
+            h: 12,
+            w: 12,
+            kh: 3,
+            kw: 3,
+            stride: 1,
+            pad: 1,
+        };
+        let tiles = |value: Option<&str>| {
+            winograd_plans(&win, 8, true, WinogradUse::from_env(value)).map(|p| p.map(|p| p.tile()))
+        };
+        assert_eq!(tiles(None), [Some(Tile::F4), None]);
+        assert_eq!(tiles(Some("1")), [Some(Tile::F4), None]);
+        assert_eq!(tiles(Some("")), [Some(Tile::F4), None]);
+        assert_eq!(tiles(Some("2")), [Some(Tile::F2), None]);
+        assert_eq!(tiles(Some("0")), [None, None]);
     }
 }
