@@ -356,12 +356,11 @@ impl<T: Float> Conv2d<T> {
 
     /// This layer running in the Winograd domain from depth `depth` on (instead of
     /// [`WINOGRAD_MIN_DEPTH`]), with `chunk` images per chunk where `chunk` is given (tests use
-    /// both to drive Winograd on few channels and across chunk boundaries).
+    /// both to drive Winograd on few channels and across chunk boundaries). Both tiles as
+    /// [`winograd::Tile::for_output`] picks them, whatever [`WINOGRAD_ENV`] says, so the tests
+    /// that force Winograd run the same code in every environment.
     pub fn with_winograd_from(self, depth: usize, chunk: Option<usize>) -> Self {
-        let wanted = WinogradUse {
-            depth,
-            ..winograd_use()
-        };
+        let wanted = WinogradUse { depth, f4: true };
         let plans = winograd_plans(&self.win, self.c_out, self.shifted.is_some(), wanted);
         let [wino, wino_dx] = plans.map(|p| match chunk {
             Some(images) => p.map(|p| p.with_chunk(images)),
