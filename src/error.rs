@@ -70,6 +70,7 @@ pub enum Setting {
     Hidden,
     Dropout,
     WeightDecay,
+    EvalSamples,
 }
 
 impl Setting {
@@ -83,6 +84,7 @@ impl Setting {
             Setting::Hidden => "hidden layer widths",
             Setting::Dropout => "dropout ratio",
             Setting::WeightDecay => "weight decay",
+            Setting::EvalSamples => "evaluation sample count",
         }
     }
 }

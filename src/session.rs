@@ -116,6 +116,7 @@ impl Settings {
         self.init = record.init;
         self.train = TrainConfig {
             length: self.train.length,
+            eval_samples: self.train.eval_samples,
             ..record.train
         };
         Ok(())
@@ -328,9 +329,13 @@ impl<T: Float> Session<T> {
             ("iterations", self.state.iteration.to_string()),
             (
                 "test_acc",
+                // An interrupted run's last epoch may have been evaluated on a head only.
                 h.epochs
                     .last()
-                    .map_or(String::new(), |r| r.test_acc.to_string()),
+                    .map_or(String::new(), |r| match r.eval_samples {
+                        None => r.test_acc.to_string(),
+                        Some(n) => format!("{} (first {n} test samples)", r.test_acc),
+                    }),
             ),
         ]
         .into_iter()

@@ -62,6 +62,15 @@ pub struct TrainConfig {
     pub length: Length,
     pub sampling: Sampling,
     pub seed: u64,
+    /// Evaluate each epoch on the first this many training and test samples only (the book
+    /// trainer's `evaluate_sample_num_per_epoch`); the epoch that ends a call to
+    /// [`train_from`] (the run's last, or one before a checkpoint pause) is always evaluated
+    /// on every sample. `None`: every epoch on every sample.
+    ///
+    /// Not part of a checkpoint's run record: like the thread count, it changes no weight
+    /// and no batch, so each invocation chooses its own.
+    #[serde(skip)]
+    pub eval_samples: Option<usize>,
 }
 
 /// One row of the per-epoch table.
@@ -78,6 +87,10 @@ pub struct EpochRecord {
     /// Training time of this epoch (evaluation excluded).
     pub seconds: f64,
     pub samples_per_sec: f64,
+    /// `Some(n)`: the accuracies are on the first n training and the first n test samples
+    /// (see [`TrainConfig::eval_samples`]); `None`: on all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_samples: Option<usize>,
 }
 
 /// Everything a run produced.
@@ -233,6 +246,9 @@ impl TrainConfig {
     pub fn validate_flags(&self) -> Result<()> {
         if self.batch == 0 {
             return Err(Error::invalid(Setting::Batch, "must be at least 1"));
+        }
+        if self.eval_samples == Some(0) {
+            return Err(Error::invalid(Setting::EvalSamples, "must be at least 1"));
         }
         match self.length {
             Length::Epochs(0) => Err(Error::invalid(Setting::Epochs, "must be at least 1")),
@@ -421,6 +437,7 @@ pub fn train_from<T: Float>(
     // any more, it is diverging (log-sum-exp keeps the loss finite long after the weights blow up).
     let classes = net.classes().max(2);
     let explode_at = EXPLODED_LOSS_FACTOR * (classes as f64).ln();
+    let heads = cfg.eval_samples.and_then(|n| EvalHeads::of(data, n));
     while state.iteration < total {
         // The steps up to the next evaluation (or the stop flag) form a segment. With two
         // threads an MLP's first layer may be split between the cores for a segment
@@ -464,8 +481,18 @@ pub fn train_from<T: Float>(
             let steps = state.iteration - (epoch - 1) * ipe;
             let seconds = state.epoch_seconds;
             let eval_start = Instant::now();
-            let train_acc = net.accuracy(&data.x_train, &data.t_train)?;
-            let test_acc = net.accuracy(&data.x_test, &data.t_test)?;
+            let (train_acc, test_acc, eval_samples) = match &heads {
+                Some(h) if state.iteration < total => (
+                    net.accuracy(&h.x_train, &data.t_train[..h.x_train.rows()])?,
+                    net.accuracy(&h.x_test, &data.t_test[..h.x_test.rows()])?,
+                    Some(h.n),
+                ),
+                _ => (
+                    net.accuracy(&data.x_train, &data.t_train)?,
+                    net.accuracy(&data.x_test, &data.t_test)?,
+                    None,
+                ),
+            };
             state.history.eval_seconds += eval_start.elapsed().as_secs_f64();
             let record = EpochRecord {
                 epoch,
@@ -475,6 +502,7 @@ pub fn train_from<T: Float>(
                 test_acc,
                 seconds,
                 samples_per_sec: state.epoch_samples as f64 / seconds.max(1e-9),
+                eval_samples,
             };
             on_event(Event::Epoch(&record));
             state.history.epochs.push(record);
@@ -489,6 +517,26 @@ pub fn train_from<T: Float>(
         }
     }
     Ok(Outcome::Finished)
+}
+
+/// The first n rows of the training and test sets, copied once per call of [`train_from`],
+/// for the per-epoch evaluation of [`TrainConfig::eval_samples`].
+struct EvalHeads<T> {
+    n: usize,
+    x_train: Matrix<T>,
+    x_test: Matrix<T>,
+}
+
+impl<T: Float> EvalHeads<T> {
+    /// `None` when n covers both sets: every epoch is then evaluated on all of them anyway.
+    fn of(data: &TrainData<T>, n: usize) -> Option<Self> {
+        let (train, test) = (data.x_train.rows(), data.x_test.rows());
+        (n < train || n < test).then(|| EvalHeads {
+            n,
+            x_train: data.x_train.rows_range(0, n.min(train)),
+            x_test: data.x_test.rows_range(0, n.min(test)),
+        })
+    }
 }
 
 /// What a run of training steps reads and advances.

@@ -40,6 +40,7 @@ fn trained<T: scratchnet::Float>() -> (Network<T>, data::Dataset) {
         length: Length::Epochs(2),
         sampling: Sampling::Shuffle,
         seed: 4,
+        eval_samples: None,
     };
     train::train(
         &mut net,
@@ -229,6 +230,7 @@ fn interrupted_equals_uninterrupted(
         length,
         sampling,
         seed: 8,
+        eval_samples: None,
     };
     let opt_cfg = OptimizerConfig::from_name(opt_name, None).unwrap();
 

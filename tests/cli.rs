@@ -160,6 +160,56 @@ fn clap_rejects_unknown_values_without_panicking() {
 }
 
 #[test]
+fn eval_samples_evaluates_a_head_each_epoch_and_everything_at_the_end() {
+    let dir = common::temp_dir("eval-samples");
+    let log = dir.join("log.csv");
+    let run = |extra: &[&str]| {
+        stdout_of(
+            scratchnet()
+                .args([
+                    "train",
+                    "--dataset",
+                    "circle",
+                    "--hidden",
+                    "8",
+                    "--epochs",
+                    "3",
+                ])
+                .args(["--batch", "10", "--seed", "3", "--log"])
+                .arg(&log)
+                .args(extra),
+        )
+    };
+    let full = run(&[]);
+    let full_rows = common::epoch_rows(&std::fs::read_to_string(&log).unwrap());
+    let head = run(&["--eval-samples", "20"]);
+    let head_rows = common::epoch_rows(&std::fs::read_to_string(&log).unwrap());
+    assert!(
+        head.contains("on the first 20 training and 20 test samples") && !full.contains("first 20"),
+        "{head}"
+    );
+    let col =
+        |rows: &[Vec<String>], c: usize| rows.iter().map(|r| r[c].clone()).collect::<Vec<_>>();
+    assert_eq!(col(&head_rows, 8), ["20", "20", "all"]);
+    assert_eq!(col(&full_rows, 8), ["all", "all", "all"]);
+    // Same steps (loss column), same final accuracies; an accuracy on 20 samples is k/20.
+    assert_eq!(col(&head_rows, 3), col(&full_rows, 3));
+    assert_eq!(head_rows[2][4..6], full_rows[2][4..6]);
+    for acc in &head_rows[0][4..6] {
+        let k = acc.parse::<f64>().unwrap() * 20.0;
+        assert!(
+            (k - k.round()).abs() < 1e-3,
+            "{acc} is not a multiple of 1/20"
+        );
+    }
+    common::assert_one_line_error(
+        &["train", "--dataset", "circle", "--eval-samples", "0"],
+        "--eval-samples",
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn train_on_the_circle_writes_log_plot_and_summary() {
     let dir = std::env::temp_dir().join(format!("scratchnet-train-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -193,13 +243,14 @@ fn train_on_the_circle_writes_log_plot_and_summary() {
     // on the rows where an epoch ended.
     let csv = std::fs::read_to_string(&log).unwrap();
     assert!(csv.starts_with(
-        "iteration,batch_loss,epoch,loss,train_acc,test_acc,seconds,samples_per_sec\n"
+        "iteration,batch_loss,epoch,loss,train_acc,test_acc,seconds,samples_per_sec,eval_samples\n"
     ));
     assert_eq!(csv.lines().count(), 1 + 4000);
     let epochs = common::epoch_rows(&csv);
     assert_eq!(epochs.len(), 40);
     assert_eq!(epochs[39][0], "4000");
     assert_eq!(epochs[39][2], "40");
+    assert_eq!(epochs[39][8], "all");
     // The plot: the per-iteration loss (raw and smoothed) and both accuracies, with their
     // axis titles and legend names.
     let svg = std::fs::read_to_string(&plot).unwrap();

@@ -47,6 +47,7 @@ fn circle_run(hidden: &[usize], epochs: usize) -> History {
         length: Length::Epochs(epochs),
         sampling: Sampling::Shuffle,
         seed: 3,
+        eval_samples: None,
     };
     let opt = OptimizerConfig::from_name("adam", Some(0.01)).unwrap();
     let data = TrainData::<f32>::from_dataset(&ds);
@@ -89,6 +90,7 @@ fn results_are_bit_identical_whatever_the_thread_count() {
         length: Length::Iters(6),
         sampling: Sampling::Random,
         seed: 5,
+        eval_samples: None,
     };
     let mut s = spec(300, &[300, 64], 5, Activation::Tanh);
     s.batchnorm = true;
@@ -114,6 +116,7 @@ fn results_are_bit_identical_whatever_the_thread_count() {
         &data,
         &TrainConfig {
             seed: 6,
+            eval_samples: None,
             ..cfg.clone()
         },
         1,
@@ -167,6 +170,7 @@ fn a_first_layer_split_between_two_threads_trains_to_the_bits_of_one() {
         length: Length::Iters(19),
         sampling: Sampling::Shuffle,
         seed: 4,
+        eval_samples: None,
     };
     let mut s = spec(37, &[23, 11], 5, Activation::Relu);
     s.dropout = Some(0.1);
@@ -218,6 +222,79 @@ fn a_first_layer_split_between_two_threads_trains_to_the_bits_of_one() {
 }
 
 #[test]
+fn evaluating_on_the_first_samples_changes_no_step_and_ends_on_all_of_them() {
+    let ds = common::generated(DatasetName::Circle, 3);
+    let data = TrainData::<f32>::from_dataset(&ds);
+    let s = spec(2, &[8], 2, Activation::Relu);
+    let opt = OptimizerConfig::from_name("adam", Some(0.01)).unwrap();
+    let full = TrainConfig {
+        batch: 10,
+        length: Length::Epochs(3),
+        sampling: Sampling::Shuffle,
+        seed: 3,
+        eval_samples: None,
+    };
+    let head = 7;
+    let sampled = TrainConfig {
+        eval_samples: Some(head),
+        ..full.clone()
+    };
+    let a = run(&s, opt, &data, &full, 1).unwrap();
+    let b = run(&s, opt, &data, &sampled, 1).unwrap();
+    // The same steps: the evaluation reads the network, never the batches or the weights.
+    assert_eq!(a.losses, b.losses);
+    assert_eq!(a.final_loss.to_bits(), b.final_loss.to_bits());
+    let (last_a, last_b) = (a.epochs.last().unwrap(), b.epochs.last().unwrap());
+    assert_eq!(
+        last_b.eval_samples, None,
+        "the last epoch is evaluated on all samples"
+    );
+    assert_eq!(
+        (last_a.train_acc, last_a.test_acc),
+        (last_b.train_acc, last_b.test_acc)
+    );
+    // Epochs 1 and 2: the network after that epoch, on the first 7 samples of each set.
+    for (e, rec) in b.epochs[..2].iter().enumerate() {
+        assert_eq!(rec.eval_samples, Some(head));
+        let upto = TrainConfig {
+            length: Length::Epochs(e + 1),
+            eval_samples: None,
+            ..full.clone()
+        };
+        let mut net = Network::<f32>::mlp(&s, upto.seed, 1).unwrap();
+        let mut optimizer = Optimizer::new(opt);
+        train::train(&mut net, &mut optimizer, &data, &upto, |_| {}).unwrap();
+        let on_head = |net: &mut Network<f32>, x: &Matrix<f32>, t: &[usize]| {
+            net.accuracy(&x.rows_range(0, head), &t[..head]).unwrap()
+        };
+        assert_eq!(
+            rec.train_acc,
+            on_head(&mut net, &data.x_train, &data.t_train)
+        );
+        assert_eq!(rec.test_acc, on_head(&mut net, &data.x_test, &data.t_test));
+    }
+    // A count that covers both sets is the full evaluation; 0 is refused.
+    let all = TrainConfig {
+        eval_samples: Some(data.x_train.rows().max(data.x_test.rows())),
+        ..full.clone()
+    };
+    let c = run(&s, opt, &data, &all, 1).unwrap();
+    let accs = |h: &History| -> Vec<_> {
+        h.epochs
+            .iter()
+            .map(|r| (r.train_acc, r.test_acc, r.eval_samples))
+            .collect()
+    };
+    assert_eq!(accs(&c), accs(&a));
+    let zero = TrainConfig {
+        eval_samples: Some(0),
+        ..full
+    };
+    let err = run(&s, opt, &data, &zero, 1).unwrap_err();
+    assert!(err.to_string().contains("at least 1"), "{err}");
+}
+
+#[test]
 fn a_huge_learning_rate_stops_with_a_divergence_error() {
     let ds = common::generated(DatasetName::Spiral, 1);
     let data = TrainData::<f32>::from_dataset(&ds);
@@ -226,6 +303,7 @@ fn a_huge_learning_rate_stops_with_a_divergence_error() {
         length: Length::Epochs(50),
         sampling: Sampling::Shuffle,
         seed: 1,
+        eval_samples: None,
     };
     let mut s = spec(2, &[64, 64], 2, Activation::Relu);
     s.init = Init::Std(1.0);
@@ -244,6 +322,7 @@ fn every_optimizer_lowers_the_loss() {
         length: Length::Epochs(10),
         sampling: Sampling::Shuffle,
         seed: 2,
+        eval_samples: None,
     };
     for name in ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"] {
         let opt = OptimizerConfig::from_name(name, None).unwrap();
@@ -289,6 +368,7 @@ fn mnist_short_run_reaches_95_percent() {
         length: Length::Iters(600),
         sampling: Sampling::Shuffle,
         seed: 1,
+        eval_samples: None,
     };
     let mut s = spec(784, &[100, 50], 10, Activation::Relu);
     s.batchnorm = true;
@@ -321,6 +401,7 @@ fn mnist_with_learning_rate_10_stops_as_diverged() {
         length: Length::Iters(600),
         sampling: Sampling::Random,
         seed: 42,
+        eval_samples: None,
     };
     let s = spec(784, &[100, 50], 10, Activation::Relu);
     let opt = OptimizerConfig::from_name("sgd", Some(10.0)).unwrap();

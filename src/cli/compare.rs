@@ -302,6 +302,7 @@ mod tests {
                     test_acc: acc,
                     seconds: 0.25,
                     samples_per_sec: 1.0,
+                    eval_samples: None,
                 })
                 .collect(),
             ..History::default()

@@ -61,6 +61,7 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::Hidden => "--hidden",
         Setting::Dropout => "--dropout",
         Setting::WeightDecay => "--weight-decay",
+        Setting::EvalSamples => "--eval-samples",
     }
 }
 

@@ -123,6 +123,7 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
         epochs: Some(cmd.epochs),
         iters: None,
         sampling: SamplingArg::Shuffle,
+        eval_samples: None,
         seed: cmd.seed,
         threads: Some(1),
         precision: Precision::F32,

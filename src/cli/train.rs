@@ -102,6 +102,11 @@ pub struct TrainArgs {
     /// shuffle: every sample once per epoch; random: batches drawn with replacement.
     #[arg(long, value_enum, default_value_t = SamplingArg::Shuffle)]
     pub sampling: SamplingArg,
+    /// Evaluate each epoch on the first N training and N test samples only, as the book's
+    /// trainer does with evaluate_sample_num_per_epoch; the last epoch (and one that ends at a
+    /// --save-every checkpoint) is always evaluated on all of them [default: all, every epoch].
+    #[arg(long, value_name = "N")]
+    pub eval_samples: Option<usize>,
     /// Seed for initialisation, batch order, dropout and generated data.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -262,6 +267,7 @@ impl TrainArgs {
                 SamplingArg::Random => Sampling::Random,
             },
             seed: self.seed,
+            eval_samples: self.eval_samples,
         };
         let setup = Settings {
             dataset,
@@ -431,6 +437,12 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
                 settings.threads,
                 T::NAME
             ),
+        }
+        if let Some(n) = settings.train.eval_samples {
+            outln!(
+                "accuracies of each epoch on the first {n} training and {n} test samples, of the \
+                 last on all of them"
+            );
         }
         outln!("{}", training::header_line());
     }
@@ -847,6 +859,8 @@ pub fn summary_json(
         "final_loss": h.final_loss,
         "train_acc": last.map(|r| r.train_acc),
         "test_acc": last.map(|r| r.test_acc),
+        // null: the accuracies above are on every sample (see --eval-samples).
+        "eval_samples": last.and_then(|r| r.eval_samples),
         "train_seconds": h.train_seconds,
         "eval_seconds": h.eval_seconds,
     })

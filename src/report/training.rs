@@ -55,8 +55,9 @@ pub fn row_line(r: &EpochRecord) -> String {
 /// Columns of the `--log` CSV: one row per traced iteration (its mini-batch loss) and per
 /// epoch end (the epoch's figures), merged by iteration; cells that do not apply are empty.
 /// `df.dropna(subset=["epoch"])` gives the per-epoch table, `df.dropna(subset=["batch_loss"])`
-/// the per-iteration curve.
-pub const LOG_COLUMNS: [(&str, Align); 8] = [
+/// the per-iteration curve. `eval_samples` says what the epoch's accuracies were measured on:
+/// `all` samples, or the first n of each set (`train --eval-samples`).
+pub const LOG_COLUMNS: [(&str, Align); 9] = [
     ("iteration", Align::Right),
     ("batch_loss", Align::Right),
     ("epoch", Align::Right),
@@ -65,6 +66,7 @@ pub const LOG_COLUMNS: [(&str, Align); 8] = [
     ("test_acc", Align::Right),
     ("seconds", Align::Right),
     ("samples_per_sec", Align::Right),
+    ("eval_samples", Align::Right),
 ];
 
 /// The whole history as the `--log` table.
@@ -91,8 +93,9 @@ pub fn table(history: &History) -> Table {
                 let c = cells(r);
                 row.push(c[0].clone());
                 row.extend(c[2..].iter().cloned());
+                row.push(r.eval_samples.map_or("all".into(), |n| n.to_string()));
             }
-            None => row.extend(std::iter::repeat_n(String::new(), 6)),
+            None => row.extend(std::iter::repeat_n(String::new(), 7)),
         }
         t.push(row);
     }
@@ -223,6 +226,7 @@ mod tests {
             test_acc: acc - 0.01,
             seconds: 0.5,
             samples_per_sec: 120000.0,
+            eval_samples: None,
         };
         History {
             epochs: vec![rec(1, 0.5, 0.9), rec(2, 0.25, 0.95)],
@@ -238,18 +242,20 @@ mod tests {
     fn csv_log_merges_iterations_and_epochs() {
         let mut h = history();
         h.losses.points = vec![(600, 0.6), (900, 0.4)];
+        h.epochs[0].eval_samples = Some(1000);
         let text = csv::render(&table(&h));
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],
-            "iteration,batch_loss,epoch,loss,train_acc,test_acc,seconds,samples_per_sec"
+            "iteration,batch_loss,epoch,loss,train_acc,test_acc,seconds,samples_per_sec,\
+             eval_samples"
         );
         assert_eq!(
             lines[1..],
             [
-                "600,0.600000,1,0.5000,0.9000,0.8900,0.50,120000",
-                "900,0.400000,,,,,,",
-                "1200,,2,0.2500,0.9500,0.9400,0.50,120000",
+                "600,0.600000,1,0.5000,0.9000,0.8900,0.50,120000,1000",
+                "900,0.400000,,,,,,,",
+                "1200,,2,0.2500,0.9500,0.9400,0.50,120000,all",
             ]
         );
         assert_eq!(header_line().len(), row_line(&h.epochs[0]).len());
