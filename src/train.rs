@@ -161,6 +161,9 @@ pub enum Event<'a> {
         batch: &'a [usize],
         dropout: DropoutMasks<'a>,
     },
+    /// An epoch's steps are done and its evaluation starts, on this many training and test
+    /// samples in all: on a large network it takes a while, and a progress bar should say so.
+    Evaluating { samples: usize },
     /// After each epoch's evaluation.
     Epoch(&'a EpochRecord),
 }
@@ -481,13 +484,20 @@ pub fn train_from<T: Float>(
             let steps = state.iteration - (epoch - 1) * ipe;
             let seconds = state.epoch_seconds;
             let eval_start = Instant::now();
-            let (train_acc, test_acc, eval_samples) = match &heads {
-                Some(h) if state.iteration < total => (
+            let head = heads.as_ref().filter(|_| state.iteration < total);
+            on_event(Event::Evaluating {
+                samples: match head {
+                    Some(h) => h.x_train.rows() + h.x_test.rows(),
+                    None => data.x_train.rows() + data.x_test.rows(),
+                },
+            });
+            let (train_acc, test_acc, eval_samples) = match head {
+                Some(h) => (
                     net.accuracy(&h.x_train, &data.t_train[..h.x_train.rows()])?,
                     net.accuracy(&h.x_test, &data.t_test[..h.x_test.rows()])?,
                     Some(h.n),
                 ),
-                _ => (
+                None => (
                     net.accuracy(&data.x_train, &data.t_train)?,
                     net.accuracy(&data.x_test, &data.t_test)?,
                     None,

@@ -240,7 +240,18 @@ fn evaluating_on_the_first_samples_changes_no_step_and_ends_on_all_of_them() {
         ..full.clone()
     };
     let a = run(&s, opt, &data, &full, 1).unwrap();
-    let b = run(&s, opt, &data, &sampled, 1).unwrap();
+    let mut net = Network::<f32>::mlp(&s, sampled.seed, 1).unwrap();
+    let mut optimizer = Optimizer::new(opt);
+    // Each epoch announces its evaluation, and on how many samples, before reporting it.
+    let mut order = Vec::new();
+    let b = train::train(&mut net, &mut optimizer, &data, &sampled, |e| match e {
+        Event::Evaluating { samples } => order.push(samples),
+        Event::Epoch(_) => order.push(0),
+        Event::Step { .. } => {}
+    })
+    .unwrap();
+    let everything = data.x_train.rows() + data.x_test.rows();
+    assert_eq!(order, [2 * head, 0, 2 * head, 0, everything, 0]);
     // The same steps: the evaluation reads the network, never the batches or the weights.
     assert_eq!(a.losses, b.losses);
     assert_eq!(a.final_loss.to_bits(), b.final_loss.to_bits());

@@ -471,6 +471,7 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
         Some(dir) => Some(Trace::start(dir, &mut session)?),
         None => None,
     };
+    let mut last_loss = f64::NAN;
     let on_event = |ev: Event<'_>| match ev {
         Event::Step {
             iteration,
@@ -482,10 +483,14 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
             if let Some(t) = trace.as_mut() {
                 t.record(iteration, loss, batch, dropout);
             }
+            last_loss = loss;
             if iteration % 10 == 0 {
                 bar.set_position(iteration as u64);
                 bar.set_message(format!("{loss:.4}"));
             }
+        }
+        Event::Evaluating { samples } => {
+            bar.set_message(format!("{last_loss:.4}, evaluating {samples} samples"));
         }
         Event::Epoch(r) => {
             if !quiet {
