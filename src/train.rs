@@ -1,6 +1,7 @@
 //! The trainer, shaped like the textbook's `common/trainer.py`: each epoch is one pass of
-//! mini-batch steps, then an evaluation on the full train and test sets, recorded in a
-//! [`History`] and reported through a callback.
+//! mini-batch steps, then an evaluation on the full train and test sets (or, as the book's
+//! `evaluate_sample_num_per_epoch` does, on their first samples until the last epoch:
+//! [`TrainConfig::eval_samples`]), recorded in a [`History`] and reported through a callback.
 //!
 //! Training time and evaluation time are measured separately: `train_seconds` covers only the
 //! steps (gather, forward, backward, update), so speed comparisons are not skewed by how often
