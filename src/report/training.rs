@@ -186,7 +186,13 @@ pub fn charts(history: &History, title: &str) -> Vec<LineChart> {
             .collect()
     };
     let loss = loss_chart(title, &[("train", history)]);
-    let mut acc = LineChart::new(format!("{title}: accuracy"), "epoch", "accuracy");
+    // Per-epoch accuracies on a head of each set (train --eval-samples) are coarser than the
+    // full ones: the title says which points are which.
+    let head = match history.epochs.iter().find_map(|r| r.eval_samples) {
+        Some(n) => format!(" (first {n} samples per epoch, all at the last)"),
+        None => String::new(),
+    };
+    let mut acc = LineChart::new(format!("{title}: accuracy{head}"), "epoch", "accuracy");
     acc.legend = Legend::LowerRight;
     let lowest = history
         .epochs
@@ -301,5 +307,9 @@ mod tests {
         ] {
             assert!(svg.contains(s), "missing {s}");
         }
+        assert!(!svg.contains("first"));
+        h.epochs[0].eval_samples = Some(1000);
+        let svg = svg::render_column(&charts(&h, "mnist"), Some("sub")).unwrap();
+        assert!(svg.contains("accuracy (first 1000 samples per epoch, all at the last)"));
     }
 }
