@@ -116,7 +116,6 @@ fn results_are_bit_identical_whatever_the_thread_count() {
         &data,
         &TrainConfig {
             seed: 6,
-            eval_samples: None,
             ..cfg.clone()
         },
         1,
