@@ -11,6 +11,8 @@ Usage (in a virtualenv with numpy, threadpoolctl and torch; scratchnet never nee
 
     --what gemm    only the products: f32 1024³ and 100×784×100 on 1 and 2 threads, f64 1024³
     --what train   only T2, T3 and M (README flags) on 1 and 2 threads, training seconds
+    --what cnn     SimpleConvNet and DeepConvNet, one epoch each, against
+                   benches/torch_train_cnn.py (not part of `all`: a round takes minutes)
 
 It prints the machine first (CPU, AVX-512 or not, caches, the OpenBLAS kernel numpy picked),
 then Markdown tables to paste under it. numpy_gemm.py unsets OPENBLAS_CORETYPE and
@@ -111,6 +113,21 @@ def train_round(scratchnet, data, threads, results):
             (ours["train_seconds"], theirs["train_seconds"], ours["test_acc"], theirs["test_acc"]))
 
 
+def cnn_round(scratchnet, data, threads, results):
+    env = dict(os.environ, SCRATCHNET_DATA=os.path.dirname(os.path.abspath(data)))
+    for net in ("simple-cnn", "deep-cnn"):
+        with tempfile.TemporaryDirectory() as tmp:
+            summary = os.path.join(tmp, "s.json")
+            run([scratchnet, "train", "--net", net, "--epochs", "1", "--threads", str(threads),
+                 "--quiet", "--summary-json", summary], env=env)
+            ours = json.load(open(summary))
+        theirs = json.loads(run([sys.executable, os.path.join(HERE, "torch_train_cnn.py"), "--net",
+                                 net, "--threads", str(threads), "--epochs", "1", "--data",
+                                 data]).stdout.splitlines()[-1])
+        results.setdefault((net, threads), []).append(
+            (ours["train_seconds"], theirs["train_seconds"], ours["test_acc"], theirs["test_acc"]))
+
+
 def med(xs):
     return statistics.median(xs)
 
@@ -119,7 +136,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--what", choices=["all", "gemm", "train"], default="all")
+    ap.add_argument("--what", choices=["all", "gemm", "train", "cnn"], default="all")
     ap.add_argument("--data", default="../shared/datasets/mnist", help="folder with the MNIST files")
     ap.add_argument("--scratchnet", default=os.path.join(HERE, "..", "target", "release", "scratchnet"))
     args = ap.parse_args()
@@ -135,6 +152,8 @@ def main():
                 gemm_round(args.scratchnet, t, gemm, kernels)
             if args.what in ("all", "train"):
                 train_round(args.scratchnet, args.data, t, train)
+            if args.what == "cnn":
+                cnn_round(args.scratchnet, args.data, t, train)
     if gemm:
         print(f"\nnumpy: {'; '.join(sorted(kernels)) or 'OpenBLAS kernel unknown (pip install threadpoolctl)'}\n")
         print("| m×k×n | precision | threads | numpy GFLOP/s | scratchnet `auto` | auto / numpy |")
@@ -146,13 +165,14 @@ def main():
             print(f"| {shape} | {prec} | {t} | {med(p[1] for p in pairs):.1f} "
                   f"| {med(p[0] for p in pairs):.1f}{note} | {100 * med(p[0] / p[1] for p in pairs):.0f} % |")
     if train:
-        print("\n| config | threads | scratchnet s | PyTorch s | ratio | test acc (ours / PyTorch) |")
+        print("\n| config | threads | scratchnet training s | PyTorch training s | ratio "
+              "| test acc (ours / PyTorch) |")
         print("| --- | --: | --: | --: | --: | --- |")
         for (config, t), runs in train.items():
             print(f"| {config} | {t} | {med(r[0] for r in runs):.2f} | {med(r[1] for r in runs):.2f} "
                   f"| {med(r[0] / r[1] for r in runs):.3f} | {runs[-1][2]:.4f} / {runs[-1][3]:.4f} |")
         if 1 in threads and 2 in threads:
-            for config in TRAIN:
+            for config in sorted({c for c, _ in train}):
                 one, two = train[(config, 1)], train[(config, 2)]
                 print(f"\n{config}: 2 threads {med(a[0] / b[0] for a, b in zip(one, two)):.2f}× faster than 1 "
                       "(median of the rounds' ratios)", end="")
