@@ -99,33 +99,31 @@ def gemm_round(scratchnet, threads, results, kernels_seen):
             results.setdefault(key, []).append((g, theirs_g, ran_on))
 
 
-def train_round(scratchnet, data, threads, results):
+def versus(scratchnet, data, threads, key, ours, theirs, results):
+    """One pair: `scratchnet train <ours> --threads N` against `python3 <theirs> --threads N`
+    (a script of this folder printing a JSON line), training seconds and test accuracy."""
     env = dict(os.environ, SCRATCHNET_DATA=os.path.dirname(os.path.abspath(data)))
+    with tempfile.TemporaryDirectory() as tmp:
+        summary = os.path.join(tmp, "s.json")
+        run([scratchnet, "train", *ours, "--threads", str(threads), "--quiet", "--summary-json",
+             summary], env=env)
+        a = json.load(open(summary))
+    b = json.loads(run([sys.executable, os.path.join(HERE, theirs[0]), *theirs[1:], "--threads",
+                        str(threads), "--data", data]).stdout.splitlines()[-1])
+    results.setdefault((key, threads), []).append(
+        (a["train_seconds"], b["train_seconds"], a["test_acc"], b["test_acc"]))
+
+
+def train_round(scratchnet, data, threads, results):
     for config, flags in TRAIN.items():
-        with tempfile.TemporaryDirectory() as tmp:
-            summary = os.path.join(tmp, "s.json")
-            run([scratchnet, "train", "--dataset", "mnist", *flags.split(), "--threads",
-                 str(threads), "--quiet", "--summary-json", summary], env=env)
-            ours = json.load(open(summary))
-        theirs = json.loads(run([sys.executable, os.path.join(HERE, "torch_train.py"), "--config",
-                                 config, "--threads", str(threads), "--data", data]).stdout.splitlines()[-1])
-        results.setdefault((config, threads), []).append(
-            (ours["train_seconds"], theirs["train_seconds"], ours["test_acc"], theirs["test_acc"]))
+        versus(scratchnet, data, threads, config, ["--dataset", "mnist", *flags.split()],
+               ["torch_train.py", "--config", config], results)
 
 
 def cnn_round(scratchnet, data, threads, results):
-    env = dict(os.environ, SCRATCHNET_DATA=os.path.dirname(os.path.abspath(data)))
     for net in ("simple-cnn", "deep-cnn"):
-        with tempfile.TemporaryDirectory() as tmp:
-            summary = os.path.join(tmp, "s.json")
-            run([scratchnet, "train", "--net", net, "--epochs", "1", "--threads", str(threads),
-                 "--quiet", "--summary-json", summary], env=env)
-            ours = json.load(open(summary))
-        theirs = json.loads(run([sys.executable, os.path.join(HERE, "torch_train_cnn.py"), "--net",
-                                 net, "--threads", str(threads), "--epochs", "1", "--data",
-                                 data]).stdout.splitlines()[-1])
-        results.setdefault((net, threads), []).append(
-            (ours["train_seconds"], theirs["train_seconds"], ours["test_acc"], theirs["test_acc"]))
+        versus(scratchnet, data, threads, net, ["--net", net, "--epochs", "1"],
+               ["torch_train_cnn.py", "--net", net, "--epochs", "1"], results)
 
 
 def med(xs):
