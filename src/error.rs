@@ -71,6 +71,7 @@ pub enum Setting {
     Dropout,
     WeightDecay,
     EvalSamples,
+    TrainSamples,
 }
 
 impl Setting {
@@ -85,6 +86,7 @@ impl Setting {
             Setting::Dropout => "dropout ratio",
             Setting::WeightDecay => "weight decay",
             Setting::EvalSamples => "evaluation sample count",
+            Setting::TrainSamples => "training sample count",
         }
     }
 }

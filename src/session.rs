@@ -92,8 +92,8 @@ impl Settings {
     }
 
     /// Takes the run's settings from the checkpoint at `path` being resumed (its `run`
-    /// metadata), so the run continues exactly: the data as it was loaded, the batch order,
-    /// the seed, the init. Only the length and the thread count stay the caller's. Refuses a
+    /// metadata), so the run continues exactly: the data as it was loaded (and how many
+    /// training samples it uses), the batch order, the seed, the init. Only the length and the thread count stay the caller's. Refuses a
     /// precision other than the checkpoint's.
     pub fn resume_from(
         &mut self,
@@ -241,8 +241,8 @@ impl<T: Float> Session<T> {
         opt: Optimizer<T>,
         state: TrainState,
     ) -> Result<Self> {
-        let n = ds.x_train.rows();
-        settings.train.validate(n)?;
+        settings.train.validate(ds.x_train.rows())?;
+        let n = settings.train.training_rows(ds.x_train.rows());
         // Decide now, not inside the first step's first product, whether the AVX-512 kernel
         // pays (a few milliseconds of probing): the step times and `--profile` stay honest.
         crate::matrix::gemm::dispatch::avx512_pays();
@@ -250,7 +250,7 @@ impl<T: Float> Session<T> {
             net,
             opt,
             state,
-            data: TrainData::from_dataset(ds),
+            data: TrainData::from_dataset_head(ds, settings.train.train_samples),
             total: settings.train.total_iters(n)?,
             iters_per_epoch: settings.train.iters_per_epoch(n),
             settings: settings.clone(),

@@ -72,6 +72,13 @@ pub struct TrainConfig {
     /// and no batch, so each invocation chooses its own.
     #[serde(skip)]
     pub eval_samples: Option<usize>,
+    /// Train on the first this many training samples only, as the book's overfitting
+    /// experiments do with `x_train[:300]`; the training accuracy is then measured on them, and
+    /// the test set is whole. `None`: every training sample.
+    ///
+    /// Part of a checkpoint's run record, so a resumed run keeps training on the same samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_samples: Option<usize>,
 }
 
 /// One row of the per-epoch table.
@@ -208,16 +215,43 @@ pub struct TrainData<T> {
 
 impl<T: Float> TrainData<T> {
     pub fn from_dataset(ds: &Dataset) -> Self {
+        Self::from_dataset_head(ds, None)
+    }
+
+    /// [`TrainData::from_dataset`] with only the first `train_samples` training samples (all
+    /// of them for `None`, or when there are fewer), converted once.
+    pub fn from_dataset_head(ds: &Dataset, train_samples: Option<usize>) -> Self {
+        let n = train_samples.map_or(ds.x_train.rows(), |k| k.min(ds.x_train.rows()));
+        let x_train = if n == ds.x_train.rows() {
+            ds.x_train.cast()
+        } else {
+            ds.x_train.rows_range(0, n).cast()
+        };
         TrainData {
-            x_train: ds.x_train.cast(),
-            t_train: ds.t_train.clone(),
+            x_train,
+            t_train: ds.t_train[..n].to_vec(),
             x_test: ds.x_test.cast(),
             t_test: ds.t_test.clone(),
+        }
+    }
+
+    /// The same data with only the first `n` training samples (`n` at most the number there).
+    fn head(&self, n: usize) -> Self {
+        TrainData {
+            x_train: self.x_train.rows_range(0, n),
+            t_train: self.t_train[..n].to_vec(),
+            x_test: self.x_test.clone(),
+            t_test: self.t_test.clone(),
         }
     }
 }
 
 impl TrainConfig {
+    /// How many of `available` training samples the run trains on ([`TrainConfig::train_samples`]).
+    pub fn training_rows(&self, available: usize) -> usize {
+        self.train_samples.map_or(available, |k| k.min(available))
+    }
+
     /// Iterations per epoch for `n` training samples.
     pub fn iters_per_epoch(&self, n: usize) -> usize {
         match self.sampling {
@@ -254,6 +288,9 @@ impl TrainConfig {
         if self.eval_samples == Some(0) {
             return Err(Error::invalid(Setting::EvalSamples, "must be at least 1"));
         }
+        if self.train_samples == Some(0) {
+            return Err(Error::invalid(Setting::TrainSamples, "must be at least 1"));
+        }
         match self.length {
             Length::Epochs(0) => Err(Error::invalid(Setting::Epochs, "must be at least 1")),
             Length::Iters(0) => Err(Error::invalid(Setting::Iterations, "must be at least 1")),
@@ -261,9 +298,18 @@ impl TrainConfig {
         }
     }
 
-    /// Rejects settings that cannot train on `n_train` samples, naming the flag.
+    /// Rejects settings that cannot train on a set of `n_train` samples, naming the flag.
     pub fn validate(&self, n_train: usize) -> Result<()> {
         self.validate_flags()?;
+        if let Some(k) = self.train_samples
+            && k > n_train
+        {
+            return Err(Error::invalid(
+                Setting::TrainSamples,
+                format!("{k} asks for more than the {n_train} training samples there are"),
+            ));
+        }
+        let n_train = self.training_rows(n_train);
         if self.batch > n_train {
             return Err(Error::invalid(
                 Setting::Batch,
@@ -412,8 +458,15 @@ pub fn train_from<T: Float>(
     stop: &AtomicBool,
     mut on_event: impl FnMut(Event<'_>),
 ) -> Result<Outcome> {
+    cfg.validate(data.x_train.rows())?;
+    if let Some(k) = cfg.train_samples
+        && k < data.x_train.rows()
+    {
+        // Given the whole set (a library caller; a session hands over the head already).
+        let head = data.head(k);
+        return train_from(net, opt, &head, cfg, state, stop, on_event);
+    }
     let n = data.x_train.rows();
-    cfg.validate(n)?;
     let ipe = cfg.iters_per_epoch(n);
     let total = cfg.total_iters(n)?;
     let mut sampler = Sampler::new(cfg, n);

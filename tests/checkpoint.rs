@@ -41,6 +41,7 @@ fn trained<T: scratchnet::Float>() -> (Network<T>, data::Dataset) {
         sampling: Sampling::Shuffle,
         seed: 4,
         eval_samples: None,
+        train_samples: None,
     };
     train::train(
         &mut net,
@@ -231,6 +232,7 @@ fn interrupted_equals_uninterrupted(
         sampling,
         seed: 8,
         eval_samples: None,
+        train_samples: None,
     };
     let opt_cfg = OptimizerConfig::from_name(opt_name, None).unwrap();
 

@@ -573,6 +573,115 @@ fn resume_continues_exactly_and_save_every_writes_during_training() {
 }
 
 #[test]
+fn train_samples_trains_on_a_head_and_a_resumed_run_keeps_it() {
+    let dir = common::temp_dir("train-samples");
+    let common = [
+        "train",
+        "--dataset",
+        "circle",
+        "--hidden",
+        "8",
+        "--batch",
+        "10",
+        "--train-samples",
+        "50",
+    ];
+    let straight = dir.join("straight.json");
+    let out = stdout_of(
+        scratchnet()
+            .args(common)
+            .args(["--epochs", "4", "--summary-json"])
+            .arg(&straight),
+    );
+    assert!(out.contains("the first 50 of 1000 train"), "{out}");
+    let a = std::fs::read_to_string(&straight).unwrap();
+    assert_eq!(summary_line(&a, "train_samples"), "\"train_samples\": 50");
+    // Five batches of 10 an epoch, not a hundred.
+    assert_eq!(summary_line(&a, "iterations"), "\"iterations\": 20");
+    // Saved halfway and resumed without the flag: the checkpoint keeps training on those 50.
+    let ckpt = dir.join("half.st");
+    scratchnet()
+        .args(common)
+        .args(["--epochs", "2", "--quiet", "--save"])
+        .arg(&ckpt)
+        .assert()
+        .success();
+    let resumed = dir.join("resumed.json");
+    scratchnet()
+        .args(["train", "--quiet", "--epochs", "4", "--resume"])
+        .arg(&ckpt)
+        .arg("--summary-json")
+        .arg(&resumed)
+        .assert()
+        .success();
+    let b = std::fs::read_to_string(&resumed).unwrap();
+    for key in [
+        "final_loss",
+        "train_acc",
+        "test_acc",
+        "iterations",
+        "train_samples",
+    ] {
+        assert_eq!(summary_line(&a, key), summary_line(&b, key), "{key}");
+    }
+    // Without the flag the JSON says null and an epoch is the whole set.
+    let all = dir.join("all.json");
+    scratchnet()
+        .args(["train", "--dataset", "circle", "--hidden", "8", "--quiet"])
+        .args(["--batch", "10", "--epochs", "1", "--summary-json"])
+        .arg(&all)
+        .assert()
+        .success();
+    let c = std::fs::read_to_string(&all).unwrap();
+    assert_eq!(summary_line(&c, "train_samples"), "\"train_samples\": null");
+    assert_eq!(summary_line(&c, "iterations"), "\"iterations\": 100");
+    // compare varies it.
+    let table = stdout_of(scratchnet().args([
+        "compare",
+        "--dataset",
+        "circle",
+        "--hidden",
+        "8",
+        "--batch",
+        "10",
+        "--epochs",
+        "2",
+        "--vary",
+        "train-samples=20,200",
+    ]));
+    assert!(
+        table.contains("train-samples=20") && table.contains("train-samples=200"),
+        "{table}"
+    );
+    // Bad counts are one line naming the flag; a resumed run cannot change it.
+    for bad in ["0", "1001"] {
+        common::assert_one_line_error(
+            &["train", "--dataset", "circle", "--train-samples", bad],
+            "--train-samples",
+        );
+    }
+    common::assert_one_line_error(
+        &["train", "--dataset", "circle", "--train-samples", "5"],
+        "--batch 100 is larger than the 5 training samples",
+    );
+    scratchnet()
+        .args([
+            "train",
+            "--epochs",
+            "6",
+            "--train-samples",
+            "20",
+            "--resume",
+        ])
+        .arg(&ckpt)
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("cannot be used with"))
+        .stderr(predicate::str::contains("panicked").not());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn ctrl_c_finishes_the_step_saves_and_exits_cleanly() {
     let dir = std::env::temp_dir().join(format!("scratchnet-sigint-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

@@ -48,6 +48,7 @@ fn circle_run(hidden: &[usize], epochs: usize) -> History {
         sampling: Sampling::Shuffle,
         seed: 3,
         eval_samples: None,
+        train_samples: None,
     };
     let opt = OptimizerConfig::from_name("adam", Some(0.01)).unwrap();
     let data = TrainData::<f32>::from_dataset(&ds);
@@ -91,6 +92,7 @@ fn results_are_bit_identical_whatever_the_thread_count() {
         sampling: Sampling::Random,
         seed: 5,
         eval_samples: None,
+        train_samples: None,
     };
     let mut s = spec(300, &[300, 64], 5, Activation::Tanh);
     s.batchnorm = true;
@@ -170,6 +172,7 @@ fn a_first_layer_split_between_two_threads_trains_to_the_bits_of_one() {
         sampling: Sampling::Shuffle,
         seed: 4,
         eval_samples: None,
+        train_samples: None,
     };
     let mut s = spec(37, &[23, 11], 5, Activation::Relu);
     s.dropout = Some(0.1);
@@ -232,6 +235,7 @@ fn evaluating_on_the_first_samples_changes_no_step_and_ends_on_all_of_them() {
         sampling: Sampling::Shuffle,
         seed: 3,
         eval_samples: None,
+        train_samples: None,
     };
     let head = 7;
     let sampled = TrainConfig {
@@ -305,6 +309,72 @@ fn evaluating_on_the_first_samples_changes_no_step_and_ends_on_all_of_them() {
 }
 
 #[test]
+fn training_on_the_first_samples_is_training_on_a_set_of_only_them() {
+    let ds = common::generated(DatasetName::Circle, 5);
+    let whole = TrainData::<f32>::from_dataset(&ds);
+    let k = 37;
+    let head = TrainData::<f32>::from_dataset_head(&ds, Some(k));
+    assert_eq!((head.x_train.rows(), head.t_train.len()), (k, k));
+    assert_eq!(head.x_train, whole.x_train.rows_range(0, k));
+    assert_eq!(head.x_test, whole.x_test, "the test set stays whole");
+    let s = spec(2, &[8], 2, Activation::Relu);
+    let opt = OptimizerConfig::from_name("sgd", Some(0.1)).unwrap();
+    let all = TrainConfig {
+        batch: 10,
+        length: Length::Epochs(3),
+        sampling: Sampling::Shuffle,
+        seed: 5,
+        eval_samples: None,
+        train_samples: None,
+    };
+    let first = TrainConfig {
+        train_samples: Some(k),
+        ..all.clone()
+    };
+    // The whole set with the setting, the head without it, the head with it: one run.
+    let a = run(&s, opt, &whole, &first, 1).unwrap();
+    let b = run(&s, opt, &head, &all, 1).unwrap();
+    let c = run(&s, opt, &head, &first, 1).unwrap();
+    let figures = |h: &History| {
+        let epochs: Vec<_> = h
+            .epochs
+            .iter()
+            .map(|r| (r.iterations, r.loss, r.train_acc, r.test_acc))
+            .collect();
+        (epochs, h.losses.clone(), h.final_loss.to_bits())
+    };
+    assert_eq!(figures(&a), figures(&b));
+    assert_eq!(figures(&b), figures(&c));
+    // 37 samples in batches of 10: four steps an epoch, and the training accuracy is a count
+    // of those 37 (the test set has hundreds of points).
+    assert_eq!(a.iterations, 12);
+    for r in &a.epochs {
+        let right = r.train_acc * k as f64;
+        assert!((right - right.round()).abs() < 1e-9, "{}", r.train_acc);
+    }
+    // Unlike a run on everything.
+    let d = run(&s, opt, &whole, &all, 1).unwrap();
+    assert_ne!(d.iterations, a.iterations);
+    // Zero, more samples than there are, and a batch larger than the head are refused.
+    let bad = |train_samples: usize, batch: usize| {
+        let cfg = TrainConfig {
+            train_samples: Some(train_samples),
+            batch,
+            ..all.clone()
+        };
+        run(&s, opt, &whole, &cfg, 1).unwrap_err().to_string()
+    };
+    assert!(bad(0, 10).contains("at least 1"), "{}", bad(0, 10));
+    let n = whole.x_train.rows();
+    let more = bad(n + 1, 10);
+    assert!(
+        more.contains(&format!("the {n} training samples")),
+        "{more}"
+    );
+    assert!(bad(5, 10).contains("larger than the 5"), "{}", bad(5, 10));
+}
+
+#[test]
 fn a_huge_learning_rate_stops_with_a_divergence_error() {
     let ds = common::generated(DatasetName::Spiral, 1);
     let data = TrainData::<f32>::from_dataset(&ds);
@@ -314,6 +384,7 @@ fn a_huge_learning_rate_stops_with_a_divergence_error() {
         sampling: Sampling::Shuffle,
         seed: 1,
         eval_samples: None,
+        train_samples: None,
     };
     let mut s = spec(2, &[64, 64], 2, Activation::Relu);
     s.init = Init::Std(1.0);
@@ -333,6 +404,7 @@ fn every_optimizer_lowers_the_loss() {
         sampling: Sampling::Shuffle,
         seed: 2,
         eval_samples: None,
+        train_samples: None,
     };
     for name in ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"] {
         let opt = OptimizerConfig::from_name(name, None).unwrap();
@@ -379,6 +451,7 @@ fn mnist_short_run_reaches_95_percent() {
         sampling: Sampling::Shuffle,
         seed: 1,
         eval_samples: None,
+        train_samples: None,
     };
     let mut s = spec(784, &[100, 50], 10, Activation::Relu);
     s.batchnorm = true;
@@ -412,6 +485,7 @@ fn mnist_with_learning_rate_10_stops_as_diverged() {
         sampling: Sampling::Random,
         seed: 42,
         eval_samples: None,
+        train_samples: None,
     };
     let s = spec(784, &[100, 50], 10, Activation::Relu);
     let opt = OptimizerConfig::from_name("sgd", Some(10.0)).unwrap();

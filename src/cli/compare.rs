@@ -25,8 +25,8 @@ pub struct CompareCmd {
     #[command(flatten)]
     pub args: TrainArgs,
     /// KEY=V1,V2,… — the setting to vary: activation, lr, optimizer, init, batch, dropout,
-    /// weight-decay, sampling, batchnorm (true/false) or hidden (variants separated by `:`,
-    /// e.g. hidden=50:100,50).
+    /// weight-decay, sampling, batchnorm (true/false), train-samples or hidden (variants
+    /// separated by `:`, e.g. hidden=50:100,50).
     #[arg(long, value_name = "KEY=VALUES")]
     pub vary: String,
     /// Write the curves (test accuracy per epoch, smoothed mini-batch loss per iteration, one
@@ -80,6 +80,10 @@ fn with(args: &TrainArgs, key: &str, value: &str) -> Result<TrainArgs> {
         v.parse::<f64>()
             .map_err(|_| Error::Config(format!("--vary {key}: '{v}' is not a number")))
     };
+    let count = |v: &str| {
+        v.parse::<usize>()
+            .map_err(|_| Error::Config(format!("--vary {key}: '{v}' is not an integer")))
+    };
     match key {
         "activation" => a.activation = Some(value.into()),
         "optimizer" => a.optimizer = value.into(),
@@ -88,11 +92,8 @@ fn with(args: &TrainArgs, key: &str, value: &str) -> Result<TrainArgs> {
         "lr" => a.lr = Some(num(value)?),
         "dropout" => a.dropout = Some(num(value)?),
         "weight-decay" => a.weight_decay = num(value)?,
-        "batch" => {
-            a.batch = value
-                .parse()
-                .map_err(|_| Error::Config(format!("--vary batch: '{value}' is not an integer")))?
-        }
+        "batch" => a.batch = count(value)?,
+        "train-samples" => a.train_samples = Some(count(value)?),
         "sampling" => {
             a.sampling = match value {
                 "shuffle" => SamplingArg::Shuffle,
@@ -112,7 +113,7 @@ fn with(args: &TrainArgs, key: &str, value: &str) -> Result<TrainArgs> {
         _ => {
             return Err(Error::Config(format!(
                 "--vary: cannot vary '{key}'; choose activation, lr, optimizer, init, hidden, batch, \
-                 dropout, weight-decay, sampling or batchnorm"
+                 dropout, weight-decay, sampling, batchnorm or train-samples"
             )));
         }
     }

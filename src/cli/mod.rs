@@ -62,6 +62,7 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::Dropout => "--dropout",
         Setting::WeightDecay => "--weight-decay",
         Setting::EvalSamples => "--eval-samples",
+        Setting::TrainSamples => "--train-samples",
     }
 }
 

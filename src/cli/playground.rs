@@ -124,6 +124,7 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
         iters: None,
         sampling: SamplingArg::Shuffle,
         eval_samples: None,
+        train_samples: None,
         seed: cmd.seed,
         threads: Some(1),
         precision: Precision::F32,

@@ -107,6 +107,11 @@ pub struct TrainArgs {
     /// --save-every checkpoint) is always evaluated on all of them [default: all, every epoch].
     #[arg(long, value_name = "N")]
     pub eval_samples: Option<usize>,
+    /// Train on the first N training samples only (the book's overfitting experiments use 300);
+    /// the training accuracy is measured on them, the test accuracy on the whole test set
+    /// [default: all].
+    #[arg(long, value_name = "N")]
+    pub train_samples: Option<usize>,
     /// Seed for initialisation, batch order, dropout and generated data.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -154,7 +159,7 @@ pub struct TrainCmd {
     #[arg(long, value_name = "FILE", conflicts_with_all = [
         "dataset", "net", "layers", "hidden", "activation", "init", "batchnorm", "dropout",
         "weight_decay",
-        "optimizer", "lr", "batch", "sampling", "seed", "grayscale", "noise",
+        "optimizer", "lr", "batch", "sampling", "seed", "grayscale", "noise", "train_samples",
     ])]
     pub resume: Option<PathBuf>,
     /// Record the run step by step in DIR (created if missing), for replaying it in another
@@ -268,6 +273,7 @@ impl TrainArgs {
             },
             seed: self.seed,
             eval_samples: self.eval_samples,
+            train_samples: self.train_samples,
         };
         let setup = Settings {
             dataset,
@@ -410,10 +416,16 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
             .source
             .as_ref()
             .map_or("generated".to_string(), |p| p.display().to_string());
+        let available = ds.x_train.rows();
+        let used = settings.train.training_rows(available);
         outln!(
             "{}: {} train / {} test samples, {} features, {} classes ({source})",
             ds.name,
-            ds.x_train.rows(),
+            if used < available {
+                format!("the first {used} of {available}")
+            } else {
+                available.to_string()
+            },
             ds.x_test.rows(),
             ds.input_dim(),
             ds.classes
@@ -855,6 +867,8 @@ pub fn summary_json(
         "optimizer": settings.optimizer.name(),
         "lr": settings.optimizer.lr(),
         "batch": settings.train.batch,
+        // null: trained on every training sample (see --train-samples).
+        "train_samples": settings.train.train_samples,
         "sampling": settings.train.sampling.name(),
         "iterations": h.iterations,
         "epochs": h.epochs.len(),
