@@ -259,6 +259,8 @@ fn interrupted_equals_uninterrupted(
     drop(first);
 
     let mut ckpt = checkpoint::load::<f32>(&path, 2).unwrap();
+    // λ reads back as the decimal asked for, not as the f32 nearest to it widened to f64.
+    assert_eq!(ckpt.net.weight_decay(), 0.001);
     let (mut opt2, mut state2) = checkpoint::load_training(&path, &mut ckpt).unwrap();
     assert_eq!(state2, state);
     let never = AtomicBool::new(false);

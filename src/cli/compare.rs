@@ -10,14 +10,15 @@ use std::sync::atomic::AtomicBool;
 use crate::cli::datasets::{load_dataset, offline};
 use crate::cli::in_flags;
 use crate::cli::train::{Precision, SamplingArg, TrainArgs};
+use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::memory;
-use crate::nn::spec::memory_estimate;
+use crate::nn::spec::{describe_layers, memory_estimate};
 use crate::output::{self, Named, write_output};
 use crate::report::svg::{Legend, LineChart, Series};
 use crate::report::training;
 use crate::report::{Align, Table, markdown};
-use crate::session::Session;
+use crate::session::{Session, Settings};
 use crate::train::History;
 
 #[derive(Debug, Args)]
@@ -120,10 +121,43 @@ fn with(args: &TrainArgs, key: &str, value: &str) -> Result<TrainArgs> {
     Ok(a)
 }
 
+/// The plot's subtitle: what was varied, then what every run shares (the network, optimizer,
+/// batch, training samples and seed, each left out when it is what varies).
+fn subtitle(key: &str, first: &Settings, ds: &Dataset) -> Result<String> {
+    let mut parts = vec![format!("varying {key}")];
+    if !matches!(key, "hidden" | "activation" | "batchnorm" | "dropout") {
+        let (specs, _) = first.network_for(ds)?;
+        parts.push(describe_layers(&specs));
+    }
+    match key {
+        "optimizer" => {}
+        "lr" => parts.push(format!("optimizer {}", first.optimizer.name())),
+        _ => parts.push(format!(
+            "optimizer {} lr {}",
+            first.optimizer.name(),
+            first.optimizer.lr()
+        )),
+    }
+    if key != "batch" {
+        parts.push(format!("batch {}", first.train.batch));
+    }
+    if key != "weight-decay" && first.weight_decay != 0.0 {
+        parts.push(format!("weight decay {}", first.weight_decay));
+    }
+    let available = ds.x_train.rows();
+    if let Some(n) = first.train.train_samples.filter(|&n| n < available)
+        && key != "train-samples"
+    {
+        parts.push(format!("the first {n} of {available} training samples"));
+    }
+    parts.push(format!("seed {}", first.train.seed));
+    Ok(parts.join(" · "))
+}
+
 /// One run of the comparison, start to end, in precision `T`.
 fn train_one<T: crate::matrix::Float>(
-    setup: &crate::session::Settings,
-    ds: &crate::data::Dataset,
+    setup: &Settings,
+    ds: &Dataset,
     never: &AtomicBool,
 ) -> Result<History> {
     let mut session = Session::<T>::start(setup, ds)?;
@@ -274,10 +308,7 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
             .filter_map(|(label, run)| run.as_ref().ok().map(|h| (label.as_str(), h)))
             .collect();
         let loss = training::loss_chart(&ds.name.to_string(), &finished);
-        let sub = format!(
-            "varying {key}; other flags as given · seed {}",
-            cmd.args.seed
-        );
+        let sub = subtitle(&key, &setups[0], &ds)?;
         let svg = crate::report::svg::render_column(&[acc, loss], Some(&sub))?;
         write_output(p, svg.as_bytes())?;
     }

@@ -763,7 +763,7 @@ fn write_reports<T: Float>(
     }
     if let Some(path) = &cmd.plot {
         let title = format!("{} {}", ds.name, describe_layers(specs));
-        let subtitle = format!(
+        let mut subtitle = format!(
             "optimizer {} lr {} · batch {} · {} iterations · seed {}",
             settings.optimizer.name(),
             settings.optimizer.lr(),
@@ -771,6 +771,14 @@ fn write_reports<T: Float>(
             history.iterations,
             settings.train.seed
         );
+        let decay = session.net.weight_decay();
+        if decay != 0.0 {
+            subtitle += &format!(" · weight decay {decay}");
+        }
+        let available = ds.x_train.rows();
+        if let Some(n) = settings.train.train_samples.filter(|&n| n < available) {
+            subtitle += &format!(" · the first {n} of {available} training samples");
+        }
         let svg = svg::render_column(&training::charts(history, &title), Some(&subtitle))?;
         write_output(path, svg.as_bytes())?;
     }

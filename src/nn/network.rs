@@ -218,9 +218,14 @@ impl<T: Float> Network<T> {
         self.seed
     }
 
-    /// The L2 weight-decay coefficient λ.
+    /// The L2 weight-decay coefficient λ, as the shortest decimal of the `T` in use: an f32
+    /// network asked for 0.1 reports 0.1, not 0.10000000149011612, and that decimal still
+    /// reads back to the same `T` (a checkpoint's metadata, `--summary-json`, a plot's title).
     pub fn weight_decay(&self) -> f64 {
-        self.weight_decay.to_f64()
+        self.weight_decay
+            .to_string()
+            .parse()
+            .unwrap_or(self.weight_decay.to_f64())
     }
 
     /// Values per input row.
