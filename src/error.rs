@@ -72,6 +72,7 @@ pub enum Setting {
     WeightDecay,
     EvalSamples,
     TrainSamples,
+    Validation,
 }
 
 impl Setting {
@@ -87,6 +88,7 @@ impl Setting {
             Setting::WeightDecay => "weight decay",
             Setting::EvalSamples => "evaluation sample count",
             Setting::TrainSamples => "training sample count",
+            Setting::Validation => "validation share",
         }
     }
 }

@@ -40,6 +40,7 @@ pub mod nn;
 pub mod optim;
 pub mod output;
 pub mod report;
+pub mod search;
 pub mod session;
 pub mod train;
 

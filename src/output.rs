@@ -247,6 +247,23 @@ fn inode(_: &std::fs::Metadata) -> Option<Identity> {
     None
 }
 
+/// [`check_outputs`] for a command whose only inputs are a dataset's files: `outputs` pairs
+/// each output flag with its path, if given.
+pub fn check_outputs_beside_data(
+    outputs: &[(&str, Option<&Path>)],
+    data_files: &[PathBuf],
+) -> Result<()> {
+    let inputs: Vec<Named<'_>> = data_files
+        .iter()
+        .map(|f| Named::new("the dataset file", f))
+        .collect();
+    let outputs: Vec<Named<'_>> = outputs
+        .iter()
+        .filter_map(|&(flag, p)| p.map(|p| Named::new(flag, p)))
+        .collect();
+    check_outputs(&outputs, &inputs, &[])
+}
+
 /// Checks, before a run starts, that every output can be written where it points (its folder
 /// exists, it is not a directory or a disk) and that no output is another output or an input.
 /// Standard output (`-`), devices and FIFOs may be shared: writing through them replaces

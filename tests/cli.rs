@@ -1208,3 +1208,63 @@ fn train_profile_accounts_for_the_step_layer_by_layer() {
     let affine = out.lines().find(|l| l.starts_with("0: affine")).unwrap();
     assert!(affine.split_whitespace().count() >= 7, "{affine}");
 }
+
+#[test]
+fn search_ranks_random_draws_on_validation_data() {
+    let dir = common::temp_dir("search");
+    let (plot, csv) = (dir.join("search.svg"), dir.join("search.csv"));
+    let out = stdout_of(
+        scratchnet()
+            .args([
+                "search",
+                "--dataset",
+                "circle",
+                "--hidden",
+                "8",
+                "--batch",
+                "10",
+            ])
+            .args(["--epochs", "2", "--trials", "6", "--top", "3"])
+            .args(["--lr-range", "1e-4..1", "--optimizer", "sgd", "--plot"])
+            .arg(&plot)
+            .arg("--csv")
+            .arg(&csv),
+    );
+    assert!(
+        out.contains("800 training and 200 validation samples")
+            && out.contains("the test set is not used"),
+        "{out}"
+    );
+    assert!(out.contains("learning rate 10^U(-4, 0)"), "{out}");
+    assert!(out.contains("| rank | val acc |"), "{out}");
+    assert!(out.contains("best: validation accuracy"), "{out}");
+    assert!(out.contains("the best 3 lie in --lr-range"), "{out}");
+    // Three rows in the printed table, all six in the CSV, best first.
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len(), 6, "{csv}");
+    let accs: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| r.split(',').nth(1).and_then(|v| v.parse().ok()))
+        .collect();
+    assert!(accs.windows(2).all(|w| w[0] >= w[1]), "{csv}");
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.contains("against the learning rate") && svg.contains("the best 3"));
+    // Bad flags are one line each.
+    for (args, needle) in [
+        (&["--lr", "0.1"][..], "--lr-range"),
+        (&["--weight-decay", "0.1"][..], "--weight-decay-range"),
+        (&["--trials", "0"][..], "--trials"),
+        (&["--validation", "1.5"][..], "--validation"),
+        (&["--lr-range", "0..1"][..], "--lr-range"),
+        (
+            &["--weight-decay-range", "1e-2..1e-4"][..],
+            "--weight-decay-range",
+        ),
+    ] {
+        let mut all = vec!["search", "--dataset", "circle", "--epochs", "1"];
+        all.extend_from_slice(args);
+        common::assert_one_line_error(&all, needle);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

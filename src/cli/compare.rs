@@ -14,7 +14,7 @@ use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::memory;
 use crate::nn::spec::{describe_layers, memory_estimate};
-use crate::output::{self, Named, write_output};
+use crate::output::{self, write_output};
 use crate::report::svg::{Legend, LineChart, Series};
 use crate::report::training;
 use crate::report::{Align, Table, markdown};
@@ -191,16 +191,13 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
         &setups[0].load,
         offline(cmd.args.offline),
     )?;
-    let data_files = ds.files();
-    let inputs: Vec<Named<'_>> = data_files
-        .iter()
-        .map(|f| Named::new("the dataset file", f))
-        .collect();
-    let outputs: Vec<Named<'_>> = [("--plot", &cmd.plot), ("--markdown", &cmd.markdown)]
-        .into_iter()
-        .filter_map(|(flag, p)| p.as_deref().map(|p| Named::new(flag, p)))
-        .collect();
-    output::check_outputs(&outputs, &inputs, &[])?;
+    output::check_outputs_beside_data(
+        &[
+            ("--plot", cmd.plot.as_deref()),
+            ("--markdown", cmd.markdown.as_deref()),
+        ],
+        &ds.files(),
+    )?;
     for ((label, args), setup) in variants.iter().zip(&setups) {
         let fail = |e: Error| Error::Config(format!("run {label}: {}", in_flags(e)));
         setup.train.validate(ds.x_train.rows()).map_err(fail)?;

@@ -8,6 +8,7 @@ pub mod descend;
 pub mod gradcheck;
 pub mod model;
 pub mod playground;
+pub mod search;
 pub mod trace;
 pub mod train;
 
@@ -49,6 +50,8 @@ pub enum Command {
     Playground(playground::PlaygroundCmd),
     /// Several training runs differing in one setting, on one chart and one table.
     Compare(Box<compare::CompareCmd>),
+    /// Hyper-parameter search: random learning rates and weight decays, ranked on validation data.
+    Search(Box<search::SearchCmd>),
 }
 
 /// The flag that sets `setting`, for messages in the command line's terms.
@@ -63,6 +66,7 @@ pub fn flag(setting: Setting) -> &'static str {
         Setting::WeightDecay => "--weight-decay",
         Setting::EvalSamples => "--eval-samples",
         Setting::TrainSamples => "--train-samples",
+        Setting::Validation => "--validation",
     }
 }
 
@@ -93,6 +97,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Descend(cmd) => descend::run(cmd),
         Command::Playground(cmd) => playground::run(cmd),
         Command::Compare(cmd) => compare::run(*cmd),
+        Command::Search(cmd) => search::run(*cmd),
     }
 }
 

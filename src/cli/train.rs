@@ -302,6 +302,21 @@ impl TrainArgs {
     }
 }
 
+/// Refuses a network that would need more memory to train on `ds` than this machine has
+/// (the error gives the figure), before anything is allocated; returns its layers.
+pub fn check_network_memory(
+    settings: &Settings,
+    ds: &Dataset,
+    precision: Precision,
+) -> Result<Vec<LayerSpec>> {
+    let (specs, input) = settings.network_for(ds)?;
+    memory::check(
+        &format!("the network {}", describe_layers(&specs)),
+        memory_estimate(&specs, input, settings.train.batch, precision.bytes()),
+    )?;
+    Ok(specs)
+}
+
 /// SIGINT and SIGTERM raise a flag instead of ending the process: the trainer finishes its
 /// step and returns, the run saves and writes its files, then exits 130 or 143.
 pub struct StopSignals {
@@ -386,16 +401,7 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
     .collect();
     output::check_outputs(&outputs, &inputs, &[("--save", "--resume")])?;
     if cmd.resume.is_none() {
-        let (specs, input) = settings.network_for(&ds)?;
-        memory::check(
-            &format!("the network {}", describe_layers(&specs)),
-            memory_estimate(
-                &specs,
-                input,
-                settings.train.batch,
-                cmd.args.precision.bytes(),
-            ),
-        )?;
+        check_network_memory(&settings, &ds, cmd.args.precision)?;
     }
     match cmd.args.precision {
         Precision::F32 => train_typed::<f32>(&cmd, &mut settings, &ds),

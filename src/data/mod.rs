@@ -11,7 +11,11 @@ pub mod sources;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
+use crate::error::{Error, Result, Setting};
 use crate::matrix::Matrix;
 
 /// The datasets scratchnet knows. Serialised as its CLI name.
@@ -123,6 +127,47 @@ impl Dataset {
         self.source
             .as_deref()
             .map_or_else(Vec::new, |dir| locate::files(self.name, dir))
+    }
+
+    /// The first `samples` training samples (all of them for `None`) split at random into a
+    /// training part and a validation part of ⌊`fraction` · samples⌋, which takes the test
+    /// set's place — as the book's `hyperparameter_optimization.py` does with
+    /// `shuffle_dataset` and `validation_rate`. Hyper-parameters chosen on it never see the
+    /// test set. The split is a function of `seed`.
+    pub fn hold_out(&self, samples: Option<usize>, fraction: f64, seed: u64) -> Result<Dataset> {
+        let n = samples.map_or(self.x_train.rows(), |k| k.min(self.x_train.rows()));
+        if !(fraction > 0.0 && fraction < 1.0) {
+            return Err(Error::invalid(
+                Setting::Validation,
+                format!("must be a share between 0 and 1, e.g. 0.2, not {fraction}"),
+            ));
+        }
+        let held = (n as f64 * fraction) as usize;
+        if held == 0 || held == n {
+            return Err(Error::invalid(
+                Setting::Validation,
+                format!(
+                    "{fraction} of {n} training samples leaves {held} for validation and {} for \
+                     training; each needs at least one",
+                    n - held
+                ),
+            ));
+        }
+        let mut order: Vec<usize> = (0..n).collect();
+        // Mixed into the seed so the split never shares a stream with init or batch order.
+        order.shuffle(&mut StdRng::seed_from_u64(seed ^ 0x7a1d_a7e5_u64));
+        let (val, train) = order.split_at(held);
+        let labels = |idx: &[usize]| idx.iter().map(|&i| self.t_train[i]).collect::<Vec<_>>();
+        Ok(Dataset {
+            name: self.name,
+            x_train: self.x_train.select_rows(train),
+            t_train: labels(train),
+            x_test: self.x_train.select_rows(val),
+            t_test: labels(val),
+            classes: self.classes,
+            image_shape: self.image_shape,
+            source: self.source.clone(),
+        })
     }
 
     /// Checks the invariants every loader promises, so a bad file cannot reach training.

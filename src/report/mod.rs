@@ -6,6 +6,7 @@ pub mod gemm;
 pub mod markdown;
 pub mod plane;
 pub mod roofline;
+pub mod search;
 pub mod svg;
 pub mod table;
 pub mod tiles;

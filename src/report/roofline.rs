@@ -6,7 +6,7 @@
 
 use plotters::prelude::*;
 
-use super::svg::{COLORS, chart_err, draw_legend, figure};
+use super::svg::{COLORS, chart_err, draw_legend, figure, house_mesh};
 use super::{Align, Table};
 use crate::bench::gemm::{Point, Problem};
 use crate::error::{Error, Result};
@@ -118,20 +118,18 @@ pub fn chart(
                 format!("{x:.2}")
             }
         };
-        chart
-            .configure_mesh()
-            .x_desc("arithmetic intensity (flop per byte of A, B and C)")
-            .y_desc("GFLOP/s")
-            .x_labels((x1 - x0) as usize + 1)
-            .y_labels((y1 - y0) as usize + 1)
-            .x_label_formatter(&pow)
-            .y_label_formatter(&pow)
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .draw()
-            .map_err(chart_err)?;
+        house_mesh(
+            chart
+                .configure_mesh()
+                .x_desc("arithmetic intensity (flop per byte of A, B and C)")
+                .y_desc("GFLOP/s")
+                .x_labels((x1 - x0) as usize + 1)
+                .y_labels((y1 - y0) as usize + 1)
+                .x_label_formatter(&pow)
+                .y_label_formatter(&pow),
+        )
+        .draw()
+        .map_err(chart_err)?;
         // The roofs in gray, one set per thread count: the slope up to the highest ceiling,
         // each ceiling from its knee.
         let gray = RGBColor(90, 90, 90);

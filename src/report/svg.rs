@@ -150,18 +150,16 @@ impl LineChart {
         } else {
             10
         };
-        chart
-            .configure_mesh()
-            .x_desc(self.x_label.as_str())
-            .y_desc(self.y_label.as_str())
-            .x_labels(x_ticks)
-            .x_label_formatter(&x_fmt)
-            .label_style(("sans-serif", 14))
-            .axis_desc_style(("sans-serif", 16))
-            .light_line_style(WHITE)
-            .bold_line_style(RGBColor(225, 225, 225))
-            .draw()
-            .map_err(chart_err)?;
+        house_mesh(
+            chart
+                .configure_mesh()
+                .x_desc(self.x_label.as_str())
+                .y_desc(self.y_label.as_str())
+                .x_labels(x_ticks)
+                .x_label_formatter(&x_fmt),
+        )
+        .draw()
+        .map_err(chart_err)?;
         for (i, (s, pts)) in self.series.iter().zip(&series).enumerate() {
             let color = COLORS[i % COLORS.len()];
             chart
@@ -255,6 +253,22 @@ pub fn render_column(charts: &[LineChart], subtitle: Option<&str>) -> Result<Str
         root.present().map_err(chart_err)?;
     }
     Ok(svg)
+}
+
+/// The axes' look every chart shares: label and description fonts, and a light grid of
+/// major lines only.
+pub(super) fn house_mesh<'m, 'a, 'b, X, Y, DB>(
+    mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: plotters::coord::ranged1d::Ranged<ValueType: std::fmt::Debug>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType: std::fmt::Debug>,
+    DB: DrawingBackend,
+{
+    mesh.label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 16))
+        .light_line_style(WHITE)
+        .bold_line_style(RGBColor(225, 225, 225))
 }
 
 /// The legend box every chart uses: the series' labels on a light background.
