@@ -27,6 +27,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod activations;
 pub mod bench;
 pub mod checkpoint;
 pub mod cli;

@@ -93,8 +93,8 @@ impl Settings {
 
     /// Takes the run's settings from the checkpoint at `path` being resumed (its `run`
     /// metadata), so the run continues exactly: the data as it was loaded (and how many
-    /// training samples it uses), the batch order, the seed, the init. Only the length and the thread count stay the caller's. Refuses a
-    /// precision other than the checkpoint's.
+    /// training samples it uses), the batch order, the seed, the init. Only the length and the
+    /// thread count stay the caller's. Refuses a precision other than the checkpoint's.
     pub fn resume_from(
         &mut self,
         meta: &BTreeMap<String, String>,

@@ -1268,3 +1268,44 @@ fn search_ranks_random_draws_on_validation_data() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn activations_tabulates_and_draws_each_init_and_layer() {
+    let dir = common::temp_dir("activations");
+    let plot = dir.join("act.svg");
+    let out = stdout_of(
+        scratchnet()
+            .args(["activations", "--layers", "3", "--samples", "200"])
+            .args(["--init", "std:1,xavier", "--plot"])
+            .arg(&plot),
+    );
+    assert!(out.contains("through 3 untrained sigmoid layers"), "{out}");
+    // Two inits × three layers.
+    let rows: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("| std:1") || l.starts_with("| xavier"))
+        .collect();
+    assert_eq!(rows.len(), 6, "{out}");
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    for text in ["std:1", "xavier", "layer 3", "sigmoid output"] {
+        assert!(svg.contains(text), "missing {text}");
+    }
+    // ReLU's default inits, and its zeros named in the table.
+    let relu = stdout_of(scratchnet().args(["activations", "--activation", "relu"]));
+    assert!(
+        relu.contains("share of zeros") && relu.contains("| he "),
+        "{relu}"
+    );
+    for (args, needle) in [
+        (&["--init", "std:0"][..], "--init"),
+        (&["--init", ","][..], "--init"),
+        (&["--layers", "0"][..], "--layers"),
+        (&["--activation", "swish"][..], "swish"),
+        (&["--units", "99999999999"][..], "memory"),
+    ] {
+        let mut all = vec!["activations"];
+        all.extend_from_slice(args);
+        common::assert_one_line_error(&all, needle);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

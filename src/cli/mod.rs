@@ -1,6 +1,7 @@
 //! The command line: clap definitions, and one module per subcommand that turns parsed flags
 //! into library calls.
 
+pub mod activations;
 pub mod bench;
 pub mod compare;
 pub mod datasets;
@@ -46,6 +47,8 @@ pub enum Command {
     Datasets(datasets::DatasetsCmd),
     /// Gradient descent on x0² + x1² with the numerical gradient: what the learning rate does.
     Descend(descend::DescendCmd),
+    /// What the initial weights' scale does to each layer's activations: the book's histograms.
+    Activations(activations::ActivationsCmd),
     /// The TensorFlow-Playground experiment: train on a 2-D set, draw the decision boundary.
     Playground(playground::PlaygroundCmd),
     /// Several training runs differing in one setting, on one chart and one table.
@@ -98,6 +101,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Playground(cmd) => playground::run(cmd),
         Command::Compare(cmd) => compare::run(*cmd),
         Command::Search(cmd) => search::run(*cmd),
+        Command::Activations(cmd) => activations::run(cmd),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod gemm;
+pub mod histograms;
 pub mod markdown;
 pub mod plane;
 pub mod roofline;
