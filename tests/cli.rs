@@ -835,6 +835,53 @@ fn descend_reproduces_the_courses_three_learning_rates() {
 }
 
 #[test]
+fn descend_runs_the_books_four_optimizers_on_the_elongated_bowl() {
+    let dir = common::temp_dir("descend-optimizers");
+    let svg = dir.join("opt.svg");
+    let out = stdout_of(
+        scratchnet()
+            .args(["descend", "--function", "elongated", "--optimizer"])
+            .arg("sgd:0.95,momentum:0.1,adagrad:1.5,adam:0.3")
+            .arg("--plot")
+            .arg(&svg),
+    );
+    // The book's update rules evaluated step by step in Python end at these digits.
+    assert!(out.contains("start (-7, 2), 30 steps"), "{out}");
+    for end in [
+        "sgd lr 0.95: end point (-3.50392996e-1, 8.47823166e-2)",
+        "momentum lr 0.1: end point (8.96413858e-1, 8.80856017e-2)",
+        "adagrad lr 1.5: end point (-1.20162322e-1, 2.48638989e-17)",
+        "adam lr 0.3: end point (1.36006852e-1, 3.18245376e-1)",
+    ] {
+        assert!(out.contains(end), "{end} not in {out}");
+    }
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    for title in [
+        "sgd (lr 0.95)",
+        "momentum (lr 0.1)",
+        "adagrad (lr 1.5)",
+        "adam (lr 0.3)",
+    ] {
+        assert!(svg.contains(title), "missing {title}");
+    }
+    for (args, needle) in [
+        (&["--function", "cube"][..], "--function 'cube'"),
+        (&["--optimizer", "lbfgs"][..], "lbfgs"),
+        (
+            &["--optimizer", "sgd:fast"][..],
+            "not a finite learning rate",
+        ),
+        (&["--optimizer", "adam:-1"][..], "--optimizer"),
+        (&["--optimizer", ","][..], "--optimizer"),
+    ] {
+        let mut all = vec!["descend"];
+        all.extend_from_slice(args);
+        assert_one_line_error(&all, needle);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn playground_draws_the_boundary_and_a_linear_model_fails() {
     let dir = std::env::temp_dir().join(format!("scratchnet-pg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

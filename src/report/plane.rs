@@ -3,7 +3,7 @@
 
 use plotters::prelude::*;
 
-use super::svg::{COLORS, Plot, chart_err, draw_legend, figure};
+use super::svg::{COLORS, Plot, chart_err, draw_legend, figure, with_subtitle};
 use crate::error::Result;
 
 /// A square figure of the plane [-`half`, `half`]² with axes x0 and x1; `draw` adds the mesh
@@ -38,39 +38,118 @@ pub fn descent_chart(path: &[[f64; 2]], title: &str, subtitle: &str, half: f64) 
             .bold_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(chart_err)?;
-        // Contours f = r² for r = 0.5, 1, …: circles.
-        let gray = RGBColor(170, 170, 170);
-        let mut r = 0.5;
-        while r <= half {
-            let circle: Vec<(f64, f64)> = (0..=120)
-                .map(|i| {
-                    let a = std::f64::consts::TAU * i as f64 / 120.0;
-                    (r * a.cos(), r * a.sin())
-                })
-                .collect();
-            chart
-                .draw_series(LineSeries::new(circle, gray.stroke_width(1)))
-                .map_err(chart_err)?;
-            r += 0.5;
-        }
-        let inside: Vec<(f64, f64)> = path
-            .iter()
-            .take_while(|p| p[0].abs() <= half && p[1].abs() <= half)
-            .map(|p| (p[0], p[1]))
-            .collect();
-        let color = COLORS[1];
-        chart
-            .draw_series(LineSeries::new(inside.clone(), color.stroke_width(2)))
-            .map_err(chart_err)?
+        draw_descent(chart, path, (1.0, 1.0), (half, half), COLORS[1], 3)?
             .label("x ← x − lr·∇f(x)")
             .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 22, y)], color.stroke_width(3))
+                PathElement::new(vec![(x, y), (x + 22, y)], COLORS[1].stroke_width(3))
             });
-        chart
-            .draw_series(inside.iter().map(|&p| Circle::new(p, 3, color.filled())))
-            .map_err(chart_err)?;
         draw_legend(chart, SeriesLabelPosition::UpperRight)
     })
+}
+
+/// Several descents on one function, a panel each (two to a row), over the contours
+/// x²/a² + y²/b² = c of `axes` = (a, b), in [-hx, hx] × [-hy, hy]: the book's figure of SGD,
+/// Momentum, AdaGrad and Adam on x²/20 + y².
+pub fn descent_grid(
+    panels: &[(String, Vec<[f64; 2]>)],
+    axes: (f64, f64),
+    (hx, hy): (f64, f64),
+    subtitle: &str,
+) -> Result<String> {
+    if panels.is_empty() {
+        return Err(crate::Error::Config("nothing to plot: no paths".into()));
+    }
+    let cols = panels.len().min(2);
+    let rows = panels.len().div_ceil(cols);
+    let (w, h) = (480 * cols as u32, 30 + 300 * rows as u32);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        root.fill(&WHITE).map_err(chart_err)?;
+        let body = with_subtitle(&root, subtitle)?;
+        for (i, ((title, path), area)) in panels
+            .iter()
+            .zip(body.split_evenly((rows, cols)))
+            .enumerate()
+        {
+            let mut chart = ChartBuilder::on(&area)
+                .caption(title, ("sans-serif", 17))
+                .margin(10)
+                .x_label_area_size(30)
+                .y_label_area_size(36)
+                .build_cartesian_2d(-hx..hx, -hy..hy)
+                .map_err(chart_err)?;
+            chart
+                .configure_mesh()
+                .label_style(("sans-serif", 12))
+                .light_line_style(WHITE)
+                .bold_line_style(RGBColor(235, 235, 235))
+                .draw()
+                .map_err(chart_err)?;
+            draw_descent(
+                &mut chart,
+                path,
+                axes,
+                (hx, hy),
+                COLORS[i % COLORS.len()],
+                2,
+            )?;
+            // The minimum.
+            chart
+                .draw_series(std::iter::once(Cross::new(
+                    (0.0, 0.0),
+                    5,
+                    BLACK.stroke_width(2),
+                )))
+                .map_err(chart_err)?;
+        }
+        root.present().map_err(chart_err)?;
+    }
+    Ok(svg)
+}
+
+/// The contours x²/a² + y²/b² = r² that fit in [-hx, hx] × [-hy, hy] in gray (r in steps of
+/// 0.5 for circles, of an eighth of the largest that fits for ellipses), then `path` up to
+/// where it first leaves that box, as a line with a dot at every point.
+fn draw_descent<'c, 'a>(
+    chart: &'c mut Plot<'a>,
+    path: &[[f64; 2]],
+    (a, b): (f64, f64),
+    (hx, hy): (f64, f64),
+    color: RGBColor,
+    dot: u32,
+) -> Result<&'c mut plotters::chart::SeriesAnno<'a, SVGBackend<'a>>> {
+    let gray = RGBColor(170, 170, 170);
+    let fits = (hx / a).min(hy / b);
+    let step = if (a, b) == (1.0, 1.0) {
+        0.5
+    } else {
+        fits / 8.0
+    };
+    let mut r = step;
+    while r <= fits + 1e-9 {
+        let ring: Vec<(f64, f64)> = (0..=120)
+            .map(|i| {
+                let t = std::f64::consts::TAU * i as f64 / 120.0;
+                (a * r * t.cos(), b * r * t.sin())
+            })
+            .collect();
+        chart
+            .draw_series(LineSeries::new(ring, gray.stroke_width(1)))
+            .map_err(chart_err)?;
+        r += step;
+    }
+    let inside: Vec<(f64, f64)> = path
+        .iter()
+        .take_while(|p| p[0].abs() <= hx && p[1].abs() <= hy)
+        .map(|p| (p[0], p[1]))
+        .collect();
+    chart
+        .draw_series(inside.iter().map(|&p| Circle::new(p, dot, color.filled())))
+        .map_err(chart_err)?;
+    chart
+        .draw_series(LineSeries::new(inside, color.stroke_width(2)))
+        .map_err(chart_err)
 }
 
 /// A classifier's decision field over a square: `field[i][j]` is P(class 1) at the centre of
