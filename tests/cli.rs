@@ -1356,3 +1356,34 @@ fn activations_tabulates_and_draws_each_init_and_layer() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn eval_half_rounds_the_model_to_float16_and_says_how_much() {
+    let dir = common::temp_dir("eval-half");
+    let model = dir.join("circle.st");
+    common::save_circle_model(&model, 5);
+    let accuracy = |out: &str| -> f64 {
+        let at = out.find("accuracy ").expect("an accuracy") + "accuracy ".len();
+        out[at..at + 6].parse().unwrap()
+    };
+    let full = stdout_of(scratchnet().arg("eval").arg("--model").arg(&model));
+    let half = stdout_of(scratchnet().args(["eval", "--half", "--model"]).arg(&model));
+    assert!(!full.contains("float16"));
+    // 2-8-2 plus biases: 42 values, nearly all of them random f32s that float16 cannot hold.
+    let line = half.lines().next().unwrap();
+    assert!(line.starts_with("float16: "), "{half}");
+    let changed: usize = line["float16: ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(line.contains(" of 42 model values rounded"), "{line}");
+    assert!(changed > 30, "{line}");
+    // 11 significant bits move the circle's boundary by a hair, not the accuracy.
+    assert!(
+        (accuracy(&full) - accuracy(&half)).abs() <= 0.01,
+        "{full}\n{half}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

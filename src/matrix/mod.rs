@@ -6,6 +6,7 @@
 
 pub mod float;
 pub mod gemm;
+pub mod half;
 pub mod lanes;
 mod ops;
 mod view;
