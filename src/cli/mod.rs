@@ -45,7 +45,7 @@ pub enum Command {
     Download(datasets::DownloadCmd),
     /// List every dataset, where it was found (or searched for) and whether it verifies.
     Datasets(datasets::DatasetsCmd),
-    /// Gradient descent on x0² + x1² with the numerical gradient: what the learning rate does.
+    /// Descent on x0² + x1² (what the learning rate does) or x²/20 + y² (what the optimizer does).
     Descend(descend::DescendCmd),
     /// What the initial weights' scale does to each layer's activations: the book's histograms.
     Activations(activations::ActivationsCmd),
