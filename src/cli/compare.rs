@@ -291,7 +291,7 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
             "epoch",
             "test accuracy",
         );
-        acc.legend = Legend::LowerRight;
+        acc.legend = Legend::Auto;
         acc.series = series(|r| r.test_acc);
         let lowest = acc
             .series

@@ -4,7 +4,7 @@
 
 use plotters::prelude::*;
 
-use super::svg::{COLORS, chart_err, draw_legend, house_mesh, with_subtitle};
+use super::svg::{COLORS, chart_err, draw_legend, emptiest_place, house_mesh, with_subtitle};
 use crate::error::{Error, Result};
 
 /// One trial as drawn.
@@ -129,36 +129,11 @@ pub fn chart(
                     ((x - x0) / (x1 - x0), y.max(0.02))
                 })
                 .collect();
-            draw_legend(&mut chart, emptiest_corner(&at_unit))?;
+            draw_legend(&mut chart, emptiest_place(&at_unit))?;
         }
         root.present().map_err(chart_err)?;
     }
     Ok(svg)
-}
-
-/// The corner of the unit square (x and y scaled to 0..1) with the fewest of `points` under
-/// a legend-sized box, so the legend hides as few trials as it can.
-fn emptiest_corner(points: &[(f64, f64)]) -> SeriesLabelPosition {
-    let corners = [
-        (SeriesLabelPosition::UpperLeft, 0.0..0.45, 0.75..1.01),
-        (SeriesLabelPosition::LowerRight, 0.55..1.01, 0.0..0.25),
-        (SeriesLabelPosition::UpperRight, 0.55..1.01, 0.75..1.01),
-        (SeriesLabelPosition::LowerLeft, 0.0..0.45, 0.0..0.25),
-    ];
-    let under = |(_, xs, ys): &(
-        SeriesLabelPosition,
-        std::ops::Range<f64>,
-        std::ops::Range<f64>,
-    )| {
-        points
-            .iter()
-            .filter(|(x, y)| xs.contains(x) && ys.contains(y))
-            .count()
-    };
-    corners
-        .iter()
-        .min_by_key(|c| under(c))
-        .map_or(SeriesLabelPosition::UpperLeft, |c| c.0.clone())
 }
 
 #[cfg(test)]
@@ -194,15 +169,6 @@ mod tests {
         ] {
             assert!(both.contains(text), "missing {text}");
         }
-        // The legend goes where the points are not.
-        assert!(matches!(
-            emptiest_corner(&[(0.1, 0.9), (0.2, 0.95), (0.9, 0.1)]),
-            SeriesLabelPosition::UpperRight
-        ));
-        assert!(matches!(
-            emptiest_corner(&[(0.9, 0.9), (0.1, 0.1)]),
-            SeriesLabelPosition::UpperLeft
-        ));
         let one = chart(&points, false, 2, "mnist", "sub").unwrap();
         assert!(!one.contains("against the weight decay"));
         assert!(chart(&[], true, 2, "t", "s").is_err());

@@ -22,6 +22,8 @@ pub enum Legend {
     UpperRight,
     LowerLeft,
     LowerRight,
+    /// Wherever it covers the fewest points of the curves ([`emptiest_place`]).
+    Auto,
 }
 
 /// A line chart: one curve per series, a legend, labelled axes.
@@ -175,15 +177,30 @@ impl LineChart {
                     .map_err(chart_err)?;
             }
         }
-        draw_legend(
-            &mut chart,
-            match self.legend {
-                Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
-                Legend::UpperRight => SeriesLabelPosition::UpperRight,
-                Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
-                Legend::LowerRight => SeriesLabelPosition::LowerRight,
-            },
-        )?;
+        let position = match self.legend {
+            Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+            Legend::UpperRight => SeriesLabelPosition::UpperRight,
+            Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+            Legend::LowerRight => SeriesLabelPosition::LowerRight,
+            Legend::Auto => {
+                // The curves as drawn, on the unit square, each segment sampled so a line
+                // between two far-apart points counts where it passes.
+                let unit = |(x, y): (f64, f64)| ((x - x0) / (x1 - x0), (y - y0) / (y1 - y0));
+                let mut traced = Vec::new();
+                for pts in &series {
+                    traced.extend(pts.first().map(|&p| unit(p)));
+                    for w in pts.windows(2) {
+                        let (a, b) = (unit(w[0]), unit(w[1]));
+                        traced.extend((1..=8).map(|i| {
+                            let t = f64::from(i) / 8.0;
+                            (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
+                        }));
+                    }
+                }
+                emptiest_place(&traced)
+            }
+        };
+        draw_legend(&mut chart, position)?;
         Ok(())
     }
 }
@@ -271,6 +288,30 @@ where
         .bold_line_style(RGBColor(225, 225, 225))
 }
 
+/// Where in a chart a legend box covers the fewest of `points` (x and y scaled to the unit
+/// square): one of the corners, or halfway up the right or left side; on a tie the earlier in
+/// that order.
+pub(super) fn emptiest_place(points: &[(f64, f64)]) -> SeriesLabelPosition {
+    let places = [
+        (SeriesLabelPosition::UpperLeft, 0.0..0.45, 0.75..1.01),
+        (SeriesLabelPosition::LowerRight, 0.55..1.01, 0.0..0.25),
+        (SeriesLabelPosition::UpperRight, 0.55..1.01, 0.75..1.01),
+        (SeriesLabelPosition::LowerLeft, 0.0..0.45, 0.0..0.25),
+        (SeriesLabelPosition::MiddleRight, 0.55..1.01, 0.375..0.625),
+        (SeriesLabelPosition::MiddleLeft, 0.0..0.45, 0.375..0.625),
+    ];
+    let under = |xs: &std::ops::Range<f64>, ys: &std::ops::Range<f64>| {
+        points
+            .iter()
+            .filter(|(x, y)| xs.contains(x) && ys.contains(y))
+            .count()
+    };
+    places
+        .iter()
+        .min_by_key(|(_, xs, ys)| under(xs, ys))
+        .map_or(SeriesLabelPosition::UpperLeft, |p| p.0.clone())
+}
+
 /// The legend box every chart uses: the series' labels on a light background.
 pub(super) fn draw_legend<'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
@@ -311,6 +352,30 @@ mod tests {
             assert!(svg.contains(text), "missing {text}");
         }
         assert!(svg.matches("<polyline").count() >= 2);
+    }
+
+    #[test]
+    fn the_legend_goes_where_the_points_are_not() {
+        let at = |points: &[(f64, f64)]| emptiest_place(points);
+        assert!(matches!(
+            at(&[(0.1, 0.9), (0.2, 0.95), (0.9, 0.1)]),
+            SeriesLabelPosition::UpperRight
+        ));
+        assert!(matches!(
+            at(&[(0.9, 0.9), (0.1, 0.1)]),
+            SeriesLabelPosition::UpperLeft
+        ));
+        // Every corner taken: halfway up the right side.
+        let corners = [(0.1, 0.9), (0.9, 0.9), (0.1, 0.1), (0.9, 0.1)];
+        assert!(matches!(at(&corners), SeriesLabelPosition::MiddleRight));
+        // An automatic legend in a chart: a rising curve leaves the lower right free.
+        let mut chart = LineChart::new("t", "x", "y");
+        chart.legend = Legend::Auto;
+        chart.series = vec![Series {
+            name: "rising".into(),
+            points: (0..20).map(|i| (f64::from(i), f64::from(i))).collect(),
+        }];
+        assert!(chart.render().is_ok());
     }
 
     #[test]
