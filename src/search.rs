@@ -74,6 +74,33 @@ impl LogRange {
     }
 }
 
+/// Which end of a range a value sits at, if it is within its outer tenth (on the log scale).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    Low,
+    High,
+}
+
+impl LogRange {
+    /// [`Edge::High`] when `v` lies in the top tenth of the range (in log₁₀), [`Edge::Low`] in
+    /// the bottom tenth: a best trial there says the good values may lie outside the range,
+    /// which narrowing around it would never find. `None` for a fixed value.
+    pub fn edge(&self, v: f64) -> Option<Edge> {
+        let (a, b) = (self.lo.log10(), self.hi.log10());
+        if a == b {
+            return None;
+        }
+        let t = (v.log10() - a) / (b - a);
+        if t > 0.9 {
+            Some(Edge::High)
+        } else if t < 0.1 {
+            Some(Edge::Low)
+        } else {
+            None
+        }
+    }
+}
+
 impl std::fmt::Display for LogRange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.lo == self.hi {
@@ -267,6 +294,12 @@ mod tests {
             "10^U(-2.523, -1)"
         );
         assert_eq!(fixed.to_string(), "1e-2");
+        // 9.2e-3 is in the top tenth of 1e-6..1e-2 (above 10^-2.4 ≈ 4.0e-3); 1e-4 is not.
+        assert_eq!(r.edge(9.2e-3), Some(Edge::High));
+        assert_eq!(r.edge(3.0e-3), None);
+        assert_eq!(r.edge(1e-4), None);
+        assert_eq!(r.edge(2e-6), Some(Edge::Low));
+        assert_eq!(fixed.edge(0.01), None);
         let f = draws(&fixed_space, 50, 3);
         assert!(f.iter().all(|d| d.lr == 0.01));
         assert!(f.iter().all(|d| (1e-8..1e-4).contains(&d.weight_decay)));

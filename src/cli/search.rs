@@ -15,7 +15,7 @@ use crate::nn::spec::describe_layers;
 use crate::output::{self, write_output};
 use crate::report::search::{Point, chart};
 use crate::report::{Align, Table, csv, markdown};
-use crate::search::{self, LogRange, Space, Trial};
+use crate::search::{self, Edge, LogRange, Space, Trial};
 use crate::train::Length;
 use crate::{out, outln};
 
@@ -196,6 +196,27 @@ pub fn run(cmd: SearchCmd) -> Result<()> {
                 first.draw.weight_decay,
                 first.index + 1
             );
+            let ends = [
+                ("learning rate", "--lr-range", Some(space.lr), first.draw.lr),
+                (
+                    "weight decay",
+                    "--weight-decay-range",
+                    space.weight_decay,
+                    first.draw.weight_decay,
+                ),
+            ];
+            for (what, flag, range, value) in ends {
+                let Some(range) = range else { continue };
+                let (side, end) = match range.edge(value) {
+                    Some(Edge::High) => ("top", format!("above {:e}", range.hi)),
+                    Some(Edge::Low) => ("bottom", format!("below {:e}", range.lo)),
+                    None => continue,
+                };
+                outln!(
+                    "the best {what} is at the {side} of {flag}: better values may lie {end}; \
+                     move the range that way rather than only narrowing it"
+                );
+            }
             let mut narrow = format!("--lr-range {}", span(|t| t.draw.lr));
             if space.weight_decay.is_some() {
                 narrow += &format!(" --weight-decay-range {}", span(|t| t.draw.weight_decay));
