@@ -80,7 +80,9 @@ pub fn run(cmd: SearchCmd) -> Result<()> {
     // The split already holds only the samples asked for.
     settings.train.train_samples = None;
     settings.train.validate(split.x_train.rows())?;
-    let specs = check_network_memory(&settings, &split, cmd.args.precision)?;
+    let workers = settings.threads.min(cmd.trials);
+    // Each worker trains its own copy of the network.
+    let specs = check_network_memory(&settings, &split, cmd.args.precision, workers)?;
     output::check_outputs_beside_data(
         &[
             ("--plot", cmd.plot.as_deref()),
@@ -89,7 +91,6 @@ pub fn run(cmd: SearchCmd) -> Result<()> {
         &ds.files(),
     )?;
 
-    let workers = settings.threads.min(cmd.trials);
     let length = match settings.train.length {
         Length::Epochs(e) => format!("{e} epochs"),
         Length::Iters(i) => format!("{i} iterations"),

@@ -302,17 +302,20 @@ impl TrainArgs {
     }
 }
 
-/// Refuses a network that would need more memory to train on `ds` than this machine has
-/// (the error gives the figure), before anything is allocated; returns its layers.
+/// Refuses a network that would need more memory to train on `ds`, `copies` at a time, than
+/// this machine has (the error gives the figure), before anything is allocated; returns its
+/// layers.
 pub fn check_network_memory(
     settings: &Settings,
     ds: &Dataset,
     precision: Precision,
+    copies: usize,
 ) -> Result<Vec<LayerSpec>> {
     let (specs, input) = settings.network_for(ds)?;
     memory::check(
         &format!("the network {}", describe_layers(&specs)),
-        memory_estimate(&specs, input, settings.train.batch, precision.bytes()),
+        memory_estimate(&specs, input, settings.train.batch, precision.bytes())
+            .and_then(|b| b.checked_mul(copies as u64)),
     )?;
     Ok(specs)
 }
@@ -401,7 +404,7 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
     .collect();
     output::check_outputs(&outputs, &inputs, &[("--save", "--resume")])?;
     if cmd.resume.is_none() {
-        check_network_memory(&settings, &ds, cmd.args.precision)?;
+        check_network_memory(&settings, &ds, cmd.args.precision, 1)?;
     }
     match cmd.args.precision {
         Precision::F32 => train_typed::<f32>(&cmd, &mut settings, &ds),
