@@ -109,8 +109,8 @@ impl Stack {
                     .filter(|l| !l.values.is_empty())
                     .map(|l| {
                         let mut v = l.values.clone();
-                        v.sort_by(f64::total_cmp);
-                        v[(v.len() - 1) * 99 / 100]
+                        let k = (v.len() - 1) * 99 / 100;
+                        *v.select_nth_unstable_by(k, f64::total_cmp).1
                     })
                     .fold(0.0, f64::max);
                 (0.0, if top > 0.0 { top } else { 1.0 })

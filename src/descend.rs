@@ -99,6 +99,14 @@ impl Surface {
         }
     }
 
+    /// The variables' names, as the course and the book write them.
+    pub fn variables(self) -> &'static str {
+        match self {
+            Surface::Sphere => "x0, x1",
+            Surface::Elongated => "x, y",
+        }
+    }
+
     /// The formula, for titles.
     pub fn formula(self) -> &'static str {
         match self {

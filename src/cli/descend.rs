@@ -39,22 +39,17 @@ pub struct DescendCmd {
 
 /// A `--optimizer` item: `NAME` (with `lr`) or `NAME:LR`.
 fn parse_optimizer(item: &str, lr: f64) -> Result<OptimizerConfig> {
+    // from_name refuses a learning rate that is not positive and finite.
     let (name, lr) = match item.split_once(':') {
         Some((name, v)) => (
             name,
-            v.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite())
-                .ok_or_else(|| {
-                    Error::Config(format!("'{item}': '{v}' is not a finite learning rate"))
-                })?,
+            v.trim().parse::<f64>().map_err(|_| {
+                Error::Config(format!("'{item}': '{v}' is not a finite learning rate"))
+            })?,
         ),
         None => (item, lr),
     };
-    let cfg = OptimizerConfig::from_name(name.trim(), Some(lr))?;
-    cfg.validate()?;
-    Ok(cfg)
+    OptimizerConfig::from_name(name.trim(), Some(lr))
 }
 
 pub fn run(cmd: DescendCmd) -> Result<()> {
@@ -113,10 +108,7 @@ pub fn run(cmd: DescendCmd) -> Result<()> {
             "on its way to the minimum (more steps or a larger learning rate)"
         }
     };
-    let vars = match surface {
-        Surface::Sphere => "x0, x1",
-        Surface::Elongated => "x, y",
-    };
+    let vars = surface.variables();
     let paths: Vec<(OptimizerConfig, Vec<[f64; 2]>)> = optimizers
         .iter()
         .map(|&cfg| (cfg, descend(|x| surface.gradient(x), init, cfg, steps)))
@@ -167,9 +159,9 @@ pub fn run(cmd: DescendCmd) -> Result<()> {
             let title = format!("gradient descent on x0² + x1², lr = {lr}");
             plane::descent_chart(path, &title, &subtitle, 4.5)?
         } else {
-            let panels: Vec<(String, Vec<[f64; 2]>)> = paths
+            let panels: Vec<(String, &[[f64; 2]])> = paths
                 .iter()
-                .map(|(cfg, path)| (format!("{} (lr {})", cfg.name(), cfg.lr()), path.clone()))
+                .map(|(cfg, path)| (format!("{} (lr {})", cfg.name(), cfg.lr()), &path[..]))
                 .collect();
             // Panels twice as wide as high, with room around the start.
             let hy = (1.5 * init[1].abs()).max(0.75 * init[0].abs()).max(1.0);

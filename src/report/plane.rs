@@ -51,7 +51,7 @@ pub fn descent_chart(path: &[[f64; 2]], title: &str, subtitle: &str, half: f64) 
 /// x²/a² + y²/b² = c of `axes` = (a, b), in [-hx, hx] × [-hy, hy]: the book's figure of SGD,
 /// Momentum, AdaGrad and Adam on x²/20 + y².
 pub fn descent_grid(
-    panels: &[(String, Vec<[f64; 2]>)],
+    panels: &[(String, &[[f64; 2]])],
     axes: (f64, f64),
     (hx, hy): (f64, f64),
     subtitle: &str,
