@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{assert_one_line_error, scratchnet, stdout_of};
 use predicates::prelude::*;
 
@@ -492,6 +494,18 @@ fn summary_line(json: &str, key: &str) -> String {
         .to_string()
 }
 
+/// `train --resume CKPT --epochs EPOCHS --quiet`, with its `--summary-json` at `json` read back.
+fn resumed_summary(ckpt: &Path, epochs: &str, json: &Path) -> String {
+    scratchnet()
+        .args(["train", "--quiet", "--epochs", epochs, "--resume"])
+        .arg(ckpt)
+        .arg("--summary-json")
+        .arg(json)
+        .assert()
+        .success();
+    std::fs::read_to_string(json).unwrap()
+}
+
 #[test]
 fn resume_continues_exactly_and_save_every_writes_during_training() {
     let dir = std::env::temp_dir().join(format!("scratchnet-resume-{}", std::process::id()));
@@ -520,17 +534,9 @@ fn resume_continues_exactly_and_save_every_writes_during_training() {
         .arg(&ckpt)
         .assert()
         .success();
-    let resumed = dir.join("resumed.json");
-    scratchnet()
-        .args(["train", "--quiet", "--epochs", "4", "--resume"])
-        .arg(&ckpt)
-        .arg("--summary-json")
-        .arg(&resumed)
-        .assert()
-        .success();
     let (a, b) = (
         std::fs::read_to_string(&straight).unwrap(),
-        std::fs::read_to_string(&resumed).unwrap(),
+        resumed_summary(&ckpt, "4", &dir.join("resumed.json")),
     );
     for key in [
         "final_loss",
@@ -606,15 +612,7 @@ fn train_samples_trains_on_a_head_and_a_resumed_run_keeps_it() {
         .arg(&ckpt)
         .assert()
         .success();
-    let resumed = dir.join("resumed.json");
-    scratchnet()
-        .args(["train", "--quiet", "--epochs", "4", "--resume"])
-        .arg(&ckpt)
-        .arg("--summary-json")
-        .arg(&resumed)
-        .assert()
-        .success();
-    let b = std::fs::read_to_string(&resumed).unwrap();
+    let b = resumed_summary(&ckpt, "4", &dir.join("resumed.json"));
     for key in [
         "final_loss",
         "train_acc",
