@@ -227,9 +227,7 @@ fn time_point<T: Float>(
     config: &Config,
 ) -> Result<Point> {
     let mut gemm = Gemm::<T>::with_threads(kernel, threads);
-    let m = problem.m;
-    // Report the threads the product really runs on, so % of peak is against those cores.
-    let threads = gemm.threads_used(m, problem.k, problem.n);
+    let (m, k, n) = (problem.m, problem.k, problem.n);
     // Warm-up on a small band: pages in the buffers and estimates the cost of a full product.
     let probe_rows = m.min(16);
     let probe = time_rows(&mut gemm, a, b, c, probe_rows)?;
@@ -244,15 +242,26 @@ fn time_point<T: Float>(
         time_rows(&mut gemm, a, b, c, m)?; // warm-up at full size
     }
     let flops = problem.flops() * rows as f64 / m as f64;
-    let mut rates = Vec::new();
+    // Each run with the threads it ran on, so % of peak is against those cores. Asking first
+    // also takes any pool re-check that is due (`threaded::pool_pays`) outside the timing.
+    let mut runs: Vec<(usize, f64)> = Vec::new();
     let start = Instant::now();
-    while rates.len() < MIN_RUNS || start.elapsed() < config.budget {
+    while runs.len() < MIN_RUNS || start.elapsed() < config.budget {
+        let used = gemm.threads_used(rows, k, n);
         let t = time_rows(&mut gemm, a, b, c, rows)?;
-        rates.push(flops / t.as_secs_f64().max(1e-12) / 1e9);
-        if rates.len() >= 10_000 {
+        runs.push((used, flops / t.as_secs_f64().max(1e-12) / 1e9));
+        if runs.len() >= 10_000 {
             break;
         }
     }
+    // A re-measured pool check can move a mid-sized product between one thread and two during
+    // a row: the row reports the runs at the thread count most of them had.
+    let threads = most_common(runs.iter().map(|&(used, _)| used));
+    let mut rates: Vec<f64> = runs
+        .iter()
+        .filter(|&&(used, _)| used == threads)
+        .map(|&(_, rate)| rate)
+        .collect();
     rates.sort_by(f64::total_cmp);
     Ok(Point {
         kernel,
@@ -266,6 +275,19 @@ fn time_point<T: Float>(
         iqr_rel: (quantile(&rates, 0.75) - quantile(&rates, 0.25)) / median(&rates),
         sampled_rows: (rows < m).then_some(rows),
     })
+}
+
+/// The value that occurs most often (the smallest of those tied); 1 for none.
+fn most_common(values: impl Iterator<Item = usize>) -> usize {
+    let mut counts = std::collections::BTreeMap::new();
+    for v in values {
+        *counts.entry(v).or_insert(0_usize) += 1;
+    }
+    let top = counts.values().copied().max().unwrap_or(0);
+    counts
+        .into_iter()
+        .find(|&(_, count)| count == top)
+        .map_or(1, |(v, _)| v)
 }
 
 /// Times C[..rows] ← A[..rows]·B once.
@@ -311,6 +333,14 @@ pub fn median(sorted: &[f64]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_row_reports_the_thread_count_most_runs_had() {
+        assert_eq!(most_common([2, 1, 2, 2, 1].into_iter()), 2);
+        assert_eq!(most_common([1, 2, 1].into_iter()), 1);
+        assert_eq!(most_common([2, 1].into_iter()), 1);
+        assert_eq!(most_common(std::iter::empty()), 1);
+    }
 
     #[test]
     fn parses_shapes() {

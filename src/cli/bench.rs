@@ -281,8 +281,21 @@ fn header_lines(
         ));
     }
     if threads > 1 {
-        let gain = crate::matrix::gemm::threaded::pool_gain();
-        let verdict = if gain >= 1.1 {
+        use crate::matrix::gemm::threaded;
+        // The latest reading: the rows above ran on the verdicts of their time, and say how
+        // many threads they had. No reading yet (nothing measured could use the pool): take one.
+        let (readings, latest) = threaded::pool_readings();
+        let gain = latest.unwrap_or_else(threaded::pool_gain);
+        let when = if readings > 1 {
+            format!(
+                " (the latest of {readings} readings in this run: it is re-measured after {} s, \
+                 then at doubling intervals)",
+                threaded::RECHECK_FIRST.as_secs()
+            )
+        } else {
+            String::new()
+        };
+        let verdict = if threaded::gain_pays(gain) {
             "bands from 3 M multiply-adds go to the pool"
         } else {
             "the pool only takes bands of 6 M multiply-adds or more, and products of 16 M or \
@@ -290,7 +303,7 @@ fn header_lines(
         };
         lines.push((
             "pool".into(),
-            format!("two threads {gain:.2}× one on a 96×768×96 probe; {verdict}"),
+            format!("two threads {gain:.2}× one on a 96×768×96 probe{when}; {verdict}"),
         ));
     }
     let avx2 = peak

@@ -22,8 +22,9 @@
 //!
 //! Measure: `scratchnet bench gemm --kernels simd,threaded --threads 2`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, TryLockError};
 use std::time::{Duration, Instant};
 
 use super::kernel::MicroKernel;
@@ -104,20 +105,130 @@ pub fn threads_for(
 /// and the helper's band of A go over, its band of C comes back. What that costs depends on the
 /// CPU far more than the arithmetic does: on the Zen 3 VM two threads ran 100×784×100 at 36–49
 /// GFLOP/s against 32 on one; on the Sapphire Rapids VM, where one core reads 320 KB another
-/// just wrote in 29 µs, two threads took 134 µs against 113 µs on one. So it is measured, once
-/// per process and only when a product could use the pool: a 96×768×96 f32 product (an MLP's
-/// first layer at batch 96) on one thread and on two, five products each, alternated three
-/// times, best of three — about 4 ms. Two threads must be at least 10 % faster. Which way it
-/// goes changes the speed of a run, never a bit of its results.
+/// just wrote in 29 µs, two threads took 134 µs against 113 µs on one. So it is measured, only
+/// when a product could use the pool: a 96×768×96 f32 product (an MLP's first layer at batch
+/// 96) on one thread and on two, five products each, alternated three times, best of three —
+/// about 4 ms. Two threads must be at least 10 % faster. Which way it goes changes the speed of
+/// a run, never a bit of its results.
+///
+/// On a VM the answer can change while a process runs: the Zen 3 VM has periods of a few
+/// seconds in which moving data between its vCPUs costs more (its neighbours' load), and a
+/// process whose one reading fell in one kept its mid-sized products on one thread long after.
+/// So the reading is taken again on the schedule of [`Recheck`]: one second later, then at
+/// doubling intervals while the verdict holds, up to [`RECHECK_MAX`]; a changed verdict starts
+/// the schedule over. At most one probe in any second and one a minute in the long run, against
+/// the 4 ms each costs.
 pub fn pool_pays() -> bool {
-    pool_gain() >= 1.1
+    gain_pays(pool_gain())
 }
 
-/// [`measure_pool_gain`], measured once per process and kept: the report header and the split
-/// decision read the same figure.
+/// Two threads pay when they are at least 10 % faster than one on the probe.
+pub fn gain_pays(gain: f64) -> bool {
+    gain >= 1.1
+}
+
+/// The latest reading of [`measure_pool_gain`], re-measured when due (see [`pool_pays`]): the
+/// report header and the split decision read the same figure.
 pub fn pool_gain() -> f64 {
-    static GAIN: OnceLock<f64> = OnceLock::new();
-    *GAIN.get_or_init(measure_pool_gain)
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    let origin = *ORIGIN.get_or_init(Instant::now);
+    POOL_CHECK.reading(origin.elapsed(), measure_pool_gain)
+}
+
+/// How many times this process has measured the pool probe, and the latest reading (`None`
+/// before the first): `bench gemm` says when the figure was re-measured during its run.
+pub fn pool_readings() -> (u64, Option<f64>) {
+    POOL_CHECK.readings()
+}
+
+static POOL_CHECK: Recheck = Recheck::new();
+
+/// The first re-measurement of the pool probe comes this long after the first reading.
+pub const RECHECK_FIRST: Duration = Duration::from_secs(1);
+
+/// The longest wait between two readings of the pool probe.
+pub const RECHECK_MAX: Duration = Duration::from_secs(64);
+
+/// The pool probe's reading over a process's life, and when it is next due.
+///
+/// Callers read the latest figure without waiting (two atomics); the one that finds it due
+/// measures again while the others keep using the old figure. Only the very first reading makes
+/// everyone wait, as nobody has a figure yet.
+pub struct Recheck {
+    /// The latest reading's bits (an `f64`), or [`Recheck::NONE`] before the first.
+    gain: AtomicU64,
+    /// When the next reading is due, in nanoseconds from the clock's origin.
+    due: AtomicU64,
+    /// The wait after the latest reading; held while measuring, so one thread measures.
+    wait: Mutex<Duration>,
+    /// How many readings have been taken.
+    count: AtomicU64,
+}
+
+impl Recheck {
+    /// Bits no reading has: a NaN with a payload `f64` arithmetic never produces here.
+    const NONE: u64 = 0x7ff8_dead_beef_0001;
+
+    /// No reading yet.
+    pub const fn new() -> Self {
+        Recheck {
+            gain: AtomicU64::new(Self::NONE),
+            due: AtomicU64::new(0),
+            wait: Mutex::new(RECHECK_FIRST),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// How many readings have been taken, and the latest (`None` before the first).
+    pub fn readings(&self) -> (u64, Option<f64>) {
+        let latest = self.gain.load(Ordering::Acquire);
+        let latest = (latest != Self::NONE).then(|| f64::from_bits(latest));
+        (self.count.load(Ordering::Acquire), latest)
+    }
+
+    /// The latest reading at time `now` (from any fixed origin), calling `measure` first if none
+    /// has been taken or the latest is due for a re-measurement.
+    pub fn reading(&self, now: Duration, measure: impl FnOnce() -> f64) -> f64 {
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let latest = self.gain.load(Ordering::Acquire);
+        if latest != Self::NONE && nanos(now) < self.due.load(Ordering::Acquire) {
+            return f64::from_bits(latest);
+        }
+        let mut wait = if latest == Self::NONE {
+            // The first reading: wait for whoever is taking it.
+            self.wait.lock().unwrap_or_else(|e| e.into_inner())
+        } else {
+            match self.wait.try_lock() {
+                Ok(wait) => wait,
+                Err(TryLockError::Poisoned(e)) => e.into_inner(),
+                // Another thread is measuring: keep to the latest figure meanwhile.
+                Err(TryLockError::WouldBlock) => return f64::from_bits(latest),
+            }
+        };
+        // Under the lock, look again: the reading may have been taken while this thread waited.
+        let before = self.gain.load(Ordering::Acquire);
+        if before != Self::NONE && nanos(now) < self.due.load(Ordering::Acquire) {
+            return f64::from_bits(before);
+        }
+        let gain = measure();
+        self.count.fetch_add(1, Ordering::AcqRel);
+        if before != Self::NONE {
+            *wait = if gain_pays(gain) == gain_pays(f64::from_bits(before)) {
+                (*wait * 2).min(RECHECK_MAX)
+            } else {
+                RECHECK_FIRST
+            };
+        }
+        self.due.store(nanos(now + *wait), Ordering::Release);
+        self.gain.store(gain.to_bits(), Ordering::Release);
+        gain
+    }
+}
+
+impl Default for Recheck {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// One thread's time over two threads' on the pool probe of [`pool_pays`].
@@ -338,5 +449,74 @@ fn copy_rows<T: Float>(src: MatRef<'_, T>, out: &mut Vec<T>) {
                 out[i * cols + j] = v;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    /// Reads `check` at `secs` with a probe that returns `gain`; says whether it measured.
+    fn read_at(check: &Recheck, secs: f64, gain: f64) -> (f64, bool) {
+        let measured = Cell::new(false);
+        let got = check.reading(Duration::from_secs_f64(secs), || {
+            measured.set(true);
+            gain
+        });
+        (got, measured.get())
+    }
+
+    #[test]
+    fn the_pool_check_is_taken_once_then_again_at_doubling_intervals_while_its_verdict_holds() {
+        let check = Recheck::new();
+        assert_eq!(check.readings(), (0, None));
+        assert_eq!(read_at(&check, 0.0, 0.8), (0.8, true));
+        // Before the first second nothing is measured, whatever the probe would say now.
+        assert_eq!(read_at(&check, 0.5, 1.5), (0.8, false));
+        assert_eq!(read_at(&check, 0.999, 1.5), (0.8, false));
+        // Due after 1 s; the verdict holds (0.9 < 1.1), so the next wait is 2 s, then 4 s.
+        assert_eq!(read_at(&check, 1.0, 0.9), (0.9, true));
+        assert_eq!(read_at(&check, 2.9, 1.5), (0.9, false));
+        assert_eq!(read_at(&check, 3.0, 1.0), (1.0, true));
+        assert_eq!(read_at(&check, 6.9, 1.5), (1.0, false));
+        // The verdict changes at 7 s: the schedule starts over, one second.
+        assert_eq!(read_at(&check, 7.0, 1.4), (1.4, true));
+        assert_eq!(read_at(&check, 7.9, 0.5), (1.4, false));
+        assert_eq!(read_at(&check, 8.0, 1.3), (1.3, true));
+        assert_eq!(read_at(&check, 9.9, 0.5), (1.3, false));
+        assert_eq!(read_at(&check, 10.0, 1.2), (1.2, true));
+        assert_eq!(check.readings(), (6, Some(1.2)));
+    }
+
+    #[test]
+    fn the_wait_between_pool_checks_stops_growing_at_its_cap() {
+        let check = Recheck::new();
+        let mut now = 0.0;
+        let mut waits = Vec::new();
+        read_at(&check, now, 1.5);
+        for _ in 0..10 {
+            // Step in tenths of a second until the check is due again.
+            let start = now;
+            loop {
+                now += 0.1;
+                if read_at(&check, now, 1.5).1 {
+                    break;
+                }
+            }
+            waits.push((now - start).round() as u64);
+        }
+        let cap = RECHECK_MAX.as_secs();
+        assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, cap, cap, cap]);
+    }
+
+    #[test]
+    fn a_thread_finding_the_pool_check_being_taken_keeps_the_latest_reading() {
+        let check = Recheck::new();
+        read_at(&check, 0.0, 1.5);
+        let _measuring = check.wait.lock().unwrap();
+        // Due, but another thread holds the schedule: no second probe, no waiting.
+        assert_eq!(read_at(&check, 5.0, 0.5), (1.5, false));
+        assert_eq!(check.readings(), (1, Some(1.5)));
     }
 }
