@@ -22,7 +22,7 @@ pub enum Legend {
     UpperRight,
     LowerLeft,
     LowerRight,
-    /// Wherever it covers the fewest points of the curves ([`emptiest_place`]).
+    /// Wherever it covers the fewest points of the curves (`emptiest_place`).
     Auto,
 }
 
