@@ -35,6 +35,7 @@ pub mod data;
 pub mod descend;
 pub mod error;
 pub mod gradcheck;
+pub mod input;
 pub mod matrix;
 pub mod memory;
 pub mod nn;

@@ -242,7 +242,7 @@ fn checked_tensor<'a>(
 /// Only the header metadata of a checkpoint: the file is read (safetensors checks the header
 /// against the whole buffer) but no tensor is decoded and no network built.
 pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
-    let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
+    let bytes = crate::input::read(path)?;
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| {
         Error::format(
             path,
@@ -307,7 +307,7 @@ pub(super) fn finite_values(
 /// Loads a checkpoint into a network of precision `T` (f32 and f64 files both load into
 /// either), whose GEMMs use up to `threads` threads.
 pub fn load<T: Float>(path: &Path, threads: usize) -> Result<Checkpoint<T>> {
-    let bytes = std::fs::read(path).map_err(|source| Error::io(path, source))?;
+    let bytes = crate::input::read(path)?;
     load_bytes(&bytes, path, threads)
 }
 

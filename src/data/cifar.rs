@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{Dataset, DatasetName, io_error};
+use super::{Dataset, DatasetName};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 
@@ -59,7 +59,7 @@ fn read_files(dir: &Path, files: &[&str], grayscale: bool) -> Result<(Matrix<f32
     let (mut x, mut t) = (Vec::new(), Vec::new());
     for f in files {
         let path = dir.join(f);
-        let bytes = std::fs::read(&path).map_err(|e| io_error(&path, e))?;
+        let bytes = crate::input::read(&path)?;
         let (xb, tb) = parse_batch(&bytes, &path, grayscale)?;
         x.extend(xb);
         t.extend(tb);

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use byteorder::{BigEndian, ReadBytesExt};
 use flate2::read::MultiGzDecoder;
 
-use super::{Dataset, DatasetName, io_error};
+use super::{Dataset, DatasetName};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 
@@ -47,7 +47,7 @@ pub fn file_in(dir: &Path, base: &str) -> Option<PathBuf> {
 
 /// Reads a file, decompressing it if it starts with the gzip magic (`1f 8b`).
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
-    let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    let bytes = crate::input::read(path)?;
     decode_maybe_gz(bytes, path)
 }
 

@@ -9,7 +9,7 @@ pub mod locate;
 pub mod playground;
 pub mod sources;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -244,7 +244,3 @@ pub fn load(name: DatasetName, opts: &LoadOptions) -> Result<Dataset> {
     Ok(ds)
 }
 
-/// A file-level I/O error with its path.
-pub(crate) fn io_error(path: &Path, source: std::io::Error) -> Error {
-    Error::io(path, source)
-}
