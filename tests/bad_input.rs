@@ -198,7 +198,10 @@ fn corrupt_checkpoints_are_one_line_errors() {
         (&arch, "tensor 0.weight has shape [8, 2]"),
         // Read, never written: a device never ends, a folder is no file.
         (&"/dev/zero".to_string(), "is a device, not a file"),
-        (&dir.to_str().unwrap().to_string(), "is a folder, not a file"),
+        (
+            &dir.to_str().unwrap().to_string(),
+            "is a folder, not a file",
+        ),
     ] {
         assert_one_line_error(&["eval", "--model", path], needle);
         assert_one_line_error(&["predict", "--model", path, "--index", "0"], needle);

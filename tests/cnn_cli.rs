@@ -302,7 +302,7 @@ fn predict_feature_maps_draws_the_first_conv_layer_s_maps() {
     let text = std::fs::read_to_string(&svg).unwrap();
     // conv 3 filters (2×2, pad 1) on 3×2 images: 3 maps of 4×3, after the relu (layer 1).
     assert!(text.contains("3 maps of 4×3 (layer 1: relu)"), "{text}");
-    assert!(text.contains("test sample 2: true 7"), "{text}");
+    assert!(text.contains("test sample 2 of mnist: true 7"), "{text}");
     assert_eq!(text.matches(r##"stroke="#dddddd""##).count(), 3);
     assert!(text.matches("<rect").count() <= 1 + 3 + 3 * 12, "{text}");
     // An MLP has no conv layer: one line, nothing written.

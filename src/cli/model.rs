@@ -71,10 +71,41 @@ pub struct PredictCmd {
     /// function, one tile per filter) as an SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub feature_maps: Option<PathBuf>,
+    /// Classify a picture of your own (a PNG) instead of a test sample: a digit on paper for an
+    /// MNIST model, a piece of clothing for Fashion-MNIST, a photo for CIFAR-10. It is prepared
+    /// as the dataset's samples were (MNIST: fitted into 20×20 and centred by mass, light on
+    /// dark) and drawn as the network sees it. No dataset files are needed.
+    #[arg(long, value_name = "FILE.png", conflicts_with = "index")]
+    pub image: Option<PathBuf>,
+    /// With --image: feed the picture as it is, without the dataset's preparation (it must have
+    /// the model's input size, e.g. 28×28, light ink on dark for MNIST).
+    #[arg(long, requires = "image")]
+    pub as_is: bool,
 }
 
 /// Loads the model and the dataset it should run on, checking that they fit together.
 fn load(args: &ModelArgs) -> Result<(Checkpoint<f32>, Dataset)> {
+    let (ckpt, name, options) = open(args)?;
+    let ds = load_dataset(name, &options, offline(args.offline))?;
+    let (input, classes) = (ckpt.net.input_dim(), ckpt.net.classes());
+    if input != ds.input_dim() || classes != ds.classes {
+        return Err(Error::Shape {
+            op: "model vs dataset",
+            expected: format!("{input} features and {classes} classes, as the model has"),
+            got: format!(
+                "{} with {} features and {} classes",
+                ds.name,
+                ds.input_dim(),
+                ds.classes
+            ),
+        });
+    }
+    Ok((ckpt, ds))
+}
+
+/// Loads the model and works out which dataset it runs on and how that set is to be loaded:
+/// from the flags, else from what the checkpoint records of its training.
+fn open(args: &ModelArgs) -> Result<(Checkpoint<f32>, DatasetName, LoadOptions)> {
     let threads = resolve_threads(args.threads)?;
     let ckpt = checkpoint::load::<f32>(&args.model, threads)?;
     // A training checkpoint records how its data was loaded (dataset, grayscale, noise,
@@ -111,30 +142,13 @@ fn load(args: &ModelArgs) -> Result<(Checkpoint<f32>, Dataset)> {
     let noise = same
         .filter(|_| name.is_generated())
         .map_or(0.0, |r| r.noise);
-    let ds = load_dataset(
-        name,
-        &LoadOptions {
-            data_dir: args.data_dir.clone(),
-            grayscale,
-            seed,
-            noise,
-        },
-        offline(args.offline),
-    )?;
-    let (input, classes) = (ckpt.net.input_dim(), ckpt.net.classes());
-    if input != ds.input_dim() || classes != ds.classes {
-        return Err(Error::Shape {
-            op: "model vs dataset",
-            expected: format!("{input} features and {classes} classes, as the model has"),
-            got: format!(
-                "{} with {} features and {} classes",
-                ds.name,
-                ds.input_dim(),
-                ds.classes
-            ),
-        });
-    }
-    Ok((ckpt, ds))
+    let options = LoadOptions {
+        data_dir: args.data_dir.clone(),
+        grayscale,
+        seed,
+        noise,
+    };
+    Ok((ckpt, name, options))
 }
 
 /// One grey value per pixel of an image row (CHW planes): a colour image by its luminance, a
@@ -279,17 +293,97 @@ pub fn render_image(pixels: &[f32], width: usize) -> String {
     out
 }
 
-pub fn predict(cmd: PredictCmd) -> Result<()> {
-    let (mut ckpt, ds) = load(&cmd.model)?;
+/// The one input `predict` classifies: a test sample or a prepared picture.
+struct Sample {
+    /// One row of the model's input.
+    x: Matrix<f32>,
+    /// The dataset's image shape, `None` for a 2-D point.
+    image: Option<(usize, usize, usize)>,
+    /// The test sample's class; a picture has none.
+    truth: Option<usize>,
+    /// What the sample is, for the report ("test sample 3 of mnist", "digit.png").
+    what: String,
+    dataset: DatasetName,
+}
+
+/// Test sample `index` of the model's dataset.
+fn test_sample(args: &ModelArgs, index: usize) -> Result<(Checkpoint<f32>, Sample)> {
+    let (ckpt, ds) = load(args)?;
     let n = ds.x_test.rows();
-    if cmd.index >= n {
+    if index >= n {
         return Err(Error::Config(format!(
-            "--index {} is out of range: the {} test set has {n} samples (0..{})",
-            cmd.index,
+            "--index {index} is out of range: the {} test set has {n} samples (0..{})",
             ds.name,
             n - 1
         )));
     }
+    let sample = Sample {
+        x: ds.x_test.rows_range(index, index + 1),
+        image: ds.image_shape,
+        truth: Some(ds.t_test[index]),
+        what: format!("test sample {index} of {}", ds.name),
+        dataset: ds.name,
+    };
+    Ok((ckpt, sample))
+}
+
+/// The user's picture at `path`, prepared for the model as its dataset's samples were.
+fn picture_sample(
+    args: &ModelArgs,
+    path: &std::path::Path,
+    as_is: bool,
+) -> Result<(Checkpoint<f32>, Sample)> {
+    use crate::data::picture::{self, Picture, Preparation};
+    let (ckpt, name, options) = open(args)?;
+    let (how, shape) = match (
+        Preparation::for_dataset(name),
+        name.image_shape(options.grayscale),
+    ) {
+        (Some(how), Some(shape)) => (if as_is { Preparation::AsIs } else { how }, shape),
+        _ => {
+            return Err(Error::Config(format!(
+                "--image needs a model of images; {name} is a set of 2-D points (see \
+                 `scratchnet playground`)"
+            )));
+        }
+    };
+    let (c, h, w) = shape;
+    if ckpt.net.input_dim() != c * h * w {
+        return Err(Error::shape(
+            "model vs picture",
+            format!("{} inputs, as the model has", ckpt.net.input_dim()),
+            format!("{c}×{h}×{w} = {} values, {name}'s image size", c * h * w),
+        ));
+    }
+    let row = picture::prepare(&Picture::read_png(path)?, how, shape)?;
+    crate::outln!(
+        "{}: prepared {}",
+        path.display(),
+        if as_is { "as it is" } else { how.describe() }
+    );
+    let sample = Sample {
+        x: Matrix::from_vec(1, row.len(), row)?,
+        image: Some(shape),
+        truth: None,
+        what: path.display().to_string(),
+        dataset: name,
+    };
+    Ok((ckpt, sample))
+}
+
+/// "3", or "9 (ankle boot)" where the index alone does not say.
+fn class_label(dataset: DatasetName, class: usize) -> String {
+    match dataset.class_names().and_then(|names| names.get(class)) {
+        Some(name) => format!("{class} ({name})"),
+        None => class.to_string(),
+    }
+}
+
+pub fn predict(cmd: PredictCmd) -> Result<()> {
+    let (mut ckpt, sample) = match &cmd.image {
+        Some(path) => picture_sample(&cmd.model, path, cmd.as_is)?,
+        None => test_sample(&cmd.model, cmd.index)?,
+    };
     // Which layer's output to draw, checked before any work: the first conv layer's, after
     // the activation that follows it.
     let maps_of = match &cmd.feature_maps {
@@ -319,8 +413,8 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
             Some((path, shown, shapes[shown], specs[shown].to_string()))
         }
     };
-    let x = ds.x_test.rows_range(cmd.index, cmd.index + 1);
-    if let Some(image) = ds.image_shape {
+    let x = &sample.x;
+    if let Some(image) = sample.image {
         crate::out!("{}", render_image(&grey(x.row(0), image), image.2));
     } else {
         crate::outln!(
@@ -333,19 +427,23 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
         // The drawn ReLU's output must be materialised, not absorbed by a max pool after it.
         ckpt.net.set_fusion(false);
     }
-    let probs = ckpt.net.predict(&x, Mode::Eval)?.softmax_rows();
+    let probs = ckpt.net.predict(x, Mode::Eval)?.softmax_rows();
     let predicted = probs.row_argmax()[0];
-    let truth = ds.t_test[cmd.index];
-    crate::outln!(
-        "test sample {} of {}: predicted {predicted}, true {truth} ({})",
-        cmd.index,
-        ds.name,
-        if predicted == truth {
-            "correct"
-        } else {
-            "wrong"
-        }
-    );
+    let label = |class: usize| class_label(sample.dataset, class);
+    match sample.truth {
+        Some(truth) => crate::outln!(
+            "{}: predicted {}, true {} ({})",
+            sample.what,
+            label(predicted),
+            label(truth),
+            if predicted == truth {
+                "correct"
+            } else {
+                "wrong"
+            }
+        ),
+        None => crate::outln!("{}: predicted {}", sample.what, label(predicted)),
+    }
     for (c, &p) in probs.row(0).iter().enumerate() {
         let bar = "█".repeat((p * 40.0).round() as usize);
         crate::outln!("  {c}: {p:.4} {bar}");
@@ -365,10 +463,10 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
             captions: (0..c).map(|i| format!("{i}")).collect(),
             range: None,
         };
-        let heading = format!(
-            "{} test sample {}: true {truth}, predicted {predicted}",
-            ds.name, cmd.index
-        );
+        let truth = sample
+            .truth
+            .map_or(String::new(), |t| format!("true {}, ", label(t)));
+        let heading = format!("{}: {truth}predicted {}", sample.what, label(predicted));
         let svg = crate::report::tiles::render(&heading, &[grid], h, w, 10);
         crate::output::write_output(path, svg.as_bytes())?;
     }

@@ -6,6 +6,7 @@ pub mod cifar;
 pub mod download;
 pub mod idx;
 pub mod locate;
+pub mod picture;
 pub mod playground;
 pub mod sources;
 
@@ -61,6 +62,48 @@ impl DatasetName {
             self,
             DatasetName::Circle | DatasetName::Xor | DatasetName::Gauss | DatasetName::Spiral
         )
+    }
+
+    /// The shape (channels, height, width) of the set's images as its files hold them, `None`
+    /// for points. CIFAR-10 `grayscale` is one plane, as the loader makes it.
+    pub fn image_shape(self, grayscale: bool) -> Option<(usize, usize, usize)> {
+        match self {
+            DatasetName::Mnist | DatasetName::FashionMnist => Some((1, 28, 28)),
+            DatasetName::Cifar10 => Some((if grayscale { 1 } else { 3 }, 32, 32)),
+            _ => None,
+        }
+    }
+
+    /// What each class index stands for, where the index alone does not say (MNIST's classes
+    /// are the digits themselves; the playground's are inside and outside).
+    pub fn class_names(self) -> Option<&'static [&'static str]> {
+        match self {
+            DatasetName::FashionMnist => Some(&[
+                "T-shirt/top",
+                "trouser",
+                "pullover",
+                "dress",
+                "coat",
+                "sandal",
+                "shirt",
+                "sneaker",
+                "bag",
+                "ankle boot",
+            ]),
+            DatasetName::Cifar10 => Some(&[
+                "airplane",
+                "automobile",
+                "bird",
+                "cat",
+                "deer",
+                "dog",
+                "frog",
+                "horse",
+                "ship",
+                "truck",
+            ]),
+            _ => None,
+        }
     }
 }
 
@@ -243,4 +286,3 @@ pub fn load(name: DatasetName, opts: &LoadOptions) -> Result<Dataset> {
     ds.validate()?;
     Ok(ds)
 }
-

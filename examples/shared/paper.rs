@@ -1,0 +1,71 @@
+//! Test images turned into somebody's pictures, and the network that classifies them: shared
+//! by `examples/paper_digits.rs` (experiment 19's table) and `tests/picture.rs` (which holds
+//! its MNIST figure).
+
+use rand::RngExt;
+use rand::rngs::StdRng;
+use scratchnet::data::Dataset;
+use scratchnet::error::Result;
+use scratchnet::nn::network::Network;
+use scratchnet::nn::spec::{Activation, MlpSpec};
+use scratchnet::optim::{Optimizer, OptimizerConfig};
+use scratchnet::train::{self, Length, Sampling, TrainConfig, TrainData};
+
+/// The side of the sheet a picture is drawn on.
+pub const SHEET: usize = 200;
+
+/// How many times larger than the dataset's image the picture is.
+pub const SCALE: usize = 5;
+
+/// A 28×28 image (light on dark) as dark ink on a light, uneven `SHEET`×`SHEET` sheet (grey
+/// 0.88–0.96, pixel by pixel), `SCALE` times larger, at a random place.
+pub fn on_paper(image: &[f32], rng: &mut StdRng) -> Vec<f32> {
+    let room = SHEET - 28 * SCALE;
+    let (top, left) = (rng.random_range(0..=room), rng.random_range(0..=room));
+    (0..SHEET * SHEET)
+        .map(|p| {
+            let (y, x) = (
+                (p / SHEET).wrapping_sub(top),
+                (p % SHEET).wrapping_sub(left),
+            );
+            let ink = if y < 28 * SCALE && x < 28 * SCALE {
+                image[(y / SCALE) * 28 + x / SCALE]
+            } else {
+                0.0
+            };
+            (0.92 + rng.random_range(-0.04..0.04)) * (1.0 - ink)
+        })
+        .collect()
+}
+
+/// A 784-100-50 ReLU network trained on `ds` with Adam, batch 100, seed 1.
+pub fn trained_mlp(ds: &Dataset, length: Length, batchnorm: bool) -> Result<Network<f32>> {
+    let cfg = TrainConfig {
+        batch: 100,
+        length,
+        sampling: Sampling::Shuffle,
+        seed: 1,
+        eval_samples: None,
+        train_samples: None,
+    };
+    let spec = MlpSpec {
+        input: 784,
+        hidden: vec![100, 50],
+        classes: 10,
+        activation: Activation::Relu,
+        init: Activation::Relu.default_init(),
+        batchnorm,
+        dropout: None,
+        weight_decay: 0.0,
+    };
+    let mut net = Network::<f32>::mlp(&spec, cfg.seed, 2)?;
+    let mut optimizer = Optimizer::new(OptimizerConfig::from_name("adam", None)?);
+    train::train(
+        &mut net,
+        &mut optimizer,
+        &TrainData::from_dataset(ds),
+        &cfg,
+        |_| {},
+    )?;
+    Ok(net)
+}

@@ -1,0 +1,549 @@
+//! A picture of the user's own — a PNG of a digit drawn on paper or in a paint program, a photo
+//! of a shoe — made to look like a sample of the dataset a model was trained on.
+//!
+//! A model only knows its training distribution. An MNIST network has never seen dark ink on
+//! white paper, a digit touching the border or one drawn 300 pixels tall: fed such a picture
+//! as it is, it answers nonsense. So a picture is prepared the way the dataset's makers
+//! prepared theirs:
+//!
+//! - **MNIST** (LeCun et al.): the digit's bounding box scaled, aspect kept, to fit 20×20
+//!   (anti-aliased: here by averaging over each output pixel's area), then placed in 28×28 so
+//!   that its centre of mass falls on the centre. MNIST's own test digits have their centre of
+//!   mass at (14.0, 14.0) in pixel indices, spread 0.29: whole-pixel shifts, as here.
+//! - **Fashion-MNIST** (Xiao et al.): the article's bounding box scaled so its longer side is 28,
+//!   centred on the canvas.
+//! - **CIFAR-10**: a whole photo, the largest centred square scaled to 32×32.
+//!
+//! Both grey datasets have a black background and bright ink. A picture whose border is mostly
+//! light (paper) is inverted first; its background level is then taken off and the brightest
+//! ink made 1, so a grey photo of paper looks like MNIST's clean black.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// A decoded picture: `channels` planes (1 grey or 3 red, green, blue) of `height`×`width`
+/// values in [0, 1], plane after plane.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Picture {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub planes: Vec<f32>,
+}
+
+/// The most decoded bytes a picture may take (the `png` crate's own default): 16 megapixels
+/// of RGBA. Larger pictures are refused with a one-line error before any allocation.
+pub const MAX_DECODED_BYTES: usize = 64 << 20;
+
+impl Picture {
+    /// Reads a PNG of any colour type and bit depth. Transparent pixels are laid over white,
+    /// as a drawing on paper; 16-bit samples keep their top 8 bits.
+    pub fn read_png(path: &Path) -> Result<Picture> {
+        let bytes = crate::input::read(path)?;
+        if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            return Err(Error::format(
+                path,
+                "not a PNG (it does not start with PNG's signature); convert the picture to PNG",
+            ));
+        }
+        let bad = |e: png::DecodingError| match e {
+            png::DecodingError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                Error::format(path, "the PNG is truncated")
+            }
+            png::DecodingError::IoError(e) => Error::io(path, e),
+            png::DecodingError::LimitsExceeded => Error::format(
+                path,
+                format!(
+                    "the picture is too large: over {} MiB decoded; scale it down first",
+                    MAX_DECODED_BYTES >> 20
+                ),
+            ),
+            other => Error::format(path, format!("not a readable PNG ({other})")),
+        };
+        let mut decoder = png::Decoder::new_with_limits(
+            std::io::Cursor::new(&bytes),
+            png::Limits {
+                bytes: MAX_DECODED_BYTES,
+            },
+        );
+        decoder.set_transformations(png::Transformations::normalize_to_color8());
+        let mut reader = decoder.read_info().map_err(bad)?;
+        let size = reader
+            .output_buffer_size()
+            .filter(|&s| s <= MAX_DECODED_BYTES)
+            .ok_or_else(|| bad(png::DecodingError::LimitsExceeded))?;
+        let mut buf = vec![0u8; size];
+        let frame = reader.next_frame(&mut buf).map_err(bad)?;
+        let (width, height) = (frame.width as usize, frame.height as usize);
+        let samples = match frame.color_type {
+            png::ColorType::Grayscale => 1,
+            png::ColorType::GrayscaleAlpha => 2,
+            png::ColorType::Rgb => 3,
+            png::ColorType::Rgba => 4,
+            png::ColorType::Indexed => {
+                return Err(Error::format(
+                    path,
+                    "an indexed PNG the decoder did not expand",
+                ));
+            }
+        };
+        let channels = if samples >= 3 { 3 } else { 1 };
+        let plane = width * height;
+        let mut planes = vec![0.0_f32; channels * plane];
+        for y in 0..height {
+            let line = &buf[y * frame.line_size..][..width * samples];
+            for (x, px) in line.chunks_exact(samples).enumerate() {
+                let value = |i: usize| f32::from(px[i]) / 255.0;
+                // Laid over white: alpha · colour + (1 − alpha) · 1.
+                let alpha = if samples % 2 == 0 {
+                    value(samples - 1)
+                } else {
+                    1.0
+                };
+                for c in 0..channels {
+                    planes[c * plane + y * width + x] = alpha * value(c) + (1.0 - alpha);
+                }
+            }
+        }
+        Ok(Picture {
+            channels,
+            height,
+            width,
+            planes,
+        })
+    }
+
+    /// One grey value per pixel: a colour picture by its luminance (ITU-R 601 weights, as the
+    /// terminal drawing of a colour image uses).
+    pub fn grey(&self) -> Vec<f32> {
+        let plane = self.height * self.width;
+        if self.channels == 3 {
+            let p = &self.planes;
+            (0..plane)
+                .map(|i| 0.299 * p[i] + 0.587 * p[plane + i] + 0.114 * p[2 * plane + i])
+                .collect()
+        } else {
+            self.planes[..plane].to_vec()
+        }
+    }
+}
+
+/// How a picture is made to look like a dataset's samples (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Preparation {
+    /// MNIST's: the digit fitted into 20×20, centred by mass in 28×28.
+    Digit,
+    /// Fashion-MNIST's: the article's longer side scaled to the canvas, centred.
+    Article,
+    /// CIFAR-10's: the centred square of the photo scaled to the canvas.
+    Photo,
+    /// None: the picture must have the model's size already, and is taken as it is.
+    AsIs,
+}
+
+impl Preparation {
+    /// What the dataset's makers did, or `None` for a set of 2-D points.
+    pub fn for_dataset(name: super::DatasetName) -> Option<Preparation> {
+        use super::DatasetName as D;
+        match name {
+            D::Mnist => Some(Preparation::Digit),
+            D::FashionMnist => Some(Preparation::Article),
+            D::Cifar10 => Some(Preparation::Photo),
+            D::Circle | D::Xor | D::Gauss | D::Spiral => None,
+        }
+    }
+
+    /// A few words for the report: what was done to the picture.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Preparation::Digit => {
+                "as MNIST's digits: fitted into 20×20, centred by mass in 28×28, light on dark"
+            }
+            Preparation::Article => {
+                "as Fashion-MNIST's articles: the longer side scaled to 28, centred, light on dark"
+            }
+            Preparation::Photo => "as CIFAR-10's photos: the centred square scaled to 32×32",
+            Preparation::AsIs => "as it is",
+        }
+    }
+}
+
+/// The grey datasets' digits fit this box (MNIST's 20×20).
+const DIGIT_BOX: usize = 20;
+
+/// Where MNIST's digits have their centre of mass, in pixel indices of the 28×28 canvas.
+const DIGIT_CENTRE: f64 = 14.0;
+
+/// Prepared ink below this share of the brightest is taken as background (paper grain, JPEG
+/// noise turned PNG, a shadow), so it neither widens the bounding box nor shifts the centre.
+const INK_FLOOR: f32 = 0.15;
+
+/// The least contrast between ink and background, as a share of the full range, below which
+/// a picture is called blank rather than stretched into noise.
+const MIN_CONTRAST: f32 = 0.05;
+
+/// `picture` prepared `how` for a model whose input is `shape` = (channels, height, width):
+/// one input row, CHW planes in [0, 1].
+pub fn prepare(
+    picture: &Picture,
+    how: Preparation,
+    shape: (usize, usize, usize),
+) -> Result<Vec<f32>> {
+    let (channels, height, width) = shape;
+    let describe = |p: &Picture| format!("{}×{}", p.width, p.height);
+    match how {
+        Preparation::AsIs => {
+            if (picture.height, picture.width) != (height, width) {
+                return Err(Error::shape(
+                    "picture as it is",
+                    format!("{width}×{height} pixels, the model's input"),
+                    format!(
+                        "{} pixels (drop --as-is to have it prepared)",
+                        describe(picture)
+                    ),
+                ));
+            }
+            Ok(match (channels, picture.channels) {
+                (1, _) => picture.grey(),
+                (3, 3) => picture.planes.clone(),
+                _ => picture.grey().repeat(channels),
+            })
+        }
+        Preparation::Photo => {
+            let side = picture.height.min(picture.width);
+            let (top, left) = ((picture.height - side) / 2, (picture.width - side) / 2);
+            let crop = |plane: &[f32]| -> Vec<f32> {
+                let square: Vec<f32> = (0..side)
+                    .flat_map(|y| {
+                        let row = (top + y) * picture.width + left;
+                        plane[row..row + side].iter().copied()
+                    })
+                    .collect();
+                resize(&square, side, side, height, width)
+            };
+            let plane = picture.height * picture.width;
+            Ok(if channels == 3 && picture.channels == 3 {
+                picture.planes.chunks_exact(plane).flat_map(crop).collect()
+            } else {
+                crop(&picture.grey()).repeat(channels)
+            })
+        }
+        Preparation::Digit | Preparation::Article => {
+            let ink = ink(picture)?;
+            let (top, left, h, w) = bounding_box(&ink, picture.height, picture.width)
+                .expect("ink() returns a plane with some ink");
+            let cropped: Vec<f32> = (top..top + h)
+                .flat_map(|y| ink[y * picture.width + left..][..w].iter().copied())
+                .collect();
+            let fit = if how == Preparation::Digit {
+                DIGIT_BOX.min(height).min(width)
+            } else {
+                height.min(width)
+            };
+            let scale = fit as f64 / h.max(w) as f64;
+            let out_h = ((h as f64 * scale).round() as usize).clamp(1, fit);
+            let out_w = ((w as f64 * scale).round() as usize).clamp(1, fit);
+            let glyph = resize(&cropped, h, w, out_h, out_w);
+            let (y0, x0) = if how == Preparation::Digit {
+                let (cy, cx) = centre_of_mass(&glyph, out_h, out_w);
+                let place = |centre: f64, size: usize, room: usize| {
+                    let at = (DIGIT_CENTRE * room as f64 / 28.0 - centre).round();
+                    (at.max(0.0) as usize).min(room - size)
+                };
+                (place(cy, out_h, height), place(cx, out_w, width))
+            } else {
+                ((height - out_h) / 2, (width - out_w) / 2)
+            };
+            let mut canvas = vec![0.0_f32; height * width];
+            for y in 0..out_h {
+                canvas[(y0 + y) * width + x0..][..out_w]
+                    .copy_from_slice(&glyph[y * out_w..][..out_w]);
+            }
+            Ok(canvas.repeat(channels))
+        }
+    }
+}
+
+/// The picture as light ink on a black background, the brightest ink 1: inverted if its border
+/// is mostly light, its background level taken off, faint residue below [`INK_FLOOR`] zeroed.
+fn ink(picture: &Picture) -> Result<Vec<f32>> {
+    let (h, w) = (picture.height, picture.width);
+    let mut grey = picture.grey();
+    let mut border: Vec<f32> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (y, x)))
+        .filter(|&(y, x)| y == 0 || x == 0 || y + 1 == h || x + 1 == w)
+        .map(|(y, x)| grey[y * w + x])
+        .collect();
+    border.sort_by(f32::total_cmp);
+    let mut background = border[border.len() / 2];
+    if background > 0.5 {
+        grey.iter_mut().for_each(|v| *v = 1.0 - *v);
+        background = 1.0 - background;
+    }
+    let brightest = grey.iter().copied().fold(0.0_f32, f32::max);
+    let contrast = brightest - background;
+    if contrast < MIN_CONTRAST {
+        return Err(Error::Config(format!(
+            "the picture is blank: nothing in it differs from its background by more than {:.0} % \
+             of the full range",
+            100.0 * MIN_CONTRAST
+        )));
+    }
+    Ok(grey
+        .into_iter()
+        .map(|v| {
+            let v = ((v - background) / contrast).clamp(0.0, 1.0);
+            if v < INK_FLOOR { 0.0 } else { v }
+        })
+        .collect())
+}
+
+/// (top, left, height, width) of the non-zero values of an `h`×`w` plane, `None` if all are 0.
+fn bounding_box(plane: &[f32], h: usize, w: usize) -> Option<(usize, usize, usize, usize)> {
+    let lit = |y: usize, x: usize| plane[y * w + x] > 0.0;
+    let rows: Vec<usize> = (0..h).filter(|&y| (0..w).any(|x| lit(y, x))).collect();
+    let cols: Vec<usize> = (0..w).filter(|&x| (0..h).any(|y| lit(y, x))).collect();
+    let (&top, &bottom) = (rows.first()?, rows.last()?);
+    let (&left, &right) = (cols.first()?, cols.last()?);
+    Some((top, left, bottom - top + 1, right - left + 1))
+}
+
+/// The centre of mass (row, column) of an `h`×`w` plane, in pixel indices.
+fn centre_of_mass(plane: &[f32], h: usize, w: usize) -> (f64, f64) {
+    let (mut mass, mut y_sum, mut x_sum) = (0.0, 0.0, 0.0);
+    for y in 0..h {
+        for x in 0..w {
+            let m = f64::from(plane[y * w + x]);
+            mass += m;
+            y_sum += m * y as f64;
+            x_sum += m * x as f64;
+        }
+    }
+    if mass == 0.0 {
+        return ((h as f64 - 1.0) / 2.0, (w as f64 - 1.0) / 2.0);
+    }
+    (y_sum / mass, x_sum / mass)
+}
+
+/// Each output cell of a line of `n_out` over one of `n_in`: the input cells it covers, from
+/// the first, with the share of the output cell each covers (the shares sum to 1).
+fn area_weights(n_in: usize, n_out: usize) -> Vec<(usize, Vec<f32>)> {
+    let step = n_in as f64 / n_out as f64;
+    (0..n_out)
+        .map(|j| {
+            let (lo, hi) = (j as f64 * step, (j + 1) as f64 * step);
+            let first = lo.floor() as usize;
+            let last = (hi.ceil() as usize).min(n_in);
+            let weights = (first..last)
+                .map(|i| {
+                    let overlap = hi.min(i as f64 + 1.0) - lo.max(i as f64);
+                    (overlap.max(0.0) / step) as f32
+                })
+                .collect();
+            (first, weights)
+        })
+        .collect()
+}
+
+/// An `h`×`w` plane scaled to `out_h`×`out_w`, each output pixel the average of the input over
+/// its area: anti-aliased when shrinking, blocky but exact when growing.
+pub fn resize(plane: &[f32], h: usize, w: usize, out_h: usize, out_w: usize) -> Vec<f32> {
+    let (across, down) = (area_weights(w, out_w), area_weights(h, out_h));
+    let mut rows = vec![0.0_f32; h * out_w];
+    for y in 0..h {
+        let line = &plane[y * w..][..w];
+        for (x, (first, weights)) in across.iter().enumerate() {
+            rows[y * out_w + x] = weights
+                .iter()
+                .zip(&line[*first..])
+                .map(|(a, b)| a * b)
+                .sum();
+        }
+    }
+    let mut out = vec![0.0_f32; out_h * out_w];
+    for (y, (first, weights)) in down.iter().enumerate() {
+        for (k, weight) in weights.iter().enumerate() {
+            let src = &rows[(first + k) * out_w..][..out_w];
+            for (o, s) in out[y * out_w..][..out_w].iter_mut().zip(src) {
+                *o += weight * s;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grey(height: usize, width: usize, f: impl Fn(usize, usize) -> f32) -> Picture {
+        let planes = (0..height * width)
+            .map(|i| f(i / width, i % width))
+            .collect();
+        Picture {
+            channels: 1,
+            height,
+            width,
+            planes,
+        }
+    }
+
+    #[test]
+    fn area_weights_cover_each_output_cell_once() {
+        for (n_in, n_out) in [
+            (1, 1),
+            (7, 3),
+            (3, 7),
+            (100, 20),
+            (20, 28),
+            (28, 28),
+            (5, 1),
+        ] {
+            let cells = area_weights(n_in, n_out);
+            assert_eq!(cells.len(), n_out);
+            let mut covered = vec![0.0_f64; n_in];
+            for (first, weights) in &cells {
+                let total: f32 = weights.iter().sum();
+                assert!((total - 1.0).abs() < 1e-5, "{n_in}→{n_out}: {weights:?}");
+                for (k, &w) in weights.iter().enumerate() {
+                    covered[first + k] += f64::from(w) * n_in as f64 / n_out as f64;
+                }
+            }
+            // Every input cell is used in full, once, over all the output cells.
+            assert!(
+                covered.iter().all(|c| (c - 1.0).abs() < 1e-5),
+                "{covered:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn resizing_keeps_the_mean_and_halving_averages_pairs() {
+        let plane: Vec<f32> = (0..6 * 10).map(|i| ((i * 7) % 11) as f32 / 10.0).collect();
+        let mean = |p: &[f32]| p.iter().sum::<f32>() / p.len() as f32;
+        for (h, w) in [(3, 5), (2, 4), (7, 13), (12, 20), (1, 1)] {
+            let out = resize(&plane, 6, 10, h, w);
+            assert_eq!(out.len(), h * w);
+            assert!((mean(&out) - mean(&plane)).abs() < 1e-5, "{h}×{w}");
+        }
+        let halved = resize(&plane, 6, 10, 3, 5);
+        let at = |y: usize, x: usize| plane[y * 10 + x];
+        let expected = (at(2, 4) + at(2, 5) + at(3, 4) + at(3, 5)) / 4.0;
+        assert!((halved[5 + 2] - expected).abs() < 1e-6);
+        // Doubling repeats each pixel: exact, no blur.
+        let doubled = resize(&plane, 6, 10, 12, 20);
+        assert_eq!(doubled[5 * 20 + 9], at(2, 4));
+    }
+
+    #[test]
+    fn a_digit_is_fitted_into_20_by_20_and_centred_by_mass() {
+        // A dark bar on white paper, 60 tall and 12 wide, off to one side of a 100×80 picture.
+        let bar = grey(100, 80, |y, x| {
+            if (10..70).contains(&y) && (50..62).contains(&x) {
+                0.1
+            } else {
+                0.95
+            }
+        });
+        let out = prepare(&bar, Preparation::Digit, (1, 28, 28)).unwrap();
+        let (top, left, h, w) = bounding_box(&out, 28, 28).unwrap();
+        assert_eq!((h, w), (20, 4), "aspect kept, the longer side 20");
+        let (cy, cx) = centre_of_mass(&out, 28, 28);
+        assert!(
+            (cy - 14.0).abs() <= 0.5 && (cx - 14.0).abs() <= 0.5,
+            "{cy} {cx}"
+        );
+        // Its centre (9.5, 1.5) must move by 4.5 and 12.5: whole pixels, halves rounded up.
+        assert_eq!((top, left), (5, 13));
+        // Light on dark, the ink at full brightness, the background black.
+        assert_eq!(out.iter().copied().fold(0.0, f32::max), 1.0);
+        assert_eq!(out.iter().filter(|&&v| v > 0.0).count(), 20 * 4);
+        // The same bar already light on dark gives the same input.
+        let dark = grey(100, 80, |y, x| 1.0 - bar.planes[y * 80 + x]);
+        assert_eq!(
+            prepare(&dark, Preparation::Digit, (1, 28, 28)).unwrap(),
+            out
+        );
+    }
+
+    #[test]
+    fn an_article_fills_the_canvas_along_its_longer_side_and_is_centred() {
+        let shoe = grey(40, 90, |y, x| {
+            if y >= 20 && (10..70).contains(&x) {
+                0.0
+            } else {
+                1.0
+            }
+        });
+        let out = prepare(&shoe, Preparation::Article, (1, 28, 28)).unwrap();
+        let (top, left, h, w) = bounding_box(&out, 28, 28).unwrap();
+        // 60×20 scaled by 28/60: 28×9 (9.33 rounded), centred.
+        assert_eq!((h, w), (9, 28));
+        assert_eq!((top, left), (9, 0));
+    }
+
+    #[test]
+    fn a_photo_is_its_centred_square_scaled() {
+        // A 4×8 colour picture: red left half, blue right half; the centred square is columns 2..6.
+        let (h, w) = (4, 8);
+        let mut planes = vec![0.0_f32; 3 * h * w];
+        for y in 0..h {
+            for x in 0..w {
+                let c = if x < 4 { 0 } else { 2 };
+                planes[c * h * w + y * w + x] = 1.0;
+            }
+        }
+        let photo = Picture {
+            channels: 3,
+            height: h,
+            width: w,
+            planes,
+        };
+        let out = prepare(&photo, Preparation::Photo, (3, 2, 2)).unwrap();
+        assert_eq!(
+            out,
+            [1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0]
+        );
+        // A grey model sees the luminance.
+        let grey_out = prepare(&photo, Preparation::Photo, (1, 2, 2)).unwrap();
+        assert_eq!(grey_out, [0.299, 0.114, 0.299, 0.114]);
+    }
+
+    #[test]
+    fn a_blank_picture_and_a_wrong_size_as_is_are_errors() {
+        let paper = grey(30, 30, |y, x| 0.9 + 0.01 * ((x + y) % 3) as f32);
+        let e = prepare(&paper, Preparation::Digit, (1, 28, 28)).unwrap_err();
+        assert!(e.to_string().contains("blank"), "{e}");
+        let e = prepare(&paper, Preparation::AsIs, (1, 28, 28)).unwrap_err();
+        assert!(e.to_string().contains("30×30"), "{e}");
+        let sample = grey(28, 28, |y, x| (y * 28 + x) as f32 / 784.0);
+        assert_eq!(
+            prepare(&sample, Preparation::AsIs, (1, 28, 28)).unwrap(),
+            sample.planes
+        );
+    }
+
+    #[test]
+    fn faint_specks_neither_widen_the_box_nor_move_the_centre() {
+        let clean = grey(50, 50, |y, x| {
+            if (10..40).contains(&y) && (20..30).contains(&x) {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        let specks = grey(50, 50, |y, x| {
+            let v = clean.planes[y * 50 + x];
+            if v == 0.0 && (y * 7 + x * 3) % 17 == 0 {
+                0.1
+            } else {
+                v
+            }
+        });
+        assert_eq!(
+            prepare(&specks, Preparation::Digit, (1, 28, 28)).unwrap(),
+            prepare(&clean, Preparation::Digit, (1, 28, 28)).unwrap()
+        );
+    }
+}

@@ -1,0 +1,304 @@
+//! `predict --image`: PNGs of every colour type decode to the right values, broken ones are
+//! one-line errors, and MNIST digits turned into pictures of ink on paper are classified as
+//! well as the digits themselves once prepared.
+
+mod common;
+#[path = "../examples/shared/paper.rs"]
+mod paper;
+
+use std::path::Path;
+
+use common::{assert_one_line_error, scratchnet, stdout_of, temp_dir, write_small_mnist};
+use rand::SeedableRng;
+use scratchnet::data::picture::{self, Picture, Preparation};
+use scratchnet::data::{self, DatasetName, LoadOptions};
+use scratchnet::matrix::Matrix;
+use scratchnet::nn::Mode;
+use scratchnet::train::Length;
+
+/// Writes `data` (rows of `width` pixels, `color`/`depth` samples) as a PNG, with `palette`
+/// for an indexed one.
+fn write_png(
+    path: &Path,
+    (width, height): (u32, u32),
+    color: png::ColorType,
+    depth: png::BitDepth,
+    palette: Option<Vec<u8>>,
+    data: &[u8],
+) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut encoder = png::Encoder::new(file, width, height);
+    encoder.set_color(color);
+    encoder.set_depth(depth);
+    if let Some(p) = palette {
+        encoder.set_palette(p);
+    }
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(data).unwrap();
+}
+
+/// A grey 8-bit PNG of `values` (rows of `width`).
+fn write_grey(path: &Path, width: usize, values: &[u8]) {
+    let size = (width as u32, (values.len() / width) as u32);
+    write_png(
+        path,
+        size,
+        png::ColorType::Grayscale,
+        png::BitDepth::Eight,
+        None,
+        values,
+    );
+}
+
+#[test]
+fn pngs_of_every_colour_type_decode_to_planes_in_0_1_with_alpha_over_white() {
+    use png::{BitDepth as D, ColorType as C};
+    let dir = temp_dir("picture-decode");
+    let read = |name: &str, size, color, depth, palette, data: &[u8]| {
+        let path = dir.join(name);
+        write_png(&path, size, color, depth, palette, data);
+        Picture::read_png(&path).unwrap()
+    };
+    let g = read("g8.png", (2, 1), C::Grayscale, D::Eight, None, &[0, 255]);
+    assert_eq!(
+        (g.channels, g.height, g.width, g.planes),
+        (1, 1, 2, vec![0.0, 1.0])
+    );
+    // 16-bit samples keep their top byte: 0x80ff → 0x80.
+    let g16 = read(
+        "g16.png",
+        (1, 1),
+        C::Grayscale,
+        D::Sixteen,
+        None,
+        &[0x80, 0xff],
+    );
+    assert_eq!(g16.planes, [128.0 / 255.0]);
+    // 1-bit grey: 0b10100000 is white, black, white, black.
+    let g1 = read("g1.png", (4, 1), C::Grayscale, D::One, None, &[0b1010_0000]);
+    assert_eq!(g1.planes, [1.0, 0.0, 1.0, 0.0]);
+    // Grey + alpha: black fully opaque, black fully transparent (white paper), black half.
+    let ga = read(
+        "ga.png",
+        (3, 1),
+        C::GrayscaleAlpha,
+        D::Eight,
+        None,
+        &[0, 255, 0, 0, 0, 51],
+    );
+    assert_eq!(ga.planes, [0.0, 1.0, 0.8]);
+    let rgb = read(
+        "rgb.png",
+        (2, 1),
+        C::Rgb,
+        D::Eight,
+        None,
+        &[255, 0, 51, 0, 102, 255],
+    );
+    assert_eq!((rgb.channels, rgb.planes.len()), (3, 6));
+    assert_eq!(rgb.planes, [1.0, 0.0, 0.0, 0.4, 0.2, 1.0]);
+    let rgba = read("rgba.png", (1, 1), C::Rgba, D::Eight, None, &[255, 0, 0, 0]);
+    assert_eq!(rgba.planes, [1.0, 1.0, 1.0]);
+    // Indexed: colours looked up in the palette.
+    let palette = vec![255, 0, 0, 0, 0, 255];
+    let ix = read(
+        "ix.png",
+        (2, 1),
+        C::Indexed,
+        D::Eight,
+        Some(palette),
+        &[1, 0],
+    );
+    assert_eq!(ix.planes, [0.0, 1.0, 0.0, 0.0, 1.0, 0.0]);
+    // The luminance of a colour picture.
+    assert_eq!(rgb.grey()[0], 0.299 + 0.114 * 0.2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn broken_and_oversized_pngs_are_one_line_errors() {
+    let dir = temp_dir("picture-bad");
+    write_small_mnist(&dir, 28, 28);
+    let model = dir.join("m.st");
+    stdout_of(
+        scratchnet()
+            .args(["train", "--dataset", "mnist", "--data-dir"])
+            .arg(&dir)
+            .args([
+                "--hidden", "4", "--batch", "2", "--iters", "1", "--quiet", "--save",
+            ])
+            .arg(&model),
+    );
+    let good = dir.join("digit.png");
+    write_grey(&good, 40, &[255; 40 * 40]);
+    let bytes = std::fs::read(&good).unwrap();
+    let not_png = dir.join("notes.png");
+    std::fs::write(&not_png, "a text file").unwrap();
+    let truncated = dir.join("cut.png");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    // A valid header claiming 100000×100000 RGBA, then a few bytes of image data.
+    let huge = dir.join("huge.png");
+    let mut file = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8], body: &[u8]| {
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(body);
+        file.extend((body.len() as u32).to_be_bytes());
+        file.extend(kind);
+        file.extend(body);
+        file.extend(crc.sum().to_be_bytes());
+    };
+    let mut ihdr = 100_000u32.to_be_bytes().repeat(2);
+    ihdr.extend([8, 6, 0, 0, 0]);
+    chunk(b"IHDR", &ihdr);
+    chunk(b"IDAT", &[0x78, 0x9c, 0x03, 0x00]);
+    chunk(b"IEND", &[]);
+    std::fs::write(&huge, file).unwrap();
+    let small = dir.join("small.png");
+    write_grey(&small, 10, &[0; 10 * 12]);
+
+    let m = model.to_str().unwrap();
+    let run = |image: &Path, extra: &[&str], needle: &str| {
+        let mut args = vec!["predict", "--model", m, "--image", image.to_str().unwrap()];
+        args.extend(extra);
+        assert_one_line_error(&args, needle);
+    };
+    run(&not_png, &[], "not a PNG");
+    run(&truncated, &[], "truncated");
+    run(&huge, &[], "too large");
+    run(&dir.join("missing.png"), &[], "missing.png");
+    run(&good, &[], "blank");
+    run(&small, &["--as-is"], "10×12");
+    // --image replaces --index; --as-is needs --image.
+    let out = scratchnet()
+        .args(["predict", "--model", m, "--index", "1", "--image"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+    let out = scratchnet()
+        .args(["predict", "--model", m, "--as-is"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // A model of 2-D points has no pictures.
+    let circle = dir.join("circle.st");
+    common::save_circle_model(&circle, 1);
+    let args = ["predict", "--model", circle.to_str().unwrap(), "--image"];
+    assert_one_line_error(
+        &[&args[..], &[good.to_str().unwrap()]].concat(),
+        "2-D points",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn predict_image_draws_the_prepared_digit_and_classifies_it_without_dataset_files() {
+    let dir = temp_dir("picture-cli");
+    let data = dir.join("data");
+    write_small_mnist(&data, 28, 28);
+    let model = dir.join("m.st");
+    stdout_of(
+        scratchnet()
+            .args(["train", "--dataset", "mnist", "--data-dir"])
+            .arg(&data)
+            .args([
+                "--hidden", "4", "--batch", "2", "--iters", "3", "--quiet", "--save",
+            ])
+            .arg(&model),
+    );
+    std::fs::remove_dir_all(&data).unwrap();
+    // A black "1" on white, 30 tall and 6 wide, in a 60×50 picture.
+    let (w, h) = (50, 60);
+    let pixels: Vec<u8> = (0..w * h)
+        .map(|i| {
+            let (y, x) = (i / w, i % w);
+            if (5..35).contains(&y) && (30..36).contains(&x) {
+                0
+            } else {
+                250
+            }
+        })
+        .collect();
+    let one = dir.join("one.png");
+    write_grey(&one, w, &pixels);
+    let out = stdout_of(
+        scratchnet()
+            .args(["predict", "--model"])
+            .arg(&model)
+            .arg("--image")
+            .arg(&one),
+    );
+    assert!(out.contains("prepared as MNIST's digits"), "{out}");
+    assert!(out.contains("one.png: predicted "), "{out}");
+    assert!(!out.contains("true"), "a picture has no label: {out}");
+    // The drawing: 28 rows; the bar is 20 rows of 4 full-ink pixels ("@@" each), 14 ± 0.5 across.
+    let drawing: Vec<&str> = out.lines().skip(1).take(28).collect();
+    let inked: Vec<&&str> = drawing.iter().filter(|l| l.contains('@')).collect();
+    assert_eq!(inked.len(), 20, "{out}");
+    assert!(inked.iter().all(|l| l.trim_start() == "@@@@@@@@"), "{out}");
+    let column = inked[0].len() / 2 - 4;
+    assert!((12..=13).contains(&column), "{out}");
+    // Ten probabilities summing to 1.
+    let total: f64 = out
+        .lines()
+        .filter_map(|l| l.trim().split_once(": "))
+        .filter_map(|(_, rest)| rest.split_whitespace().next()?.parse::<f64>().ok())
+        .sum();
+    assert!((total - 1.0).abs() < 2e-3, "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// MNIST test digits as somebody's pictures: dark ink on light, slightly uneven paper, five
+/// times the size, somewhere on a 200×200 sheet. Prepared, they must be classified as well as
+/// the digits themselves; only scaled down, not.
+#[test]
+fn mnist_digits_drawn_on_paper_are_classified_as_well_as_the_digits_once_prepared() {
+    let Some(dir) = common::real_data(DatasetName::Mnist) else {
+        return;
+    };
+    let opts = LoadOptions {
+        data_dir: Some(dir),
+        ..LoadOptions::default()
+    };
+    let ds = data::load(DatasetName::Mnist, &opts).unwrap();
+    let mut net = paper::trained_mlp(&ds, Length::Iters(600), true).unwrap();
+
+    let n = 500;
+    let sheet = paper::SHEET;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let (mut prepared, mut scaled) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let planes = paper::on_paper(ds.x_test.row(i), &mut rng);
+        scaled.extend(picture::resize(&planes, sheet, sheet, 28, 28));
+        let picture = Picture {
+            channels: 1,
+            height: sheet,
+            width: sheet,
+            planes,
+        };
+        prepared.extend(picture::prepare(&picture, Preparation::Digit, (1, 28, 28)).unwrap());
+    }
+    let mut accuracy = |x: &Matrix<f32>| {
+        let predicted = net.predict(x, Mode::Eval).unwrap().row_argmax();
+        let right = predicted
+            .iter()
+            .zip(&ds.t_test)
+            .filter(|(p, t)| p == t)
+            .count();
+        right as f64 / n as f64
+    };
+    let digits = accuracy(&ds.x_test.rows_range(0, n));
+    let pictures = accuracy(&Matrix::from_vec(n, 784, prepared).unwrap());
+    let unprepared = accuracy(&Matrix::from_vec(n, 784, scaled).unwrap());
+    assert!(digits >= 0.93, "the model itself reached only {digits}");
+    assert!(
+        pictures >= digits - 0.02,
+        "prepared pictures {pictures} against the digits' {digits}"
+    );
+    assert!(
+        unprepared < 0.5,
+        "the pictures unprepared reached {unprepared}: too easy a test"
+    );
+}
