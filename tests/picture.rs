@@ -57,7 +57,7 @@ fn pngs_of_every_colour_type_decode_to_planes_in_0_1_with_alpha_over_white() {
     let read = |name: &str, size, color, depth, palette, data: &[u8]| {
         let path = dir.join(name);
         write_png(&path, size, color, depth, palette, data);
-        Picture::read_png(&path).unwrap()
+        Picture::read(&path).unwrap()
     };
     let g = read("g8.png", (2, 1), C::Grayscale, D::Eight, None, &[0, 255]);
     assert_eq!(
@@ -115,6 +115,123 @@ fn pngs_of_every_colour_type_decode_to_planes_in_0_1_with_alpha_over_white() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Writes a JPEG of `pixels` (grey or RGB rows of `width`) at quality 100, with an EXIF
+/// orientation if given (big-endian TIFF, as many cameras write it).
+fn write_jpeg(path: &Path, width: u16, rgb: bool, pixels: &[u8], orientation: Option<u16>) {
+    use jpeg_encoder::{ColorType, Encoder};
+    let channels = if rgb { 3 } else { 1 };
+    let height = (pixels.len() / channels / usize::from(width)) as u16;
+    let mut encoder = Encoder::new_file(path, 100).unwrap();
+    if let Some(o) = orientation {
+        let mut app1 = b"Exif\0\0MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01".to_vec();
+        app1.extend(o.to_be_bytes());
+        app1.extend([0, 0, 0, 0, 0, 0]);
+        encoder.add_app_segment(1, app1).unwrap();
+    }
+    let color = if rgb { ColorType::Rgb } else { ColorType::Luma };
+    encoder.encode(pixels, width, height, color).unwrap();
+}
+
+#[test]
+fn jpegs_decode_in_grey_and_colour_and_stand_upright_by_their_exif_orientation() {
+    let dir = temp_dir("picture-jpeg");
+    // 32 wide, 16 tall: a black 8×8 square in the top-left corner of white.
+    let (w, h) = (32, 16);
+    let square: Vec<u8> = (0..w * h)
+        .map(|i| if i / w < 8 && i % w < 8 { 0 } else { 255 })
+        .collect();
+    let path = dir.join("grey.jpg");
+    write_jpeg(&path, w as u16, false, &square, None);
+    let p = Picture::read(&path).unwrap();
+    assert_eq!((p.channels, p.height, p.width), (1, h, w));
+    let close = |a: f32, b: f32| (a - b).abs() < 0.03;
+    assert!(
+        p.planes
+            .iter()
+            .zip(&square)
+            .all(|(&v, &s)| close(v, f32::from(s) / 255.0))
+    );
+    // Where the black square is shown: the mean of each 8×8 block, dark ones listed.
+    let dark_blocks = |p: &Picture| -> Vec<(usize, usize)> {
+        let mut dark = Vec::new();
+        for by in 0..p.height / 8 {
+            for bx in 0..p.width / 8 {
+                let sum: f32 = (0..64)
+                    .map(|i| p.planes[(by * 8 + i / 8) * p.width + bx * 8 + i % 8])
+                    .sum();
+                if sum / 64.0 < 0.5 {
+                    dark.push((by, bx));
+                }
+            }
+        }
+        dark
+    };
+    assert_eq!(dark_blocks(&p), [(0, 0)]);
+    // Orientation 6: stored sideways, shown turned clockwise: 16 wide, 32 tall, the square
+    // at the top right. 8: anticlockwise, the square at the bottom left. 3: upside down.
+    for (o, size, block) in [
+        (6, (32, 16), (0, 1)),
+        (8, (32, 16), (3, 0)),
+        (3, (16, 32), (1, 3)),
+    ] {
+        let path = dir.join(format!("o{o}.jpg"));
+        write_jpeg(&path, w as u16, false, &square, Some(o));
+        let p = Picture::read(&path).unwrap();
+        assert_eq!(
+            ((p.height, p.width), dark_blocks(&p)),
+            (size, vec![block]),
+            "orientation {o}"
+        );
+    }
+    // Colour: red on the left half, blue on the right.
+    let rgb: Vec<u8> = (0..w * h)
+        .flat_map(|i| if i % w < 16 { [255, 0, 0] } else { [0, 0, 255] })
+        .collect();
+    let path = dir.join("rgb.jpg");
+    write_jpeg(&path, w as u16, true, &rgb, None);
+    let p = Picture::read(&path).unwrap();
+    assert_eq!(p.channels, 3);
+    let at = |c: usize, y: usize, x: usize| p.planes[c * w * h + y * w + x];
+    assert!(
+        close(at(0, 4, 2), 1.0) && close(at(2, 4, 2), 0.0),
+        "red at the left"
+    );
+    assert!(
+        close(at(0, 4, 29), 0.0) && close(at(2, 4, 29), 1.0),
+        "blue at the right"
+    );
+    // Cut short: a one-line error through the binary.
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.join("cut.jpg");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let model = dir.join("m.st");
+    write_small_mnist(&dir, 28, 28);
+    stdout_of(
+        scratchnet()
+            .args(["train", "--dataset", "mnist", "--data-dir"])
+            .arg(&dir)
+            .args([
+                "--hidden", "4", "--batch", "2", "--iters", "1", "--quiet", "--save",
+            ])
+            .arg(&model),
+    );
+    let m = model.to_str().unwrap();
+    assert_one_line_error(
+        &["predict", "--model", m, "--image", cut.to_str().unwrap()],
+        "the JPEG is truncated",
+    );
+    // A whole one is classified.
+    let digit = dir.join("digit.jpg");
+    write_jpeg(&digit, w as u16, false, &square, Some(6));
+    let out = stdout_of(
+        scratchnet()
+            .args(["predict", "--model", m, "--image"])
+            .arg(&digit),
+    );
+    assert!(out.contains("digit.jpg: predicted "), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn broken_and_oversized_pngs_are_one_line_errors() {
     let dir = temp_dir("picture-bad");
@@ -163,7 +280,7 @@ fn broken_and_oversized_pngs_are_one_line_errors() {
         args.extend(extra);
         assert_one_line_error(&args, needle);
     };
-    run(&not_png, &[], "not a PNG");
+    run(&not_png, &[], "neither a PNG nor a JPEG");
     run(&truncated, &[], "truncated");
     run(&huge, &[], "too large");
     run(&dir.join("missing.png"), &[], "missing.png");

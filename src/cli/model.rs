@@ -71,11 +71,11 @@ pub struct PredictCmd {
     /// function, one tile per filter) as an SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub feature_maps: Option<PathBuf>,
-    /// Classify a picture of your own (a PNG) instead of a test sample: a digit on paper for an
+    /// Classify a picture of your own (PNG or JPEG) instead of a test sample: a digit on paper for an
     /// MNIST model, a piece of clothing for Fashion-MNIST, a photo for CIFAR-10. It is prepared
     /// as the dataset's samples were (MNIST: fitted into 20×20 and centred by mass, light on
     /// dark) and drawn as the network sees it. No dataset files are needed.
-    #[arg(long, value_name = "FILE.png", conflicts_with = "index")]
+    #[arg(long, value_name = "FILE", conflicts_with = "index")]
     pub image: Option<PathBuf>,
     /// With --image: feed the picture as it is, without the dataset's preparation (it must have
     /// the model's input size, e.g. 28×28, light ink on dark for MNIST).
@@ -355,7 +355,7 @@ fn picture_sample(
             format!("{c}×{h}×{w} = {} values, {name}'s image size", c * h * w),
         ));
     }
-    let row = picture::prepare(&Picture::read_png(path)?, how, shape)?;
+    let row = picture::prepare(&Picture::read(path)?, how, shape)?;
     crate::outln!(
         "{}: prepared {}",
         path.display(),

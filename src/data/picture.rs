@@ -1,5 +1,6 @@
-//! A picture of the user's own — a PNG of a digit drawn on paper or in a paint program, a photo
-//! of a shoe — made to look like a sample of the dataset a model was trained on.
+//! A picture of the user's own — a phone's JPEG of a digit written on paper, a PNG drawn in a
+//! paint program, a photo of a shoe — made to look like a sample of the dataset a model was
+//! trained on.
 //!
 //! A model only knows its training distribution. An MNIST network has never seen dark ink on
 //! white paper, a digit touching the border or one drawn 300 pixels tall: fed such a picture
@@ -36,33 +37,139 @@ pub struct Picture {
 /// of RGBA. Larger pictures are refused with a one-line error before any allocation.
 pub const MAX_DECODED_BYTES: usize = 64 << 20;
 
+/// The largest side a JPEG may have (the decoder's own default, 16,384 pixels).
+const MAX_JPEG_SIDE: usize = 1 << 14;
+
 impl Picture {
-    /// Reads a PNG of any colour type and bit depth. Transparent pixels are laid over white,
-    /// as a drawing on paper; 16-bit samples keep their top 8 bits.
-    pub fn read_png(path: &Path) -> Result<Picture> {
+    /// Reads a PNG or a JPEG, told apart by their first bytes, not by the file's name.
+    pub fn read(path: &Path) -> Result<Picture> {
         let bytes = crate::input::read(path)?;
-        if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Self::from_png(&bytes, path)
+        } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+            Self::from_jpeg(&bytes, path)
+        } else {
+            Err(Error::format(
+                path,
+                "neither a PNG nor a JPEG (by its first bytes); convert the picture to one of them",
+            ))
+        }
+    }
+
+    /// Decodes a JPEG (baseline or progressive, grey or colour) and turns it upright as its
+    /// EXIF orientation says: a phone stores a portrait photo sideways and says so there, and a
+    /// digit on its side is another digit or none.
+    fn from_jpeg(bytes: &[u8], path: &Path) -> Result<Picture> {
+        use zune_jpeg::errors::DecodeErrors;
+        use zune_jpeg::zune_core::bytestream::ZCursor;
+        use zune_jpeg::zune_core::colorspace::ColorSpace;
+        use zune_jpeg::zune_core::options::DecoderOptions;
+        let options = DecoderOptions::default()
+            .set_strict_mode(true)
+            .set_max_width(MAX_JPEG_SIDE)
+            .set_max_height(MAX_JPEG_SIDE)
+            .jpeg_set_out_colorspace(ColorSpace::RGB);
+        let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+        let bad = |e: zune_jpeg::errors::DecodeErrors| match e {
+            DecodeErrors::ExhaustedData | DecodeErrors::IoErrors(_) => {
+                Error::format(path, "the JPEG is truncated")
+            }
+            other => Error::format(path, format!("not a readable JPEG ({})", one_line(other))),
+        };
+        decoder.decode_headers().map_err(bad)?;
+        let info = decoder
+            .info()
+            .ok_or_else(|| Error::format(path, "no JPEG header"))?;
+        if info.components == 1 {
+            // A grey JPEG stays one plane.
+            decoder.set_options(options.jpeg_set_out_colorspace(ColorSpace::Luma));
+        }
+        let (width, height) = (usize::from(info.width), usize::from(info.height));
+        let size = decoder
+            .output_buffer_size()
+            .filter(|&s| s <= MAX_DECODED_BYTES)
+            .ok_or_else(|| Error::format(path, too_large()))?;
+        let mut pixels = vec![0u8; size];
+        decoder.decode_into(&mut pixels).map_err(bad)?;
+        let samples = decoder
+            .output_colorspace()
+            .map_or(3, |c| c.num_components());
+        if samples == 0 || pixels.len() != width * height * samples {
             return Err(Error::format(
                 path,
-                "not a PNG (it does not start with PNG's signature); convert the picture to PNG",
+                "a JPEG whose pixels do not fill its size",
             ));
         }
+        let channels = if samples >= 3 { 3 } else { 1 };
+        let plane = width * height;
+        let mut planes = vec![0.0_f32; channels * plane];
+        for (i, px) in pixels.chunks_exact(samples).enumerate() {
+            for c in 0..channels {
+                planes[c * plane + i] = f32::from(px[c]) / 255.0;
+            }
+        }
+        let picture = Picture {
+            channels,
+            height,
+            width,
+            planes,
+        };
+        let orientation = decoder
+            .exif()
+            .and_then(|e| exif_orientation(e))
+            .unwrap_or(1);
+        Ok(picture.upright(orientation))
+    }
+
+    /// The picture as it is meant to be seen, given an EXIF orientation (1–8; 1 is as stored).
+    fn upright(self, orientation: u16) -> Picture {
+        let (h, w) = (self.height, self.width);
+        if !(2..=8).contains(&orientation) {
+            return self;
+        }
+        // 5 to 8 turn the picture a quarter round: its sides swap.
+        let (out_h, out_w) = if orientation >= 5 { (w, h) } else { (h, w) };
+        // Where display pixel (y, x) comes from in the stored picture.
+        let from = |y: usize, x: usize| match orientation {
+            2 => (y, w - 1 - x),
+            3 => (h - 1 - y, w - 1 - x),
+            4 => (h - 1 - y, x),
+            5 => (x, y),
+            6 => (h - 1 - x, y),
+            7 => (h - 1 - x, w - 1 - y),
+            _ => (x, w - 1 - y),
+        };
+        let plane = h * w;
+        let mut planes = Vec::with_capacity(self.planes.len());
+        for c in 0..self.channels {
+            for y in 0..out_h {
+                for x in 0..out_w {
+                    let (sy, sx) = from(y, x);
+                    planes.push(self.planes[c * plane + sy * w + sx]);
+                }
+            }
+        }
+        Picture {
+            channels: self.channels,
+            height: out_h,
+            width: out_w,
+            planes,
+        }
+    }
+
+    /// Decodes a PNG of any colour type and bit depth. Transparent pixels are laid over white,
+    /// as a drawing on paper; 16-bit samples keep their top 8 bits.
+    fn from_png(bytes: &[u8], path: &Path) -> Result<Picture> {
         let bad = |e: png::DecodingError| match e {
             png::DecodingError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
                 Error::format(path, "the PNG is truncated")
             }
             png::DecodingError::IoError(e) => Error::io(path, e),
-            png::DecodingError::LimitsExceeded => Error::format(
-                path,
-                format!(
-                    "the picture is too large: over {} MiB decoded; scale it down first",
-                    MAX_DECODED_BYTES >> 20
-                ),
-            ),
-            other => Error::format(path, format!("not a readable PNG ({other})")),
+            png::DecodingError::LimitsExceeded => Error::format(path, too_large()),
+            other => Error::format(path, format!("not a readable PNG ({})", one_line(other))),
         };
         let mut decoder = png::Decoder::new_with_limits(
-            std::io::Cursor::new(&bytes),
+            std::io::Cursor::new(bytes),
             png::Limits {
                 bytes: MAX_DECODED_BYTES,
             },
@@ -127,6 +234,56 @@ impl Picture {
             self.planes[..plane].to_vec()
         }
     }
+}
+
+/// A decoder's message on one line (some end theirs with a newline).
+fn one_line(e: impl std::fmt::Display) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The error for a picture over [`MAX_DECODED_BYTES`].
+fn too_large() -> String {
+    format!(
+        "the picture is too large: over {} MiB decoded; scale it down first",
+        MAX_DECODED_BYTES >> 20
+    )
+}
+
+/// The orientation (1–8) in raw EXIF data (a TIFF header and its first directory), if it says.
+fn exif_orientation(exif: &[u8]) -> Option<u16> {
+    let little = match exif.get(..4)? {
+        [b'I', b'I', 42, 0] => true,
+        [b'M', b'M', 0, 42] => false,
+        _ => return None,
+    };
+    let u16_at = |at: usize| -> Option<u16> {
+        let b: [u8; 2] = exif.get(at..at + 2)?.try_into().ok()?;
+        Some(if little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    };
+    let u32_at = |at: usize| -> Option<usize> {
+        let b: [u8; 4] = exif.get(at..at + 4)?.try_into().ok()?;
+        let v = if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        };
+        usize::try_from(v).ok()
+    };
+    let directory = u32_at(4)?;
+    let entries = usize::from(u16_at(directory)?);
+    (0..entries)
+        .map(|i| directory + 2 + 12 * i)
+        // Tag 0x0112 (Orientation), type 3 (SHORT), one value, stored in the entry itself.
+        .find(|&entry| u16_at(entry) == Some(0x0112))
+        .and_then(|entry| u16_at(entry + 8))
+        .filter(|o| (1..=8).contains(o))
 }
 
 /// How a picture is made to look like a dataset's samples (see the module documentation).
@@ -387,6 +544,87 @@ mod tests {
             width,
             planes,
         }
+    }
+
+    /// A TIFF header and one directory holding `orientation`, in either byte order.
+    fn exif(orientation: u16, little: bool) -> Vec<u8> {
+        let u16b = |v: u16| {
+            if little {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            }
+        };
+        let u32b = |v: u32| {
+            if little {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            }
+        };
+        let mut e = if little {
+            b"II".to_vec()
+        } else {
+            b"MM".to_vec()
+        };
+        e.extend(u16b(42));
+        e.extend(u32b(8));
+        e.extend(u16b(2)); // two entries: a resolution unit, then the orientation
+        e.extend(u16b(0x0128));
+        e.extend(u16b(3));
+        e.extend(u32b(1));
+        e.extend(u16b(2));
+        e.extend([0, 0]);
+        e.extend(u16b(0x0112));
+        e.extend(u16b(3));
+        e.extend(u32b(1));
+        e.extend(u16b(orientation));
+        e.extend([0, 0]);
+        e.extend(u32b(0));
+        e
+    }
+
+    #[test]
+    fn the_exif_orientation_is_read_in_both_byte_orders_and_nonsense_is_none() {
+        for o in 1..=8 {
+            assert_eq!(exif_orientation(&exif(o, true)), Some(o));
+            assert_eq!(exif_orientation(&exif(o, false)), Some(o));
+        }
+        assert_eq!(exif_orientation(&exif(9, true)), None);
+        assert_eq!(exif_orientation(b"II*\0"), None);
+        assert_eq!(exif_orientation(b"not exif at all"), None);
+        let full = exif(6, false);
+        assert_eq!(exif_orientation(&full[..full.len() - 8]), None, "cut short");
+    }
+
+    #[test]
+    fn each_exif_orientation_turns_the_stored_picture_upright() {
+        // Stored as 2 rows of 3: 1 2 3 / 4 5 6.
+        let stored = grey(2, 3, |y, x| (3 * y + x + 1) as f32);
+        let shown = |o: u16| {
+            let p = stored.clone().upright(o);
+            (
+                p.height,
+                p.width,
+                p.planes.iter().map(|&v| v as u8).collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(shown(1), (2, 3, vec![1, 2, 3, 4, 5, 6]));
+        assert_eq!(shown(2), (2, 3, vec![3, 2, 1, 6, 5, 4]), "mirrored");
+        assert_eq!(
+            shown(3),
+            (2, 3, vec![6, 5, 4, 3, 2, 1]),
+            "turned half round"
+        );
+        assert_eq!(shown(4), (2, 3, vec![4, 5, 6, 1, 2, 3]), "upside down");
+        assert_eq!(shown(5), (3, 2, vec![1, 4, 2, 5, 3, 6]), "transposed");
+        assert_eq!(shown(6), (3, 2, vec![4, 1, 5, 2, 6, 3]), "turned clockwise");
+        assert_eq!(shown(7), (3, 2, vec![6, 3, 5, 2, 4, 1]), "transversed");
+        assert_eq!(
+            shown(8),
+            (3, 2, vec![3, 6, 2, 5, 1, 4]),
+            "turned anticlockwise"
+        );
     }
 
     #[test]
