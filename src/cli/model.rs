@@ -265,7 +265,8 @@ pub fn eval(cmd: EvalCmd) -> Result<()> {
     let col_refs: Vec<(&str, Align)> = cols.iter().map(|(s, a)| (s.as_str(), *a)).collect();
     let mut table = Table::new(&col_refs);
     for (t, row) in counts.iter().enumerate() {
-        let mut cells = vec![t.to_string()];
+        // Rows name their class where the index does not say it (Fashion-MNIST, CIFAR-10).
+        let mut cells = vec![class_label(ds.name, t)];
         cells.extend(row.iter().map(|c| c.to_string()));
         table.push(cells);
     }
@@ -432,7 +433,7 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
     let label = |class: usize| class_label(sample.dataset, class);
     match sample.truth {
         Some(truth) => crate::outln!(
-            "{}: predicted {}, true {} ({})",
+            "{}: predicted {}, true {}: {}",
             sample.what,
             label(predicted),
             label(truth),
@@ -444,9 +445,11 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
         ),
         None => crate::outln!("{}: predicted {}", sample.what, label(predicted)),
     }
-    for (c, &p) in probs.row(0).iter().enumerate() {
+    let labels: Vec<String> = (0..probs.cols()).map(label).collect();
+    let width = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1);
+    for (l, &p) in labels.iter().zip(probs.row(0)) {
         let bar = "█".repeat((p * 40.0).round() as usize);
-        crate::outln!("  {c}: {p:.4} {bar}");
+        crate::outln!("  {l:<width$}: {p:.4} {bar}");
     }
     if let Some((path, layer, Shape::Image { c, h, w }, name)) = maps_of {
         let maps = ckpt.net.layer_output(layer).expect("a forward pass ran");
