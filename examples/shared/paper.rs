@@ -1,6 +1,6 @@
 //! Test images turned into somebody's pictures, and the network that classifies them: shared
-//! by `examples/paper_digits.rs` (experiment 19's table) and `tests/picture.rs` (which holds
-//! its MNIST figure).
+//! by `examples/paper_digits.rs` (experiment 19's tables) and `tests/picture.rs` (which holds
+//! their MNIST figures).
 
 use rand::RngExt;
 use rand::rngs::StdRng;
@@ -37,6 +37,37 @@ pub fn on_paper(image: &[f32], rng: &mut StdRng) -> Vec<f32> {
         })
         .collect()
 }
+
+/// A 28×28 image (light on dark) written with a thinner pen: `PEN_SCALE` times larger, dark
+/// ink (0.1) where the image is above one half and stays so within `thinner` pixels (a square
+/// erosion: the strokes lose `thinner` pixels on each side, `thinner / PEN_SCALE` of the
+/// image's pixels), on paper of 0.92. Returns the side and the planes.
+pub fn with_thinner_pen(image: &[f32], thinner: usize) -> (usize, Vec<f32>) {
+    let side = 28 * PEN_SCALE;
+    let inked: Vec<bool> = (0..side * side)
+        .map(|p| image[(p / side / PEN_SCALE) * 28 + (p % side) / PEN_SCALE] > 0.5)
+        .collect();
+    // All inked within `thinner` across, then within `thinner` down.
+    let window = |i: usize, n: usize| i.saturating_sub(thinner)..(i + thinner + 1).min(n);
+    let kept = |i: usize, n: usize| i >= thinner && i + thinner < n;
+    let across: Vec<bool> = (0..side * side)
+        .map(|p| {
+            let (y, x) = (p / side, p % side);
+            kept(x, side) && window(x, side).all(|xx| inked[y * side + xx])
+        })
+        .collect();
+    let planes = (0..side * side)
+        .map(|p| {
+            let (y, x) = (p / side, p % side);
+            let ink = kept(y, side) && window(y, side).all(|yy| across[yy * side + x]);
+            if ink { 0.1 } else { 0.92 }
+        })
+        .collect();
+    (side, planes)
+}
+
+/// How many times larger than the dataset's image a [`with_thinner_pen`] picture is.
+pub const PEN_SCALE: usize = 10;
 
 /// A 784-100-50 ReLU network trained on `ds` with Adam, batch 100, seed 1.
 pub fn trained_mlp(ds: &Dataset, length: Length, batchnorm: bool) -> Result<Network<f32>> {

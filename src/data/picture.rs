@@ -15,6 +15,9 @@
 //!   centred on the canvas.
 //! - **CIFAR-10**: a whole photo, the largest centred square scaled to 32×32.
 //!
+//! A digit written with a thin pen has its strokes thickened to MNIST's width first (see
+//! `thickened`).
+//!
 //! Both grey datasets have a black background and bright ink. A picture whose border is mostly
 //! light (paper) is inverted first; its background level is then taken off and the brightest
 //! ink made 1, so a grey photo of paper looks like MNIST's clean black.
@@ -393,6 +396,11 @@ pub fn prepare(
             let cropped: Vec<f32> = (top..top + h)
                 .flat_map(|y| ink[y * picture.width + left..][..w].iter().copied())
                 .collect();
+            let (cropped, h, w) = if how == Preparation::Digit {
+                thickened(cropped, h, w)
+            } else {
+                (cropped, h, w)
+            };
             let fit = if how == Preparation::Digit {
                 DIGIT_BOX.min(height).min(width)
             } else {
@@ -454,6 +462,109 @@ fn ink(picture: &Picture) -> Result<Vec<f32>> {
             if v < INK_FLOOR { 0.0 } else { v }
         })
         .collect())
+}
+
+/// MNIST's strokes are about this wide, as a share of the digit's longer side: the median over
+/// its test digits, measured as 2·area / perimeter of the ink above one half.
+const DIGIT_STROKE: f64 = 0.095;
+
+/// A tenth of MNIST's test digits have strokes thinner than this (and a tenth wider than
+/// 0.133): a digit below it is thickened to [`DIGIT_STROKE`], one above it left as written.
+const DIGIT_STROKE_THIN: f64 = 0.070;
+
+/// The width of the strokes of an `h`×`w` ink plane as a share of its longer side: a stroke of
+/// width s and length L has area s·L and about 2·L boundary pixels, so 2·area / boundary.
+fn stroke_width(ink: &[f32], h: usize, w: usize) -> f64 {
+    let on = |y: usize, x: usize| ink[y * w + x] > 0.5;
+    let (mut area, mut boundary) = (0usize, 0usize);
+    for y in 0..h {
+        for x in 0..w {
+            if on(y, x) {
+                area += 1;
+                let edge = y == 0
+                    || x == 0
+                    || y + 1 == h
+                    || x + 1 == w
+                    || !on(y - 1, x)
+                    || !on(y + 1, x)
+                    || !on(y, x - 1)
+                    || !on(y, x + 1);
+                boundary += usize::from(edge);
+            }
+        }
+    }
+    if boundary == 0 {
+        return 0.0;
+    }
+    2.0 * area as f64 / boundary as f64 / h.max(w) as f64
+}
+
+/// A digit written with a thin pen, thickened to MNIST's stroke width: a digit 4 cm tall drawn
+/// with a 0.5 mm pen has strokes an eighth as wide as MNIST's, and scaled to 20 pixels they
+/// would be faint hairlines the network has never seen (MNIST test digits whose strokes were
+/// thinned that way fell from 0.96 to 0.78 correct; see docs/experiments.md, experiment 19).
+/// Each pixel takes the brightest ink within r of it (a square), r making up the difference;
+/// the plane grows by r on every side. Strokes within MNIST's own range are left as written.
+fn thickened(ink: Vec<f32>, h: usize, w: usize) -> (Vec<f32>, usize, usize) {
+    let long = h.max(w) as f64;
+    let width = stroke_width(&ink, h, w);
+    let r = ((DIGIT_STROKE - width) * long / 2.0).round();
+    if width >= DIGIT_STROKE_THIN || r < 1.0 {
+        return (ink, h, w);
+    }
+    let r = r as usize;
+    let (out_h, out_w) = (h + 2 * r, w + 2 * r);
+    let mut across = Vec::with_capacity(h * out_w);
+    for row in ink.chunks_exact(w) {
+        across.extend(window_max(row, r));
+    }
+    let mut out = vec![0.0_f32; out_h * out_w];
+    let mut column = vec![0.0_f32; h];
+    for x in 0..out_w {
+        for (y, v) in column.iter_mut().enumerate() {
+            *v = across[y * out_w + x];
+        }
+        for (y, v) in window_max(&column, r).into_iter().enumerate() {
+            out[y * out_w + x] = v;
+        }
+    }
+    (out, out_h, out_w)
+}
+
+/// A line widened by `r` on each side, each value the maximum of the line within `r` of it
+/// (zero beyond its ends): van Herk's running maximum, a few comparisons per value whatever
+/// `r` is — a 2,000-pixel photo of a fine-pen digit needs r ≈ 90.
+fn window_max(line: &[f32], r: usize) -> Vec<f32> {
+    let k = 2 * r + 1;
+    let m = line.len() + 4 * r;
+    // The line with 2r zeros on both sides; output x is the maximum of padded[x..x + k].
+    let padded = |j: usize| {
+        j.checked_sub(2 * r)
+            .and_then(|i| line.get(i))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    // Within blocks of k: the maximum from the block's start, and to its end.
+    let mut from_start = vec![0.0_f32; m];
+    for j in 0..m {
+        from_start[j] = if j % k == 0 {
+            padded(j)
+        } else {
+            from_start[j - 1].max(padded(j))
+        };
+    }
+    let mut to_end = vec![0.0_f32; m];
+    for j in (0..m).rev() {
+        to_end[j] = if j % k == k - 1 || j + 1 == m {
+            padded(j)
+        } else {
+            to_end[j + 1].max(padded(j))
+        };
+    }
+    // A window of k starting at x spans the end of one block and the start of the next.
+    (0..line.len() + 2 * r)
+        .map(|x| to_end[x].max(from_start[x + k - 1]))
+        .collect()
 }
 
 /// (top, left, height, width) of the non-zero values of an `h`×`w` plane, `None` if all are 0.
@@ -625,6 +736,43 @@ mod tests {
             (3, 2, vec![3, 6, 2, 5, 1, 4]),
             "turned anticlockwise"
         );
+    }
+
+    #[test]
+    fn the_running_maximum_is_the_maximum_within_r_of_each_place() {
+        let line: Vec<f32> = (0..23).map(|i| ((i * 37) % 17) as f32).collect();
+        for n in [1, 2, 5, 23] {
+            for r in [1, 2, 3, 7, 30] {
+                let got = window_max(&line[..n], r);
+                assert_eq!(got.len(), n + 2 * r);
+                for (x, &v) in got.iter().enumerate() {
+                    // Output x is centred on input x − r.
+                    let want = (0..n)
+                        .filter(|&i| (i + r).abs_diff(x) <= r)
+                        .map(|i| line[i])
+                        .fold(0.0, f32::max);
+                    assert_eq!(v, want, "n {n} r {r} x {x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_thin_pen_is_thickened_to_mnist_s_stroke_and_a_broad_one_left_alone() {
+        // An "L" 200 tall and 120 wide, strokes `s` pixels wide.
+        let ell = |s: usize| grey(200, 120, |y, x| if x < s || y >= 200 - s { 1.0 } else { 0.0 });
+        let width = |p: &Picture| stroke_width(&p.planes, p.height, p.width);
+        let thin = ell(4);
+        assert!((width(&thin) - 4.0 / 200.0).abs() < 0.002, "{}", width(&thin));
+        let (ink, h, w) = thickened(thin.planes.clone(), 200, 120);
+        let r = ((DIGIT_STROKE - width(&thin)) * 200.0 / 2.0).round() as usize;
+        assert_eq!((h, w), (200 + 2 * r, 120 + 2 * r));
+        let thick = stroke_width(&ink, h, w);
+        assert!((thick - DIGIT_STROKE).abs() < 0.01, "{thick}");
+        // Strokes within MNIST's range are kept as written.
+        let broad = ell(16);
+        assert!(width(&broad) > DIGIT_STROKE_THIN);
+        assert_eq!(thickened(broad.planes.clone(), 200, 120).0, broad.planes);
     }
 
     #[test]
