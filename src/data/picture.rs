@@ -760,10 +760,20 @@ mod tests {
     #[test]
     fn a_thin_pen_is_thickened_to_mnist_s_stroke_and_a_broad_one_left_alone() {
         // An "L" 200 tall and 120 wide, strokes `s` pixels wide.
-        let ell = |s: usize| grey(200, 120, |y, x| if x < s || y >= 200 - s { 1.0 } else { 0.0 });
+        let ell = |s: usize| {
+            grey(
+                200,
+                120,
+                |y, x| if x < s || y >= 200 - s { 1.0 } else { 0.0 },
+            )
+        };
         let width = |p: &Picture| stroke_width(&p.planes, p.height, p.width);
         let thin = ell(4);
-        assert!((width(&thin) - 4.0 / 200.0).abs() < 0.002, "{}", width(&thin));
+        assert!(
+            (width(&thin) - 4.0 / 200.0).abs() < 0.002,
+            "{}",
+            width(&thin)
+        );
         let (ink, h, w) = thickened(thin.planes.clone(), 200, 120);
         let r = ((DIGIT_STROKE - width(&thin)) * 200.0 / 2.0).round() as usize;
         assert_eq!((h, w), (200 + 2 * r, 120 + 2 * r));
