@@ -26,6 +26,25 @@ pub struct Peak {
 }
 
 impl Peak {
+    /// The higher of two readings, figure by figure. A reading taken while something else ran
+    /// on a core comes out low, and a low peak makes a kernel's share of it look higher than it
+    /// is (over 100 % in a report whose probe fell in a busy moment): the machine can do at
+    /// least the best it was measured doing.
+    ///
+    /// Both must be readings of the same probe (same threads, same instruction set).
+    pub fn best(self, other: Peak) -> Peak {
+        let max_opt = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        Peak {
+            f32_per_core: self.f32_per_core.max(other.f32_per_core),
+            f32_total: self.f32_total.max(other.f32_total),
+            avx2_per_core: max_opt(self.avx2_per_core, other.avx2_per_core),
+            ..self
+        }
+    }
+
     /// Peak GFLOP/s on `threads` cores for `precision` ("f32" or "f64"): a vector holds half
     /// as many f64 lanes, so the f64 peak is half the f32 one.
     pub fn gflops(&self, precision: &str, threads: usize) -> f64 {
@@ -40,26 +59,6 @@ impl Peak {
             1.0
         };
         per_core * threads as f64 * scale
-    }
-}
-
-impl Peak {
-    /// The higher of two readings, figure by figure. A reading taken while something else ran
-    /// on a core comes out low, and a low peak makes a kernel's share of it look higher than it
-    /// is (over 100 % in a report whose probe fell in a busy moment): the machine can do at
-    /// least the best it was measured doing.
-    /// Both must be readings of the same probe (same threads, same instruction set).
-    pub fn best(self, other: Peak) -> Peak {
-        let max_opt = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        Peak {
-            f32_per_core: self.f32_per_core.max(other.f32_per_core),
-            f32_total: self.f32_total.max(other.f32_total),
-            avx2_per_core: max_opt(self.avx2_per_core, other.avx2_per_core),
-            ..self
-        }
     }
 }
 

@@ -71,10 +71,10 @@ pub struct PredictCmd {
     /// function, one tile per filter) as an SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub feature_maps: Option<PathBuf>,
-    /// Classify a picture of your own (PNG or JPEG) instead of a test sample: a digit on paper for an
-    /// MNIST model, a piece of clothing for Fashion-MNIST, a photo for CIFAR-10. It is prepared
-    /// as the dataset's samples were (MNIST: fitted into 20×20 and centred by mass, light on
-    /// dark) and drawn as the network sees it. No dataset files are needed.
+    /// Classify a picture of your own (PNG or JPEG) instead of a test sample: a digit on paper
+    /// for an MNIST model, a piece of clothing for Fashion-MNIST, a photo for CIFAR-10. It is
+    /// prepared as the dataset's samples were (MNIST: light on dark, fitted into 20×20 and
+    /// centred by mass) and drawn as the network sees it. No dataset files are needed.
     #[arg(long, value_name = "FILE", conflicts_with = "index")]
     pub image: Option<PathBuf>,
     /// With --image: feed the picture as it is, without the dataset's preparation (it must have
@@ -357,11 +357,7 @@ fn picture_sample(
         ));
     }
     let row = picture::prepare(&Picture::read(path)?, how, shape)?;
-    crate::outln!(
-        "{}: prepared {}",
-        path.display(),
-        if as_is { "as it is" } else { how.describe() }
-    );
+    crate::outln!("{}: prepared {}", path.display(), how.describe());
     let sample = Sample {
         x: Matrix::from_vec(1, row.len(), row)?,
         image: Some(shape),

@@ -335,8 +335,8 @@ const DIGIT_BOX: usize = 20;
 /// Where MNIST's digits have their centre of mass, in pixel indices of the 28×28 canvas.
 const DIGIT_CENTRE: f64 = 14.0;
 
-/// Prepared ink below this share of the brightest is taken as background (paper grain, JPEG
-/// noise turned PNG, a shadow), so it neither widens the bounding box nor shifts the centre.
+/// Prepared ink below this share of the brightest is taken as background (paper grain, a JPEG's
+/// ringing, a shadow), so it neither widens the bounding box nor shifts the centre.
 const INK_FLOOR: f32 = 0.15;
 
 /// The least contrast between ink and background, as a share of the full range, below which
@@ -352,6 +352,14 @@ pub fn prepare(
 ) -> Result<Vec<f32>> {
     let (channels, height, width) = shape;
     let describe = |p: &Picture| format!("{}×{}", p.width, p.height);
+    let (c, h, w) = (picture.channels, picture.height, picture.width);
+    if !matches!(c, 1 | 3) || h == 0 || w == 0 || picture.planes.len() != c * h * w {
+        return Err(Error::shape(
+            "picture",
+            "1 or 3 planes of height × width values",
+            format!("{} values for {c} planes of {h}×{w}", picture.planes.len()),
+        ));
+    }
     match how {
         Preparation::AsIs => {
             if (picture.height, picture.width) != (height, width) {
@@ -391,8 +399,9 @@ pub fn prepare(
         }
         Preparation::Digit | Preparation::Article => {
             let ink = ink(picture)?;
+            // The brightest ink is 1 after `ink`, so there is a box; a picture of NaNs has none.
             let (top, left, h, w) = bounding_box(&ink, picture.height, picture.width)
-                .expect("ink() returns a plane with some ink");
+                .ok_or_else(|| Error::Config("the picture has no ink to prepare".into()))?;
             let cropped: Vec<f32> = (top..top + h)
                 .flat_map(|y| ink[y * picture.width + left..][..w].iter().copied())
                 .collect();
@@ -918,6 +927,19 @@ mod tests {
             prepare(&sample, Preparation::AsIs, (1, 28, 28)).unwrap(),
             sample.planes
         );
+    }
+
+    #[test]
+    fn a_picture_whose_planes_do_not_fit_its_size_is_an_error() {
+        let mut p = grey(4, 4, |_, _| 0.5);
+        p.planes.pop();
+        let e = prepare(&p, Preparation::Digit, (1, 28, 28)).unwrap_err();
+        assert!(
+            e.to_string().contains("15 values for 1 planes of 4×4"),
+            "{e}"
+        );
+        p.channels = 2;
+        assert!(prepare(&p, Preparation::AsIs, (1, 4, 4)).is_err());
     }
 
     #[test]
