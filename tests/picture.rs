@@ -364,6 +364,53 @@ fn predict_image_draws_the_prepared_digit_and_classifies_it_without_dataset_file
         .filter_map(|(_, rest)| rest.split_whitespace().next()?.parse::<f64>().ok())
         .sum();
     assert!((total - 1.0).abs() < 2e-3, "{out}");
+    // Several pictures: one table, a row each in the order given, the same prediction for the
+    // same picture; --feature-maps wants one.
+    let again = dir.join("again.png");
+    std::fs::copy(&one, &again).unwrap();
+    let predicted = |text: &str, name: &str| -> String {
+        let line = text.lines().find(|l| l.contains(name)).unwrap();
+        line.split(": predicted ")
+            .nth(1)
+            .map_or_else(|| line.split_whitespace().nth(1).unwrap(), |p| p.trim())
+            .to_string()
+    };
+    let table = stdout_of(
+        scratchnet()
+            .args(["predict", "--model"])
+            .arg(&model)
+            .arg("--image")
+            .args([&one, &again]),
+    );
+    assert!(
+        table.starts_with("2 pictures, prepared as MNIST's digits"),
+        "{table}"
+    );
+    let rows: Vec<&str> = table.lines().filter(|l| l.contains(".png")).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(
+        rows[0].starts_with("one.png") || rows[0].contains("/one.png"),
+        "{table}"
+    );
+    assert_eq!(
+        predicted(&table, "again.png"),
+        predicted(&out, "one.png: predicted")
+    );
+    let maps = dir.join("maps.svg");
+    assert_one_line_error(
+        &[
+            "predict",
+            "--model",
+            model.to_str().unwrap(),
+            "--image",
+            one.to_str().unwrap(),
+            again.to_str().unwrap(),
+            "--feature-maps",
+            maps.to_str().unwrap(),
+        ],
+        "give one --image, not 2",
+    );
+    assert!(!maps.exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -6,6 +6,7 @@ use clap::Args;
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::cli::datasets::{load_dataset, offline};
+use crate::data::picture::{self, Picture, Preparation};
 use crate::data::{Dataset, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
@@ -74,9 +75,10 @@ pub struct PredictCmd {
     /// Classify a picture of your own (PNG or JPEG) instead of a test sample: a digit on paper
     /// for an MNIST model, a piece of clothing for Fashion-MNIST, a photo for CIFAR-10. It is
     /// prepared as the dataset's samples were (MNIST: light on dark, fitted into 20×20 and
-    /// centred by mass) and drawn as the network sees it. No dataset files are needed.
-    #[arg(long, value_name = "FILE", conflicts_with = "index")]
-    pub image: Option<PathBuf>,
+    /// centred by mass) and drawn as the network sees it. No dataset files are needed. Several
+    /// files (`--image *.jpg`) give a table of their predictions instead.
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with = "index")]
+    pub image: Vec<PathBuf>,
     /// With --image: feed the picture as it is, without the dataset's preparation (it must have
     /// the model's input size, e.g. 28×28, light ink on dark for MNIST).
     #[arg(long, requires = "image")]
@@ -328,13 +330,16 @@ fn test_sample(args: &ModelArgs, index: usize) -> Result<(Checkpoint<f32>, Sampl
     Ok((ckpt, sample))
 }
 
-/// The user's picture at `path`, prepared for the model as its dataset's samples were.
-fn picture_sample(
-    args: &ModelArgs,
-    path: &std::path::Path,
-    as_is: bool,
-) -> Result<(Checkpoint<f32>, Sample)> {
-    use crate::data::picture::{self, Picture, Preparation};
+/// A model with what its pictures need: the dataset it was trained on, how a picture is
+/// prepared for it (as the dataset's samples were, or as it is) and into which image shape.
+struct PictureModel {
+    ckpt: Checkpoint<f32>,
+    dataset: DatasetName,
+    how: Preparation,
+    shape: (usize, usize, usize),
+}
+
+fn picture_model(args: &ModelArgs, as_is: bool) -> Result<PictureModel> {
     let (ckpt, name, options) = open(args)?;
     let (how, shape) = match (
         Preparation::for_dataset(name),
@@ -356,6 +361,26 @@ fn picture_sample(
             format!("{c}×{h}×{w} = {} values, {name}'s image size", c * h * w),
         ));
     }
+    Ok(PictureModel {
+        ckpt,
+        dataset: name,
+        how,
+        shape,
+    })
+}
+
+/// The user's picture at `path`, prepared for the model as its dataset's samples were.
+fn picture_sample(
+    args: &ModelArgs,
+    path: &std::path::Path,
+    as_is: bool,
+) -> Result<(Checkpoint<f32>, Sample)> {
+    let PictureModel {
+        ckpt,
+        dataset: name,
+        how,
+        shape,
+    } = picture_model(args, as_is)?;
     let row = picture::prepare(&Picture::read(path)?, how, shape)?;
     crate::outln!("{}: prepared {}", path.display(), how.describe());
     let sample = Sample {
@@ -368,6 +393,51 @@ fn picture_sample(
     Ok((ckpt, sample))
 }
 
+/// `predict --image` with several pictures: each read and prepared (the first that cannot be
+/// is the command's one error), then one table of what the model makes of them.
+fn predict_pictures(cmd: &PredictCmd) -> Result<()> {
+    if cmd.feature_maps.is_some() {
+        return Err(Error::Config(format!(
+            "--feature-maps draws one sample's maps; give one --image, not {}",
+            cmd.image.len()
+        )));
+    }
+    let PictureModel {
+        mut ckpt,
+        dataset: name,
+        how,
+        shape,
+    } = picture_model(&cmd.model, cmd.as_is)?;
+    let mut rows = Vec::new();
+    for path in &cmd.image {
+        rows.extend(picture::prepare(&Picture::read(path)?, how, shape)?);
+    }
+    let x = Matrix::from_vec(cmd.image.len(), shape.0 * shape.1 * shape.2, rows)?;
+    let probs = ckpt.net.predict(&x, Mode::Eval)?.softmax_rows();
+    crate::outln!("{} pictures, prepared {}", cmd.image.len(), how.describe());
+    let mut table = Table::new(&[
+        ("picture", Align::Left),
+        ("predicted", Align::Left),
+        ("probability", Align::Right),
+        ("next", Align::Left),
+        ("probability", Align::Right),
+    ]);
+    for (i, path) in cmd.image.iter().enumerate() {
+        let mut ranked: Vec<(usize, f32)> = probs.row(i).iter().copied().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (first, second) = (ranked[0], ranked[1.min(ranked.len() - 1)]);
+        table.push(vec![
+            path.display().to_string(),
+            class_label(name, first.0),
+            format!("{:.4}", first.1),
+            class_label(name, second.0),
+            format!("{:.4}", second.1),
+        ]);
+    }
+    crate::out!("{}", table.to_text());
+    Ok(())
+}
+
 /// "3", or "9 (ankle boot)" where the index alone does not say.
 fn class_label(dataset: DatasetName, class: usize) -> String {
     match dataset.class_names().and_then(|names| names.get(class)) {
@@ -377,9 +447,10 @@ fn class_label(dataset: DatasetName, class: usize) -> String {
 }
 
 pub fn predict(cmd: PredictCmd) -> Result<()> {
-    let (mut ckpt, sample) = match &cmd.image {
-        Some(path) => picture_sample(&cmd.model, path, cmd.as_is)?,
-        None => test_sample(&cmd.model, cmd.index)?,
+    let (mut ckpt, sample) = match &cmd.image[..] {
+        [] => test_sample(&cmd.model, cmd.index)?,
+        [path] => picture_sample(&cmd.model, path, cmd.as_is)?,
+        _ => return predict_pictures(&cmd),
     };
     // Which layer's output to draw, checked before any work: the first conv layer's, after
     // the activation that follows it.
