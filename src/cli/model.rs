@@ -262,18 +262,40 @@ pub fn eval(cmd: EvalCmd) -> Result<()> {
         x.rows(),
         ds.name
     );
+    crate::out!("{}", confusion_table(&counts, ds.name).to_text());
+    Ok(())
+}
+
+/// The confusion matrix (rows the true classes, columns the predicted) with each class's
+/// recall (the share of its samples predicted right) at the end of its row and precision (the
+/// share of the predictions of it that are right) under its column: where a model fails, by
+/// class, as Fashion-MNIST's shirts against T-shirts show.
+fn confusion_table(counts: &[Vec<usize>], dataset: DatasetName) -> Table {
+    let k = counts.len();
+    let share = |right: usize, of: usize| {
+        if of == 0 {
+            "–".to_string()
+        } else {
+            format!("{:.3}", right as f64 / of as f64)
+        }
+    };
     let mut cols: Vec<(String, Align)> = vec![("true \\ pred".into(), Align::Left)];
     cols.extend((0..k).map(|c| (c.to_string(), Align::Right)));
+    cols.push(("recall".into(), Align::Right));
     let col_refs: Vec<(&str, Align)> = cols.iter().map(|(s, a)| (s.as_str(), *a)).collect();
     let mut table = Table::new(&col_refs);
     for (t, row) in counts.iter().enumerate() {
         // Rows name their class where the index does not say it (Fashion-MNIST, CIFAR-10).
-        let mut cells = vec![class_label(ds.name, t)];
+        let mut cells = vec![class_label(dataset, t)];
         cells.extend(row.iter().map(|c| c.to_string()));
+        cells.push(share(row[t], row.iter().sum()));
         table.push(cells);
     }
-    crate::out!("{}", table.to_text());
-    Ok(())
+    let mut precision = vec!["precision".to_string()];
+    precision.extend((0..k).map(|p| share(counts[p][p], counts.iter().map(|r| r[p]).sum())));
+    precision.push(String::new());
+    table.push(precision);
+    table
 }
 
 /// A grayscale image as text, darker pixels as denser characters.
@@ -541,4 +563,26 @@ pub fn predict(cmd: PredictCmd) -> Result<()> {
         crate::output::write_output(path, svg.as_bytes())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_confusion_table_ends_rows_with_recall_and_columns_with_precision() {
+        // Class 0: 3 right, 1 taken for 1; class 1: 2 right; class 2: never seen, never said.
+        let counts = vec![vec![3, 1, 0], vec![0, 2, 0], vec![0, 0, 0]];
+        let text = confusion_table(&counts, DatasetName::Mnist).to_text();
+        let row = |label: &str| -> Vec<String> {
+            let line = text.lines().find(|l| l.starts_with(label)).unwrap();
+            line.split_whitespace().map(str::to_string).collect()
+        };
+        assert_eq!(row("0"), ["0", "3", "1", "0", "0.750"]);
+        assert_eq!(row("1"), ["1", "0", "2", "0", "1.000"]);
+        assert_eq!(row("2"), ["2", "0", "0", "0", "–"]);
+        assert_eq!(row("precision"), ["precision", "1.000", "0.667", "–"]);
+        let names = confusion_table(&counts, DatasetName::FashionMnist).to_text();
+        assert!(names.contains("1 (trouser)"), "{names}");
+    }
 }
