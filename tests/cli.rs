@@ -468,6 +468,41 @@ fn save_eval_predict_and_their_errors() {
             "test sample 3 of circle: predicted",
         ));
     let m = model.to_str().unwrap();
+    // The confusion matrix as a heat map: 2×2 squares, whose counts add up to the test set,
+    // recall and precision in the table; never over the model.
+    let heat = dir.join("confusion.svg");
+    let table = common::stdout_of(
+        scratchnet()
+            .args(["eval", "--model", m, "--confusion"])
+            .arg(&heat),
+    );
+    assert!(
+        table.contains("recall") && table.contains("precision"),
+        "{table}"
+    );
+    let svg = std::fs::read_to_string(&heat).unwrap();
+    assert_eq!(svg.matches("<rect x=").count(), 4, "{svg}");
+    let total: usize = svg
+        .split(r#"text-anchor="middle" fill=""#)
+        .skip(1)
+        .filter_map(|t| {
+            t.split('>')
+                .nth(1)?
+                .split('<')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum();
+    let tested = table
+        .split(" on ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert_eq!(total.to_string(), tested, "{table}");
+    assert_one_line_error(&["eval", "--model", m, "--confusion", m], "--confusion");
     assert_one_line_error(
         &["predict", "--model", m, "--index", "500"],
         "--index 500 is out of range",

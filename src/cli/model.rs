@@ -51,6 +51,10 @@ pub struct EvalCmd {
     /// predicted class, as an SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub misclassified: Option<PathBuf>,
+    /// Draw the confusion matrix as an SVG heat map: each (true, predicted) pair a square shaded
+    /// by its share of the true class, the count in it.
+    #[arg(long, value_name = "FILE.svg")]
+    pub confusion: Option<PathBuf>,
     /// Round every weight, bias and batch-norm statistic, and the test images, to the nearest
     /// IEEE float16 first, as the book's half_float_network.py does: what keeping the model
     /// in 16 bits costs. The arithmetic stays f32.
@@ -192,19 +196,24 @@ pub fn eval(cmd: EvalCmd) -> Result<()> {
             images.values
         );
     }
-    if let Some(path) = &cmd.misclassified {
-        if ds.image_shape.is_none() {
-            return Err(Error::Config(format!(
-                "--misclassified draws images; {} has 2-D points (see `scratchnet playground`)",
-                ds.name
-            )));
-        }
-        let model = crate::output::Named::new("--model", &cmd.model.model);
-        crate::output::check_outputs(
-            &[crate::output::Named::new("--misclassified", path)],
-            &[model],
-            &[],
-        )?;
+    // Every output checked before the evaluation: none may be the model or another output.
+    let outputs: Vec<crate::output::Named> = [
+        ("--misclassified", &cmd.misclassified),
+        ("--confusion", &cmd.confusion),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| path.as_deref().map(|p| crate::output::Named::new(flag, p)))
+    .collect();
+    crate::output::check_outputs(
+        &outputs,
+        &[crate::output::Named::new("--model", &cmd.model.model)],
+        &[],
+    )?;
+    if cmd.misclassified.is_some() && ds.image_shape.is_none() {
+        return Err(Error::Config(format!(
+            "--misclassified draws images; {} has 2-D points (see `scratchnet playground`)",
+            ds.name
+        )));
     }
     let x: &Matrix<f32> = &ds.x_test;
     // Confusion matrix, filled during the same pass: rows are true classes, columns predicted.
@@ -263,6 +272,16 @@ pub fn eval(cmd: EvalCmd) -> Result<()> {
         ds.name
     );
     crate::out!("{}", confusion_table(&counts, ds.name).to_text());
+    if let Some(path) = &cmd.confusion {
+        let heading = format!(
+            "{} on {}: accuracy {acc:.4}",
+            cmd.model.model.display(),
+            ds.name
+        );
+        let labels: Vec<String> = (0..k).map(|c| class_label(ds.name, c)).collect();
+        let svg = crate::report::confusion::render(&heading, &counts, &labels);
+        crate::output::write_output(path, svg.as_bytes())?;
+    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Output formats: aligned text tables, Markdown, CSV and SVG charts, plus the GEMM report that
 //! turns measured points into them. Formatting only: nothing here measures or computes.
 
+pub mod confusion;
 pub mod csv;
 pub mod gemm;
 pub mod histograms;

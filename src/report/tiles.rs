@@ -114,7 +114,7 @@ pub fn render(heading: &str, grids: &[TileGrid], h: usize, w: usize, cols: usize
     svg
 }
 
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
