@@ -318,7 +318,8 @@ impl Preparation {
     pub fn describe(self) -> &'static str {
         match self {
             Preparation::Digit => {
-                "as MNIST's digits: fitted into 20×20, centred by mass in 28×28, light on dark"
+                "as MNIST's digits: light on dark, thin strokes thickened, fitted into 20×20, \
+                 centred by mass in 28×28"
             }
             Preparation::Article => {
                 "as Fashion-MNIST's articles: the longer side scaled to 28, centred, light on dark"
