@@ -1,6 +1,8 @@
-//! `predict --image`: PNGs of every colour type decode to the right values, broken ones are
-//! one-line errors, and MNIST digits turned into pictures of ink on paper are classified as
-//! well as the digits themselves once prepared.
+//! `predict --image`: PNGs of every colour type and JPEGs decode to the right values (JPEGs
+//! turned upright by their EXIF orientation), broken ones are one-line errors, the command
+//! draws and classifies one picture or tabulates several, and MNIST digits turned into
+//! pictures of ink on paper, even with a thin pen, are classified as well as the digits
+//! themselves once prepared.
 
 mod common;
 #[path = "../examples/shared/paper.rs"]
