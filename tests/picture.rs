@@ -39,6 +39,23 @@ fn write_png(
     writer.write_image_data(data).unwrap();
 }
 
+/// A 784-4-10 model trained for `iters` steps on a small MNIST-format set of 28×28 images
+/// written to `dir/data`, saved as `dir/m.st`: the size of MNIST's images, for pictures.
+fn tiny_model(dir: &Path, iters: usize) -> std::path::PathBuf {
+    let (data, model) = (dir.join("data"), dir.join("m.st"));
+    write_small_mnist(&data, 28, 28);
+    stdout_of(
+        scratchnet()
+            .args(["train", "--dataset", "mnist", "--data-dir"])
+            .arg(&data)
+            .args(["--hidden", "4", "--batch", "2", "--quiet", "--iters"])
+            .arg(iters.to_string())
+            .arg("--save")
+            .arg(&model),
+    );
+    model
+}
+
 /// A grey 8-bit PNG of `values` (rows of `width`).
 fn write_grey(path: &Path, width: usize, values: &[u8]) {
     let size = (width as u32, (values.len() / width) as u32);
@@ -206,17 +223,7 @@ fn jpegs_decode_in_grey_and_colour_and_stand_upright_by_their_exif_orientation()
     let bytes = std::fs::read(&path).unwrap();
     let cut = dir.join("cut.jpg");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
-    let model = dir.join("m.st");
-    write_small_mnist(&dir, 28, 28);
-    stdout_of(
-        scratchnet()
-            .args(["train", "--dataset", "mnist", "--data-dir"])
-            .arg(&dir)
-            .args([
-                "--hidden", "4", "--batch", "2", "--iters", "1", "--quiet", "--save",
-            ])
-            .arg(&model),
-    );
+    let model = tiny_model(&dir, 1);
     let m = model.to_str().unwrap();
     assert_one_line_error(
         &["predict", "--model", m, "--image", cut.to_str().unwrap()],
@@ -237,17 +244,7 @@ fn jpegs_decode_in_grey_and_colour_and_stand_upright_by_their_exif_orientation()
 #[test]
 fn broken_and_oversized_pngs_are_one_line_errors() {
     let dir = temp_dir("picture-bad");
-    write_small_mnist(&dir, 28, 28);
-    let model = dir.join("m.st");
-    stdout_of(
-        scratchnet()
-            .args(["train", "--dataset", "mnist", "--data-dir"])
-            .arg(&dir)
-            .args([
-                "--hidden", "4", "--batch", "2", "--iters", "1", "--quiet", "--save",
-            ])
-            .arg(&model),
-    );
+    let model = tiny_model(&dir, 1);
     let good = dir.join("digit.png");
     write_grey(&good, 40, &[255; 40 * 40]);
     let bytes = std::fs::read(&good).unwrap();
@@ -315,19 +312,8 @@ fn broken_and_oversized_pngs_are_one_line_errors() {
 #[test]
 fn predict_image_draws_the_prepared_digit_and_classifies_it_without_dataset_files() {
     let dir = temp_dir("picture-cli");
-    let data = dir.join("data");
-    write_small_mnist(&data, 28, 28);
-    let model = dir.join("m.st");
-    stdout_of(
-        scratchnet()
-            .args(["train", "--dataset", "mnist", "--data-dir"])
-            .arg(&data)
-            .args([
-                "--hidden", "4", "--batch", "2", "--iters", "3", "--quiet", "--save",
-            ])
-            .arg(&model),
-    );
-    std::fs::remove_dir_all(&data).unwrap();
+    let model = tiny_model(&dir, 3);
+    std::fs::remove_dir_all(dir.join("data")).unwrap();
     // A black "1" on white, 30 tall and 6 wide, in a 60×50 picture.
     let (w, h) = (50, 60);
     let pixels: Vec<u8> = (0..w * h)
