@@ -157,18 +157,11 @@ fn open(args: &ModelArgs) -> Result<(Checkpoint<f32>, DatasetName, LoadOptions)>
     Ok((ckpt, name, options))
 }
 
-/// One grey value per pixel of an image row (CHW planes): a colour image by its luminance, a
-/// single plane as it is. `predict` draws the image this way and `eval --misclassified` its
+/// One grey value per pixel of an image row (CHW planes), as a picture's (see
+/// [`picture::luminance`]): `predict` draws the image this way and `eval --misclassified` its
 /// tiles, so the two pictures of one image agree.
 fn grey(row: &[f32], (channels, h, w): (usize, usize, usize)) -> Vec<f32> {
-    let plane = h * w;
-    if channels == 3 {
-        (0..plane)
-            .map(|i| 0.299 * row[i] + 0.587 * row[plane + i] + 0.114 * row[2 * plane + i])
-            .collect()
-    } else {
-        row[..plane.min(row.len())].to_vec()
-    }
+    picture::luminance(row, channels, h * w)
 }
 
 pub fn eval(cmd: EvalCmd) -> Result<()> {

@@ -103,20 +103,8 @@ impl Picture {
                 "a JPEG whose pixels do not fill its size",
             ));
         }
-        let channels = if samples >= 3 { 3 } else { 1 };
-        let plane = width * height;
-        let mut planes = vec![0.0_f32; channels * plane];
-        for (i, px) in pixels.chunks_exact(samples).enumerate() {
-            for c in 0..channels {
-                planes[c * plane + i] = f32::from(px[c]) / 255.0;
-            }
-        }
-        let picture = Picture {
-            channels,
-            height,
-            width,
-            planes,
-        };
+        let picture =
+            Self::from_samples(pixels.chunks_exact(width * samples), width, height, samples);
         let orientation = decoder
             .exif()
             .and_then(|e| exif_orientation(e))
@@ -198,15 +186,26 @@ impl Picture {
                 ));
             }
         };
+        let rows = (0..height).map(|y| &buf[y * frame.line_size..][..width * samples]);
+        Ok(Self::from_samples(rows, width, height, samples))
+    }
+
+    /// A picture from rows of interleaved 8-bit samples, `samples` per pixel: grey, grey and
+    /// alpha, RGB or RGBA. Transparent pixels are laid over white, as a drawing on paper.
+    fn from_samples<'a>(
+        rows: impl Iterator<Item = &'a [u8]>,
+        width: usize,
+        height: usize,
+        samples: usize,
+    ) -> Picture {
         let channels = if samples >= 3 { 3 } else { 1 };
         let plane = width * height;
         let mut planes = vec![0.0_f32; channels * plane];
-        for y in 0..height {
-            let line = &buf[y * frame.line_size..][..width * samples];
+        for (y, line) in rows.enumerate() {
             for (x, px) in line.chunks_exact(samples).enumerate() {
                 let value = |i: usize| f32::from(px[i]) / 255.0;
                 // Laid over white: alpha · colour + (1 − alpha) · 1.
-                let alpha = if samples % 2 == 0 {
+                let alpha = if samples.is_multiple_of(2) {
                     value(samples - 1)
                 } else {
                     1.0
@@ -216,26 +215,32 @@ impl Picture {
                 }
             }
         }
-        Ok(Picture {
+        Picture {
             channels,
             height,
             width,
             planes,
-        })
+        }
     }
 
-    /// One grey value per pixel: a colour picture by its luminance (ITU-R 601 weights, as the
-    /// terminal drawing of a colour image uses).
+    /// One grey value per pixel: a colour picture by its luminance.
     pub fn grey(&self) -> Vec<f32> {
-        let plane = self.height * self.width;
-        if self.channels == 3 {
-            let p = &self.planes;
-            (0..plane)
-                .map(|i| 0.299 * p[i] + 0.587 * p[plane + i] + 0.114 * p[2 * plane + i])
-                .collect()
-        } else {
-            self.planes[..plane].to_vec()
-        }
+        luminance(&self.planes, self.channels, self.height * self.width)
+    }
+}
+
+/// One grey value per pixel of `channels` planes of `plane` values each: three (red, green,
+/// blue) by their luminance with ITU-R 601's weights (CIFAR-10's `--grayscale` uses the same),
+/// one as it is. `predict` and `eval --misclassified` draw a dataset's colour images this way
+/// too, so a picture and a test image look alike.
+pub fn luminance(planes: &[f32], channels: usize, plane: usize) -> Vec<f32> {
+    if channels == 3 {
+        let p = planes;
+        (0..plane)
+            .map(|i| 0.299 * p[i] + 0.587 * p[plane + i] + 0.114 * p[2 * plane + i])
+            .collect()
+    } else {
+        planes[..plane.min(planes.len())].to_vec()
     }
 }
 
