@@ -22,10 +22,11 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
         return Err(Error::format(path, "is a folder, not a file"));
     }
     let what = format!("reading {}", path.display());
+    let available = memory::available();
     if meta.is_file() {
-        memory::check(&what, Some(meta.len()))?;
+        memory::check_against(&what, Some(meta.len()), available)?;
     }
-    let limit = memory::available().unwrap_or(u64::MAX);
+    let limit = available.unwrap_or(u64::MAX);
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1))
@@ -33,7 +34,7 @@ pub fn read(path: &Path) -> Result<Vec<u8>> {
         .map_err(|e| Error::io(path, e))?;
     if bytes.len() as u64 > limit {
         // A pipe that outgrew the memory (a regular file was checked above).
-        memory::check(&what, Some(bytes.len() as u64))?;
+        memory::check_against(&what, Some(bytes.len() as u64), available)?;
     }
     Ok(bytes)
 }
