@@ -16,11 +16,12 @@ use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
+use crate::data::augment::Augment;
 use crate::error::{Error, Result, Setting};
 use crate::matrix::{Float, Matrix};
 use crate::nn::Layer;
 use crate::nn::affine::Affine;
-use crate::nn::network::Network;
+use crate::nn::network::{BatchEdit, Network};
 use crate::nn::softmax_with_loss::Targets;
 use crate::optim::Optimizer;
 
@@ -79,6 +80,13 @@ pub struct TrainConfig {
     /// Part of a checkpoint's run record, so a resumed run keeps training on the same samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_samples: Option<usize>,
+    /// How each training image is moved each time it is drawn into a batch (data
+    /// augmentation); the default moves nothing. Needs [`TrainData::image_shape`].
+    ///
+    /// Part of a checkpoint's run record: it changes every step. A record without it (older
+    /// checkpoints) reads as none.
+    #[serde(default, skip_serializing_if = "Augment::is_none")]
+    pub augment: Augment,
 }
 
 /// One row of the per-epoch table.
@@ -211,6 +219,8 @@ pub struct TrainData<T> {
     pub t_train: Vec<usize>,
     pub x_test: Matrix<T>,
     pub t_test: Vec<usize>,
+    /// (channels, height, width) of each row, for image data: what augmentation moves.
+    pub image_shape: Option<(usize, usize, usize)>,
 }
 
 impl<T: Float> TrainData<T> {
@@ -232,6 +242,7 @@ impl<T: Float> TrainData<T> {
             t_train: ds.t_train[..n].to_vec(),
             x_test: ds.x_test.cast(),
             t_test: ds.t_test.clone(),
+            image_shape: ds.image_shape,
         }
     }
 
@@ -242,6 +253,7 @@ impl<T: Float> TrainData<T> {
             t_train: self.t_train[..n].to_vec(),
             x_test: self.x_test.clone(),
             t_test: self.t_test.clone(),
+            image_shape: self.image_shape,
         }
     }
 }
@@ -495,6 +507,20 @@ pub fn train_from<T: Float>(
     let classes = net.classes().max(2);
     let explode_at = EXPLODED_LOSS_FACTOR * (classes as f64).ln();
     let heads = cfg.eval_samples.and_then(|n| EvalHeads::of(data, n));
+    let augment = |step: usize, x: &mut Matrix<T>| {
+        if let Some(shape) = data.image_shape {
+            cfg.augment.apply(x, shape, cfg.seed, step);
+        }
+    };
+    let edit: Option<&BatchEdit<'_, T>> = if cfg.augment.is_none() {
+        None
+    } else {
+        let shape = data.image_shape.ok_or_else(|| {
+            Error::Config("--augment moves images, and these samples are not images".into())
+        })?;
+        cfg.augment.validate(shape)?;
+        Some(&augment)
+    };
     while state.iteration < total {
         // The steps up to the next evaluation (or the stop flag) form a segment. With two
         // threads an MLP's first layer may be split between the cores for a segment
@@ -506,6 +532,7 @@ pub fn train_from<T: Float>(
             sampler: &mut sampler,
             batch_idx: &mut batch_idx,
             batch_t: &mut batch_t,
+            edit,
             stop,
             on_event: &mut on_event,
             ipe,
@@ -520,7 +547,7 @@ pub fn train_from<T: Float>(
                     let update = |layer: &mut Affine<T>| {
                         right.step_params(|f| layer.visit_params(f));
                     };
-                    let helper = s.spawn(|| partner.serve(&data.x_train, update));
+                    let helper = s.spawn(|| partner.serve(&data.x_train, edit, update));
                     let result = run.segment(net, opt);
                     net.rejoin_first_layer(|| {
                         helper
@@ -610,6 +637,8 @@ struct Steps<'a, T, F> {
     sampler: &'a mut Sampler,
     batch_idx: &'a mut Vec<usize>,
     batch_t: &'a mut Vec<usize>,
+    /// The batches' augmentation, if any.
+    edit: Option<&'a BatchEdit<'a, T>>,
     stop: &'a AtomicBool,
     on_event: &'a mut F,
     /// Iterations per epoch, and in all.
@@ -631,7 +660,12 @@ impl<T: Float, F: FnMut(Event<'_>)> Steps<'_, T, F> {
             self.batch_t.clear();
             self.batch_t
                 .extend(self.batch_idx.iter().map(|&i| self.data.t_train[i]));
-            net.gather_batch(&self.data.x_train, self.batch_idx);
+            net.gather_batch(
+                &self.data.x_train,
+                self.batch_idx,
+                state.iteration,
+                self.edit,
+            );
             let gathered = start.elapsed();
             let targets = Targets::Labels(self.batch_t);
             let loss = net.loss_on_input(targets)?.to_f64();

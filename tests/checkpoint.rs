@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use scratchnet::checkpoint;
+use scratchnet::data::augment::Augment;
 use scratchnet::data::{self, DatasetName};
 use scratchnet::nn::Mode;
 use scratchnet::nn::network::Network;
@@ -42,6 +43,7 @@ fn trained<T: scratchnet::Float>() -> (Network<T>, data::Dataset) {
         seed: 4,
         eval_samples: None,
         train_samples: None,
+        augment: Augment::default(),
     };
     train::train(
         &mut net,
@@ -233,6 +235,7 @@ fn interrupted_equals_uninterrupted(
         seed: 8,
         eval_samples: None,
         train_samples: None,
+        augment: Augment::default(),
     };
     let opt_cfg = OptimizerConfig::from_name(opt_name, None).unwrap();
 

@@ -4,6 +4,7 @@
 mod common;
 
 use scratchnet::data::DatasetName;
+use scratchnet::data::augment::Augment;
 use scratchnet::nn::cnn::Architecture;
 use scratchnet::nn::init::Init;
 use scratchnet::nn::spec::Activation;
@@ -62,6 +63,7 @@ fn settings(threads: usize) -> Settings {
             seed: 4,
             eval_samples: None,
             train_samples: None,
+            augment: Augment::default(),
         },
         threads,
     }

@@ -5,6 +5,7 @@
 
 mod common;
 
+use scratchnet::data::augment::Augment;
 use scratchnet::data::{self, DatasetName, LoadOptions};
 use scratchnet::nn::init::Init;
 use scratchnet::nn::network::Network;
@@ -49,6 +50,7 @@ fn circle_run(hidden: &[usize], epochs: usize) -> History {
         seed: 3,
         eval_samples: None,
         train_samples: None,
+        augment: Augment::default(),
     };
     let opt = OptimizerConfig::from_name("adam", Some(0.01)).unwrap();
     let data = TrainData::<f32>::from_dataset(&ds);
@@ -85,6 +87,7 @@ fn results_are_bit_identical_whatever_the_thread_count() {
         t_train: t[..1000].to_vec(),
         x_test: x.rows_range(1000, 1500),
         t_test: t[1000..].to_vec(),
+        image_shape: None,
     };
     let cfg = TrainConfig {
         batch: 500,
@@ -93,6 +96,7 @@ fn results_are_bit_identical_whatever_the_thread_count() {
         seed: 5,
         eval_samples: None,
         train_samples: None,
+        augment: Augment::default(),
     };
     let mut s = spec(300, &[300, 64], 5, Activation::Tanh);
     s.batchnorm = true;
@@ -165,6 +169,7 @@ fn a_first_layer_split_between_two_threads_trains_to_the_bits_of_one() {
         t_train: t[..120].to_vec(),
         x_test: x.rows_range(120, 170),
         t_test: t[120..].to_vec(),
+        image_shape: None,
     };
     let cfg = TrainConfig {
         batch: 16,
@@ -173,6 +178,7 @@ fn a_first_layer_split_between_two_threads_trains_to_the_bits_of_one() {
         seed: 4,
         eval_samples: None,
         train_samples: None,
+        augment: Augment::default(),
     };
     let mut s = spec(37, &[23, 11], 5, Activation::Relu);
     s.dropout = Some(0.1);
@@ -207,6 +213,7 @@ fn a_first_layer_split_between_two_threads_trains_to_the_bits_of_one() {
         t_train: data.t_train.clone(),
         x_test: data.x_test.cast(),
         t_test: data.t_test.clone(),
+        image_shape: None,
     };
     let random = TrainConfig {
         sampling: Sampling::Random,
@@ -236,6 +243,7 @@ fn evaluating_on_the_first_samples_changes_no_step_and_ends_on_all_of_them() {
         seed: 3,
         eval_samples: None,
         train_samples: None,
+        augment: Augment::default(),
     };
     let head = 7;
     let sampled = TrainConfig {
@@ -326,6 +334,7 @@ fn training_on_the_first_samples_is_training_on_a_set_of_only_them() {
         seed: 5,
         eval_samples: None,
         train_samples: None,
+        augment: Augment::default(),
     };
     let first = TrainConfig {
         train_samples: Some(k),
@@ -385,6 +394,7 @@ fn a_huge_learning_rate_stops_with_a_divergence_error() {
         seed: 1,
         eval_samples: None,
         train_samples: None,
+        augment: Augment::default(),
     };
     let mut s = spec(2, &[64, 64], 2, Activation::Relu);
     s.init = Init::Std(1.0);
@@ -405,6 +415,7 @@ fn every_optimizer_lowers_the_loss() {
         seed: 2,
         eval_samples: None,
         train_samples: None,
+        augment: Augment::default(),
     };
     for name in ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"] {
         let opt = OptimizerConfig::from_name(name, None).unwrap();
@@ -452,6 +463,7 @@ fn mnist_short_run_reaches_95_percent() {
         seed: 1,
         eval_samples: None,
         train_samples: None,
+        augment: Augment::default(),
     };
     let mut s = spec(784, &[100, 50], 10, Activation::Relu);
     s.batchnorm = true;
@@ -486,6 +498,7 @@ fn mnist_with_learning_rate_10_stops_as_diverged() {
         seed: 42,
         eval_samples: None,
         train_samples: None,
+        augment: Augment::default(),
     };
     let s = spec(784, &[100, 50], 10, Activation::Relu);
     let opt = OptimizerConfig::from_name("sgd", Some(10.0)).unwrap();

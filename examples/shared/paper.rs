@@ -5,6 +5,7 @@
 use rand::RngExt;
 use rand::rngs::StdRng;
 use scratchnet::data::Dataset;
+use scratchnet::data::augment::Augment;
 use scratchnet::error::Result;
 use scratchnet::nn::network::Network;
 use scratchnet::nn::spec::{Activation, MlpSpec};
@@ -78,6 +79,7 @@ pub fn trained_mlp(ds: &Dataset, length: Length, batchnorm: bool) -> Result<Netw
         seed: 1,
         eval_samples: None,
         train_samples: None,
+        augment: Augment::default(),
     };
     let spec = MlpSpec {
         input: 784,

@@ -26,8 +26,9 @@ pub struct CompareCmd {
     #[command(flatten)]
     pub args: TrainArgs,
     /// KEY=V1,V2,… — the setting to vary: activation, lr, optimizer, init, batch, dropout,
-    /// weight-decay, sampling, batchnorm (true/false), train-samples or hidden (variants
-    /// separated by `:`, e.g. hidden=50:100,50).
+    /// weight-decay, sampling, batchnorm (true/false), train-samples, hidden (variants
+    /// separated by `:`, e.g. hidden=50:100,50) or augment (variants separated by `/`, e.g.
+    /// augment=none/shift:2/shift:2,rotate:10).
     #[arg(long, value_name = "KEY=VALUES")]
     pub vary: String,
     /// Write the curves (test accuracy per epoch, smoothed mini-batch loss per iteration, one
@@ -60,7 +61,12 @@ pub fn parse_vary(s: &str) -> Result<(String, Vec<String>)> {
             "--vary '{s}': expected KEY=V1,V2, e.g. activation=sigmoid,relu"
         ))
     })?;
-    let sep = if key == "hidden" { ':' } else { ',' };
+    // Variants that hold commas themselves are separated by another character.
+    let sep = match key.trim() {
+        "hidden" => ':',
+        "augment" => '/',
+        _ => ',',
+    };
     let values: Vec<String> = values
         .split(sep)
         .map(|v| v.trim().to_string())
@@ -95,6 +101,7 @@ fn with(args: &TrainArgs, key: &str, value: &str) -> Result<TrainArgs> {
         "weight-decay" => a.weight_decay = num(value)?,
         "batch" => a.batch = count(value)?,
         "train-samples" => a.train_samples = Some(count(value)?),
+        "augment" => a.augment = Some(value.into()),
         "sampling" => {
             a.sampling = match value {
                 "shuffle" => SamplingArg::Shuffle,
@@ -114,7 +121,7 @@ fn with(args: &TrainArgs, key: &str, value: &str) -> Result<TrainArgs> {
         _ => {
             return Err(Error::Config(format!(
                 "--vary: cannot vary '{key}'; choose activation, lr, optimizer, init, hidden, batch, \
-                 dropout, weight-decay, sampling, batchnorm or train-samples"
+                 dropout, weight-decay, sampling, batchnorm, train-samples or augment"
             )));
         }
     }
@@ -149,6 +156,9 @@ fn subtitle(key: &str, first: &Settings, ds: &Dataset) -> Result<String> {
         && key != "train-samples"
     {
         parts.push(format!("the first {n} of {available} training samples"));
+    }
+    if key != "augment" && !first.train.augment.is_none() {
+        parts.push(format!("augmented {}", first.train.augment));
     }
     parts.push(format!("seed {}", first.train.seed));
     Ok(parts.join(" · "))
@@ -349,6 +359,10 @@ mod tests {
                 "hidden".to_string(),
                 vec!["50".to_string(), "100,50".to_string()]
             )
+        );
+        assert_eq!(
+            parse_vary("augment=none/shift:2,rotate:10").unwrap().1,
+            ["none", "shift:2,rotate:10"]
         );
         assert_eq!(parse_vary("lr=0.1,0.01").unwrap().1.len(), 2);
         assert!(parse_vary("lr=0.1").is_err());

@@ -125,6 +125,7 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
         sampling: SamplingArg::Shuffle,
         eval_samples: None,
         train_samples: None,
+        augment: None,
         seed: cmd.seed,
         threads: Some(1),
         precision: Precision::F32,

@@ -13,6 +13,7 @@ pub use crate::cli::Precision;
 use crate::cli::datasets::{load_dataset, offline};
 use crate::cli::progress_bar;
 use crate::cli::trace::Trace;
+use crate::data::augment::Augment;
 use crate::data::{Dataset, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
 use crate::matrix::Float;
@@ -112,7 +113,13 @@ pub struct TrainArgs {
     /// [default: all].
     #[arg(long, value_name = "N")]
     pub train_samples: Option<usize>,
-    /// Seed for initialisation, batch order, dropout and generated data.
+    /// Move each training image a little every time it is drawn into a batch (data
+    /// augmentation, the book's §8.1.2): shift:PX (whole pixels, each axis), rotate:DEG,
+    /// scale:F (size × 1 ± F), flip (left–right, half the time; for CIFAR-10 and
+    /// Fashion-MNIST), comma-separated, e.g. shift:2,rotate:10,scale:0.1 [default: none].
+    #[arg(long, value_name = "SPEC")]
+    pub augment: Option<String>,
+    /// Seed for initialisation, batch order, dropout, augmentation and generated data.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Threads [default: $SCRATCHNET_THREADS or all cores]: for the GEMMs, the conv layers, and
@@ -160,6 +167,7 @@ pub struct TrainCmd {
         "dataset", "net", "layers", "hidden", "activation", "init", "batchnorm", "dropout",
         "weight_decay",
         "optimizer", "lr", "batch", "sampling", "seed", "grayscale", "noise", "train_samples",
+        "augment",
     ])]
     pub resume: Option<PathBuf>,
     /// Record the run step by step in DIR (created if missing), for replaying it in another
@@ -274,6 +282,10 @@ impl TrainArgs {
             seed: self.seed,
             eval_samples: self.eval_samples,
             train_samples: self.train_samples,
+            augment: match &self.augment {
+                Some(spec) => spec.parse()?,
+                None => Augment::default(),
+            },
         };
         let setup = Settings {
             dataset,
@@ -298,6 +310,14 @@ impl TrainArgs {
         // counts are placeholders; --batch against the dataset size is checked once loaded).
         setup.mlp(1, 2).validate()?;
         setup.train.validate_flags()?;
+        if !setup.train.augment.is_none() {
+            let shape = dataset.image_shape(self.grayscale).ok_or_else(|| {
+                Error::Config(format!(
+                    "--augment moves images; {dataset} is a set of 2-D points"
+                ))
+            })?;
+            setup.train.augment.validate(shape)?;
+        }
         Ok(setup)
     }
 }
@@ -363,6 +383,13 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
     if cmd.save.as_deref().is_some_and(output::is_stdout) {
         return Err(Error::Config(
             "--save writes a binary checkpoint: name a file, not -".into(),
+        ));
+    }
+    if cmd.trace.is_some() && !settings.train.augment.is_none() {
+        return Err(Error::Config(
+            "--trace records the batches for a replay in PyTorch, which would not see the images \
+             --augment moved: drop one of the two"
+                .into(),
         ));
     }
     if let Some(path) = &cmd.resume {
@@ -458,6 +485,13 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
                 settings.threads,
                 T::NAME
             ),
+        }
+        if !settings.train.augment.is_none() {
+            outln!(
+                "augmenting every training image as it is drawn: {} (accuracies on the images \
+                 as they are)",
+                settings.train.augment
+            );
         }
         if let Some(n) = settings.train.eval_samples {
             outln!(
@@ -788,6 +822,9 @@ fn write_reports<T: Float>(
         if let Some(n) = settings.train.train_samples.filter(|&n| n < available) {
             subtitle += &format!(" · the first {n} of {available} training samples");
         }
+        if !settings.train.augment.is_none() {
+            subtitle += &format!(" · augmented {}", settings.train.augment);
+        }
         let svg = svg::render_column(&training::charts(history, &title), Some(&subtitle))?;
         write_output(path, svg.as_bytes())?;
     }
@@ -887,6 +924,8 @@ pub fn summary_json(
         // null: trained on every training sample (see --train-samples).
         "train_samples": settings.train.train_samples,
         "sampling": settings.train.sampling.name(),
+        // "none", or the --augment spec.
+        "augment": settings.train.augment.to_string(),
         "iterations": h.iterations,
         "epochs": h.epochs.len(),
         "seed": settings.train.seed,

@@ -2,6 +2,7 @@
 //! playground sets. Everything loads into [`Dataset`]: features in [0, 1] (images) or [-4, 4]
 //! (playground) as `f32` rows, labels as class indices.
 
+pub mod augment;
 pub mod cifar;
 pub mod download;
 pub mod idx;

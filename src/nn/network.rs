@@ -30,6 +30,12 @@ fn image_window(spec: &LayerSpec, shape: Shape) -> Window {
     }
 }
 
+/// A change made to each gathered training batch before the first layer reads it — data
+/// augmentation ([`crate::data::augment`]) — called with the step's number and the batch.
+/// It must depend on those alone, so a split first layer's partner, editing its own copy,
+/// gets the caller's bits.
+pub type BatchEdit<'a, T> = dyn Fn(usize, &mut Matrix<T>) + Sync + 'a;
+
 /// A feed-forward network with softmax-with-loss on top, holding every buffer a training step
 /// needs so that steps after the first allocate nothing.
 pub struct Network<T: Float> {
@@ -267,14 +273,25 @@ impl<T: Float> Network<T> {
         &mut self.acts[0]
     }
 
-    /// Copies the training rows `rows` of `x_train` into the input buffer — and, while the
-    /// first layer is split, sends them to the partner thread first, which gathers its own
-    /// copy at the same time. A training step's batch must come through here when split.
-    pub fn gather_batch(&mut self, x_train: &Matrix<T>, rows: &[usize]) {
+    /// Copies the training rows `rows` of `x_train` into the input buffer and applies `edit`
+    /// to them as training step `step`'s batch — and, while the first layer is split, sends
+    /// them to the partner thread first, which gathers and edits its own copy at the same time
+    /// (with the same `edit`, given to [`Partner::serve`]). A training step's batch must come
+    /// through here when split.
+    pub fn gather_batch(
+        &mut self,
+        x_train: &Matrix<T>,
+        rows: &[usize],
+        step: usize,
+        edit: Option<&BatchEdit<'_, T>>,
+    ) {
         if let Some(link) = self.split.as_mut() {
-            link.send_batch(rows);
+            link.send_batch(rows, step);
         }
         self.acts[0].gather_rows_from(x_train, rows);
+        if let Some(edit) = edit {
+            edit(step, &mut self.acts[0]);
+        }
     }
 
     /// Splits the first layer's output columns with a partner thread for the training steps

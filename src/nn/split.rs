@@ -33,6 +33,7 @@
 use std::sync::mpsc::{self, Receiver, Sender};
 
 use super::affine::Affine;
+use super::network::BatchEdit;
 use super::{Layer, Mode};
 use crate::matrix::gemm::pool;
 use crate::matrix::{Float, Matrix};
@@ -89,8 +90,13 @@ pub fn join_cols<T: Copy>(l: &[T], r: &[T], left: usize, right: usize) -> Vec<T>
 
 /// What the caller asks of the partner.
 pub(crate) enum Job<T> {
-    /// Gather these training rows and run forward on them into `out` (a buffer that travels).
-    Forward { rows: Vec<usize>, out: Matrix<T> },
+    /// Gather these training rows, edit them as step `step`'s batch, and run forward on them
+    /// into `out` (a buffer that travels).
+    Forward {
+        rows: Vec<usize>,
+        step: usize,
+        out: Matrix<T>,
+    },
     /// The gradient of the partner's columns: run backward, then the optimizer.
     Backward { dout: Matrix<T> },
 }
@@ -173,7 +179,7 @@ pub(crate) fn cut_layer<T: Float>(
 impl<T: Float> Link<T> {
     /// Sends the partner the rows of the next batch (before the caller gathers its own copy,
     /// so the two gathers overlap).
-    pub fn send_batch(&mut self, rows: &[usize]) {
+    pub fn send_batch(&mut self, rows: &[usize], step: usize) {
         let mut buf = self
             .rows
             .take()
@@ -182,7 +188,11 @@ impl<T: Float> Link<T> {
         buf.extend_from_slice(rows);
         let out = self.out_right.take().expect("the output buffer is home");
         self.jobs
-            .send(Job::Forward { rows: buf, out })
+            .send(Job::Forward {
+                rows: buf,
+                step,
+                out,
+            })
             .expect("the first layer's partner thread stopped");
         self.pending = true;
     }
@@ -262,19 +272,30 @@ impl<T: Float> Link<T> {
 }
 
 impl<T: Float> Partner<T> {
-    /// The partner thread's loop: forward and backward on its columns as the caller asks, each
-    /// backward followed by `update` (its share of the optimizer step). Returns its layer when
-    /// the caller closes the channel.
+    /// The partner thread's loop: forward and backward on its columns as the caller asks (each
+    /// batch gathered from `x_train` and changed by `edit`, as the caller's
+    /// [`super::network::Network::gather_batch`] changes its copy), each backward followed by
+    /// `update` (its share of the optimizer step). Returns its layer when the caller closes
+    /// the channel.
     pub fn serve(
         mut self,
         x_train: &Matrix<T>,
+        edit: Option<&BatchEdit<'_, T>>,
         mut update: impl FnMut(&mut Affine<T>),
     ) -> Affine<T> {
         while let Some(job) = pool::receive(&self.jobs) {
             let reply = match job {
-                Job::Forward { rows, mut out } => {
-                    // x: N × in (the batch, gathered here, where it will be read twice).
+                Job::Forward {
+                    rows,
+                    step,
+                    mut out,
+                } => {
+                    // x: N × in (the batch, gathered here, where it will be read twice, and
+                    // edited as the caller edits its copy).
                     self.x.gather_rows_from(x_train, &rows);
+                    if let Some(edit) = edit {
+                        edit(step, &mut self.x);
+                    }
                     self.layer.forward(&self.x, &mut out, Mode::Train);
                     Reply::Forward { rows, out }
                 }
