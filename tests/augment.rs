@@ -307,3 +307,35 @@ fn a_network_trained_on_shifted_digits_reads_digits_off_centre() {
     assert!(plain_moved < 0.6, "without augmentation: {plain_moved}");
     assert!(augmented_moved > 0.88, "with shift:3: {augmented_moved}");
 }
+
+#[test]
+fn colour_and_grey_cifar_images_are_augmented_to_the_same_bits_on_any_thread_count() {
+    let dir = temp_dir("augment-cifar");
+    let cifar = dir.join("cifar10");
+    common::write_tiny_cifar(&cifar);
+    for grey in [false, true] {
+        let run = |augment: &str, threads: &str| {
+            let json = dir.join("run.json");
+            let mut cmd = scratchnet();
+            cmd.args(["train", "--dataset", "cifar10", "--data-dir"])
+                .arg(&cifar)
+                .args(["--layers", "conv:4:3x3:p1,relu,maxpool:2", "--batch", "10"])
+                .args(["--iters", "6", "--quiet", "--threads", threads])
+                .args(["--augment", augment, "--summary-json"])
+                .arg(&json);
+            if grey {
+                cmd.arg("--grayscale");
+            }
+            cmd.assert().success();
+            summary_value(&std::fs::read_to_string(&json).unwrap(), "final_loss")
+        };
+        let moved = run("shift:4,rotate:5,scale:0.1,flip", "1");
+        assert_eq!(
+            moved,
+            run("shift:4,rotate:5,scale:0.1,flip", "2"),
+            "grey {grey}"
+        );
+        assert_ne!(moved, run("none", "1"), "grey {grey}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -181,7 +181,7 @@ pub struct TrainCmd {
     pub quiet: bool,
     /// After training, print where a training step's time went: each layer's forward and
     /// backward time, its share, each affine and conv layer's GFLOP/s against the FMA peak,
-    /// and the time outside the layers (loss, batch gathering, optimizer).
+    /// and the time outside the layers (loss, batch gathering and augmentation, optimizer).
     #[arg(long)]
     pub profile: bool,
 }
@@ -566,7 +566,15 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
     bar.finish_and_clear();
     if cmd.profile {
         let seconds = session.state.history.train_seconds - seconds_before;
-        outln!("{}", profile_report(&session, seconds, settings.threads));
+        outln!(
+            "{}",
+            profile_report(
+                &session,
+                seconds,
+                settings.threads,
+                !settings.train.augment.is_none()
+            )
+        );
     }
     if let Some(p) = save {
         session.save(p)?;
@@ -649,8 +657,14 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
 
 /// The `--profile` table: per layer, then the time outside the layers, each as milliseconds
 /// per step and share of the training time; affine layers also as GEMM GFLOP/s and % of the
-/// FMA peak (measured here on `threads` threads, as `bench gemm` does).
-fn profile_report<T: Float>(session: &Session<T>, seconds: f64, threads: usize) -> String {
+/// FMA peak (measured here on `threads` threads, as `bench gemm` does). The batch's gathering
+/// includes its augmentation when `augmented`.
+fn profile_report<T: Float>(
+    session: &Session<T>,
+    seconds: f64,
+    threads: usize,
+    augmented: bool,
+) -> String {
     use crate::report::{Align, Table};
     let Some(p) = session.net.profile() else {
         return String::new();
@@ -723,7 +737,12 @@ fn profile_report<T: Float>(session: &Session<T>, seconds: f64, threads: usize) 
         String::new(),
         String::new(),
     ]);
-    for (name, d) in [("batch gathering", p.gather), ("optimizer", p.optimizer)] {
+    let gathering = if augmented {
+        "batch gathering and augmentation"
+    } else {
+        "batch gathering"
+    };
+    for (name, d) in [(gathering, p.gather), ("optimizer", p.optimizer)] {
         accounted += d.as_secs_f64();
         t.push(vec![
             name.into(),
