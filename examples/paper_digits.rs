@@ -10,7 +10,7 @@
 #[path = "shared/paper.rs"]
 mod paper;
 
-use paper::{PEN_SCALE, SHEET, on_paper, trained_mlp, with_thinner_pen};
+use paper::{PEN_SCALE, SHEET, on_lit_paper, on_paper, trained_mlp, with_thinner_pen};
 use rand::SeedableRng;
 use scratchnet::data::picture::{self, Picture, Preparation};
 use scratchnet::data::{self, DatasetName, LoadOptions};
@@ -57,11 +57,35 @@ fn main() -> scratchnet::error::Result<()> {
         );
     }
 
-    // MNIST written with thinner pens: the strokes lose `thinner` pixels of the 280-pixel
-    // picture on each side (a tenth of that at 28×28); 2,000 test digits.
+    // MNIST on unevenly lit paper: 2,000 test digits, the light falling by `fall` across the
+    // sheet from a random direction.
     let ds = data::load(DatasetName::Mnist, &LoadOptions::default())?;
     let mut net = trained_mlp(&ds, Length::Epochs(3), false)?;
     let n = 2000;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    println!();
+    println!("| light falling across the sheet by | pictures, prepared |");
+    println!("| --: | --: |");
+    for fall in [0.0, 0.1, 0.2, 0.3, 0.4] {
+        let mut prepared = Vec::new();
+        for i in 0..n {
+            let sheet = Picture {
+                channels: 1,
+                height: SHEET,
+                width: SHEET,
+                planes: on_lit_paper(ds.x_test.row(i), fall, &mut rng),
+            };
+            prepared.extend(picture::prepare(&sheet, Preparation::Digit, (1, 28, 28))?);
+        }
+        let predicted = net
+            .predict(&Matrix::from_vec(n, 784, prepared)?, Mode::Eval)?
+            .row_argmax();
+        let right = (0..n).filter(|&i| predicted[i] == ds.t_test[i]).count();
+        println!("| {:.0} % | {:.4} |", 100.0 * fall, right as f64 / n as f64);
+    }
+
+    // MNIST written with thinner pens: the strokes lose `thinner` pixels of the 280-pixel
+    // picture on each side (a tenth of that at 28×28); the same 2,000 test digits.
     println!();
     println!("| strokes thinner on each side by | pictures, prepared | erased entirely |");
     println!("| --: | --: | --: |");

@@ -39,6 +39,25 @@ pub fn on_paper(image: &[f32], rng: &mut StdRng) -> Vec<f32> {
         .collect()
 }
 
+/// [`on_paper`] under uneven light: the sheet lit `1 − fall` times as brightly at one edge as
+/// at the opposite one, falling evenly in between, from a random direction (a desk lamp to one
+/// side). Ink and paper dim alike, since what a camera sees is reflectance times light.
+pub fn on_lit_paper(image: &[f32], fall: f32, rng: &mut StdRng) -> Vec<f32> {
+    let planes = on_paper(image, rng);
+    let angle = rng.random_range(0.0..std::f32::consts::TAU);
+    let (dx, dy) = (angle.cos(), angle.sin());
+    // The projection onto the light's direction, 0 at the brightest corner, 1 at the dimmest.
+    let along = |y: usize, x: usize| {
+        let (u, v) = (x as f32 / (SHEET - 1) as f32, y as f32 / (SHEET - 1) as f32);
+        (u * dx + v * dy - dx.min(0.0) - dy.min(0.0)) / (dx.abs() + dy.abs())
+    };
+    planes
+        .iter()
+        .enumerate()
+        .map(|(p, v)| v * (1.0 - fall * along(p / SHEET, p % SHEET)))
+        .collect()
+}
+
 /// A 28×28 image (light on dark) written with a thinner pen: `PEN_SCALE` times larger, dark
 /// ink (0.1) where the image is above one half and stays so within `thinner` pixels (a square
 /// erosion: the strokes lose `thinner` pixels on each side, `thinner / PEN_SCALE` of the
