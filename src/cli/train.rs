@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use clap::{Args, ValueEnum};
 
 use crate::bench::environment::debug_build_warning;
+use crate::bench::peak::Peak;
 use crate::checkpoint;
 pub use crate::cli::Precision;
 use crate::cli::datasets::{load_dataset, offline};
@@ -509,6 +510,9 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
     );
     let quiet = cmd.quiet;
     let save = cmd.save.as_deref();
+    // The FMA peak the profile's rates are set against, read before training and again after
+    // it, the better kept: one short reading in a busy moment would flatter every rate.
+    let peak_before = cmd.profile.then(|| profile_peak(settings.threads));
     if cmd.profile {
         session.net.enable_profile();
     }
@@ -572,6 +576,10 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
                 &session,
                 seconds,
                 settings.threads,
+                peak_before.map_or_else(
+                    || profile_peak(settings.threads),
+                    |before| before.best(profile_peak(settings.threads))
+                ),
                 !settings.train.augment.is_none()
             )
         );
@@ -655,14 +663,20 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
     Ok(())
 }
 
+/// One reading of the FMA peak on `threads` threads for `--profile`: three rounds of 30 ms.
+fn profile_peak(threads: usize) -> Peak {
+    crate::bench::peak::measure(threads, std::time::Duration::from_millis(30), 3)
+}
+
 /// The `--profile` table: per layer, then the time outside the layers, each as milliseconds
 /// per step and share of the training time; affine layers also as GEMM GFLOP/s and % of the
-/// FMA peak (measured here on `threads` threads, as `bench gemm` does). The batch's gathering
+/// FMA `peak` (on `threads` threads, as `bench gemm` measures it). The batch's gathering
 /// includes its augmentation when `augmented`.
 fn profile_report<T: Float>(
     session: &Session<T>,
     seconds: f64,
     threads: usize,
+    peak: Peak,
     augmented: bool,
 ) -> String {
     use crate::report::{Align, Table};
@@ -670,7 +684,6 @@ fn profile_report<T: Float>(
         return String::new();
     };
     let steps = p.steps.max(1) as f64;
-    let peak = crate::bench::peak::measure(threads, std::time::Duration::from_millis(30), 3);
     let peak_gflops = peak.gflops(T::NAME, threads);
     let total = seconds.max(1e-9);
     let mut t = Table::new(&[
