@@ -507,20 +507,22 @@ pub fn train_from<T: Float>(
     let classes = net.classes().max(2);
     let explode_at = EXPLODED_LOSS_FACTOR * (classes as f64).ln();
     let heads = cfg.eval_samples.and_then(|n| EvalHeads::of(data, n));
-    let augment = |step: usize, x: &mut Matrix<T>| {
-        if let Some(shape) = data.image_shape {
-            cfg.augment.apply(x, shape, cfg.seed, step);
-        }
-    };
-    let edit: Option<&BatchEdit<'_, T>> = if cfg.augment.is_none() {
+    // The augmentation, checked against the images once, then applied to every batch.
+    let moved = if cfg.augment.is_none() {
         None
     } else {
         let shape = data.image_shape.ok_or_else(|| {
             Error::Config("--augment moves images, and these samples are not images".into())
         })?;
         cfg.augment.validate(shape)?;
-        Some(&augment)
+        Some(shape)
     };
+    let augment = |step: usize, x: &mut Matrix<T>| {
+        if let Some(shape) = moved {
+            cfg.augment.apply(x, shape, cfg.seed, step);
+        }
+    };
+    let edit: Option<&BatchEdit<'_, T>> = moved.map(|_| &augment as &BatchEdit<'_, T>);
     while state.iteration < total {
         // The steps up to the next evaluation (or the stop flag) form a segment. With two
         // threads an MLP's first layer may be split between the cores for a segment

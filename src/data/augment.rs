@@ -228,8 +228,8 @@ fn clamp(p: i64, len: usize) -> usize {
     p.clamp(0, len as i64 - 1) as usize
 }
 
-/// ⌊v⌋ for the coordinates here (well inside i64): `f64::floor` is a libm call on baseline
-/// x86-64, about half the cost of a resampled pixel.
+/// ⌊v⌋ for the coordinates here (well inside i64), without `f64::floor`, which is a libm
+/// call on baseline x86-64.
 #[inline]
 fn floor(v: f64) -> i64 {
     let t = v as i64;
