@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::{assert_one_line_error, scratchnet, temp_dir, write_small_mnist};
 use scratchnet::Matrix;
-use scratchnet::data::{self, DatasetName, LoadOptions};
+use scratchnet::data::DatasetName;
 use scratchnet::nn::network::Network;
 use scratchnet::nn::spec::{Activation, MlpSpec};
 use scratchnet::optim::{Optimizer, OptimizerConfig};
@@ -267,14 +267,9 @@ fn shifted_right(x: &Matrix<f32>, dx: usize) -> Matrix<f32> {
 /// SCRATCHNET_REQUIRE_DATA=1); without it, the test says it skipped.
 #[test]
 fn a_network_trained_on_shifted_digits_reads_digits_off_centre() {
-    let Some(dir) = common::real_data(DatasetName::Mnist) else {
+    let Some(ds) = common::real_dataset(DatasetName::Mnist) else {
         return;
     };
-    let opts = LoadOptions {
-        data_dir: Some(dir),
-        ..LoadOptions::default()
-    };
-    let ds = data::load(DatasetName::Mnist, &opts).unwrap();
     let data = TrainData::<f32>::from_dataset(&ds);
     let moved = shifted_right(&data.x_test, 3);
     let accuracy = |augment: &str| {

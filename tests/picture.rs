@@ -12,8 +12,8 @@ use std::path::Path;
 
 use common::{assert_one_line_error, scratchnet, stdout_of, temp_dir, write_small_mnist};
 use rand::SeedableRng;
+use scratchnet::data::DatasetName;
 use scratchnet::data::picture::{self, Picture, Preparation};
-use scratchnet::data::{self, DatasetName, LoadOptions};
 use scratchnet::matrix::Matrix;
 use scratchnet::nn::Mode;
 use scratchnet::train::Length;
@@ -407,14 +407,9 @@ fn predict_image_draws_the_prepared_digit_and_classifies_it_without_dataset_file
 /// the digits themselves; only scaled down, not.
 #[test]
 fn mnist_digits_drawn_on_paper_are_classified_as_well_as_the_digits_once_prepared() {
-    let Some(dir) = common::real_data(DatasetName::Mnist) else {
+    let Some(ds) = common::real_dataset(DatasetName::Mnist) else {
         return;
     };
-    let opts = LoadOptions {
-        data_dir: Some(dir),
-        ..LoadOptions::default()
-    };
-    let ds = data::load(DatasetName::Mnist, &opts).unwrap();
     let mut net = paper::trained_mlp(&ds, Length::Iters(600), true).unwrap();
 
     let n = 500;
@@ -506,14 +501,9 @@ fn mnist_digits_drawn_on_paper_are_classified_as_well_as_the_digits_once_prepare
 /// images themselves.
 #[test]
 fn fashion_mnist_articles_on_paper_are_classified_nearly_as_well_once_prepared() {
-    let Some(dir) = common::real_data(DatasetName::FashionMnist) else {
+    let Some(ds) = common::real_dataset(DatasetName::FashionMnist) else {
         return;
     };
-    let opts = LoadOptions {
-        data_dir: Some(dir),
-        ..LoadOptions::default()
-    };
-    let ds = data::load(DatasetName::FashionMnist, &opts).unwrap();
     let mut net = paper::trained_mlp(&ds, Length::Epochs(1), false).unwrap();
     let n = 2000;
     let mut rng = rand::rngs::StdRng::seed_from_u64(9);

@@ -6,7 +6,7 @@
 mod common;
 
 use scratchnet::data::augment::Augment;
-use scratchnet::data::{self, DatasetName, LoadOptions};
+use scratchnet::data::{self, DatasetName};
 use scratchnet::nn::init::Init;
 use scratchnet::nn::network::Network;
 use scratchnet::nn::spec::{Activation, MlpSpec};
@@ -435,12 +435,7 @@ fn every_optimizer_lowers_the_loss() {
 
 /// Real MNIST found by [`common::real_data`], or `None` (the test then says it skipped).
 fn real_mnist() -> Option<data::Dataset> {
-    let dir = common::real_data(DatasetName::Mnist)?;
-    let opts = LoadOptions {
-        data_dir: Some(dir),
-        ..LoadOptions::default()
-    };
-    Some(data::load(DatasetName::Mnist, &opts).unwrap())
+    common::real_dataset(DatasetName::Mnist)
 }
 
 /// Real MNIST through the project's normal lookup. Without the data this test says it skipped

@@ -191,6 +191,16 @@ pub fn real_data(name: DatasetName) -> Option<PathBuf> {
     }
 }
 
+/// The real `name` loaded through [`real_data`]'s lookup, or `None` after saying the test is
+/// skipped (failing instead under `SCRATCHNET_REQUIRE_DATA=1`).
+pub fn real_dataset(name: DatasetName) -> Option<Dataset> {
+    let opts = LoadOptions {
+        data_dir: Some(real_data(name)?),
+        ..LoadOptions::default()
+    };
+    Some(data::load(name, &opts).unwrap())
+}
+
 /// The rows of a `--log` CSV where an epoch ended (its `epoch` cell is filled), as cells.
 pub fn epoch_rows(csv: &str) -> Vec<Vec<String>> {
     csv.lines()
