@@ -41,7 +41,7 @@ fn config(augment: &str, iters: usize) -> TrainConfig {
     }
 }
 
-fn spec() -> MlpSpec {
+fn small_mlp() -> MlpSpec {
     MlpSpec {
         input: 36,
         hidden: vec![23, 11],
@@ -56,7 +56,7 @@ fn spec() -> MlpSpec {
 
 /// The weights after training, as bits, and the history.
 fn trained(cfg: &TrainConfig, threads: usize) -> (Vec<u32>, History, usize) {
-    let mut net = Network::<f32>::mlp(&spec(), cfg.seed, threads).unwrap();
+    let mut net = Network::<f32>::mlp(&small_mlp(), cfg.seed, threads).unwrap();
     net.set_split_min_macs(0);
     let mut opt = Optimizer::new(OptimizerConfig::from_name("adam", None).unwrap());
     let h = train::train(&mut net, &mut opt, &small_images(), cfg, |_| {}).unwrap();
@@ -67,20 +67,20 @@ fn trained(cfg: &TrainConfig, threads: usize) -> (Vec<u32>, History, usize) {
 
 #[test]
 fn augmented_runs_are_the_same_bits_on_one_thread_or_two_and_not_those_of_a_plain_run() {
-    for spec in ["shift:1,flip", "shift:2,rotate:20,scale:0.2,flip"] {
-        let cfg = config(spec, 19);
+    for moves in ["shift:1,flip", "shift:2,rotate:20,scale:0.2,flip"] {
+        let cfg = config(moves, 19);
         let (one, h1, unsplit) = trained(&cfg, 1);
         let (two, h2, split) = trained(&cfg, 2);
         assert_eq!(
             (unsplit, split),
             (0, 19),
-            "{spec}: the two-thread run split"
+            "{moves}: the two-thread run split"
         );
         // The partner thread augments its own copy of every batch: same draws, same bits.
-        assert_eq!(one, two, "{spec}");
-        assert_eq!(h1.losses, h2.losses, "{spec}");
+        assert_eq!(one, two, "{moves}");
+        assert_eq!(h1.losses, h2.losses, "{moves}");
         let (plain, _, _) = trained(&config("none", 19), 1);
-        assert_ne!(one, plain, "{spec} changed nothing");
+        assert_ne!(one, plain, "{moves} changed nothing");
     }
 }
 
@@ -89,7 +89,7 @@ fn an_interrupted_augmented_run_resumes_to_the_same_bits() {
     let cfg = config("shift:2,rotate:15,scale:0.1", 19);
     let (straight, h, _) = trained(&cfg, 1);
     let data = small_images();
-    let mut net = Network::<f32>::mlp(&spec(), cfg.seed, 1).unwrap();
+    let mut net = Network::<f32>::mlp(&small_mlp(), cfg.seed, 1).unwrap();
     let mut opt = Optimizer::new(OptimizerConfig::from_name("adam", None).unwrap());
     let mut state = TrainState::default();
     let stop = AtomicBool::new(false);
@@ -112,7 +112,7 @@ fn an_interrupted_augmented_run_resumes_to_the_same_bits() {
 fn augmenting_samples_that_are_not_images_is_an_error() {
     let mut data = small_images();
     data.image_shape = None;
-    let mut net = Network::<f32>::mlp(&spec(), 4, 1).unwrap();
+    let mut net = Network::<f32>::mlp(&small_mlp(), 4, 1).unwrap();
     let mut opt = Optimizer::new(OptimizerConfig::from_name("adam", None).unwrap());
     let err = train::train(&mut net, &mut opt, &data, &config("shift:1", 3), |_| {})
         .unwrap_err()
@@ -154,7 +154,7 @@ fn the_command_line_augments_remembers_it_in_checkpoints_and_refuses_what_cannot
         "2",
         "--quiet",
     ];
-    let spec = ["--augment", "shift:1,rotate:10,scale:0.1"];
+    let moves = ["--augment", "shift:1,rotate:10,scale:0.1"];
     let json = |name: &str| dir.join(name);
     let run = |extra: &[&str], out: &str| {
         scratchnet()
@@ -168,7 +168,7 @@ fn the_command_line_augments_remembers_it_in_checkpoints_and_refuses_what_cannot
             .success();
         std::fs::read_to_string(json(out)).unwrap()
     };
-    let straight = run(&[&spec[..], &["--epochs", "4"]].concat(), "straight.json");
+    let straight = run(&[&moves[..], &["--epochs", "4"]].concat(), "straight.json");
     assert_eq!(
         summary_value(&straight, "augment"),
         r#""augment": "shift:1,rotate:10,scale:0.1""#
@@ -184,7 +184,7 @@ fn the_command_line_augments_remembers_it_in_checkpoints_and_refuses_what_cannot
     let ckpt = dir.join("half.st");
     run(
         &[
-            &spec[..],
+            &moves[..],
             &["--epochs", "2", "--save", ckpt.to_str().unwrap()],
         ]
         .concat(),
@@ -282,13 +282,13 @@ fn a_network_trained_on_shifted_digits_reads_digits_off_centre() {
             train_samples: None,
             augment: augment.parse().unwrap(),
         };
-        let spec = MlpSpec {
+        let mlp = MlpSpec {
             input: 784,
             hidden: vec![100],
             classes: 10,
-            ..spec()
+            ..small_mlp()
         };
-        let mut net = Network::<f32>::mlp(&spec, cfg.seed, 2).unwrap();
+        let mut net = Network::<f32>::mlp(&mlp, cfg.seed, 2).unwrap();
         let mut opt = Optimizer::new(OptimizerConfig::from_name("adam", None).unwrap());
         let h = train::train(&mut net, &mut opt, &data, &cfg, |_| {}).unwrap();
         let centred = h.epochs.last().unwrap().test_acc;
