@@ -10,12 +10,11 @@
 #[path = "shared/paper.rs"]
 mod paper;
 
-use paper::{PEN_SCALE, SHEET, on_lit_paper, on_paper, trained_mlp, with_thinner_pen};
+use paper::{PEN_SCALE, SHEET, on_lit_paper, on_paper, prepare_all, trained_mlp, with_thinner_pen};
 use rand::SeedableRng;
 use scratchnet::data::picture::{self, Picture, Preparation};
 use scratchnet::data::{self, DatasetName, LoadOptions};
 use scratchnet::matrix::Matrix;
-use scratchnet::nn::Mode;
 use scratchnet::train::Length;
 
 fn main() -> scratchnet::error::Result<()> {
@@ -28,32 +27,19 @@ fn main() -> scratchnet::error::Result<()> {
         let how = Preparation::for_dataset(name).expect("an image dataset");
         let n = ds.x_test.rows();
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-        let (mut prepared, mut scaled) = (Vec::new(), Vec::new());
-        for i in 0..n {
-            let planes = on_paper(ds.x_test.row(i), &mut rng);
-            scaled.extend(picture::resize(&planes, SHEET, SHEET, 28, 28));
-            let sheet = Picture {
-                channels: 1,
-                height: SHEET,
-                width: SHEET,
-                planes,
-            };
-            prepared.extend(picture::prepare(&sheet, how, (1, 28, 28))?);
-        }
-        let mut accuracy = |x: &Matrix<f32>| -> scratchnet::error::Result<f64> {
-            let predicted = net.predict(x, Mode::Eval)?.row_argmax();
-            let right = predicted
-                .iter()
-                .zip(&ds.t_test)
-                .filter(|(p, t)| p == t)
-                .count();
-            Ok(right as f64 / n as f64)
-        };
+        let sheets: Vec<Picture> = (0..n)
+            .map(|i| on_paper(ds.x_test.row(i), &mut rng))
+            .collect();
+        let scaled: Vec<f32> = sheets
+            .iter()
+            .flat_map(|s| picture::resize(&s.planes, SHEET, SHEET, 28, 28))
+            .collect();
+        let prepared = prepare_all(sheets, how)?;
         println!(
             "| {name} | {:.4} | {:.4} | {:.4} |",
-            accuracy(&ds.x_test)?,
-            accuracy(&Matrix::from_vec(n, 784, prepared)?)?,
-            accuracy(&Matrix::from_vec(n, 784, scaled)?)?
+            net.accuracy(&ds.x_test, &ds.t_test)?,
+            net.accuracy(&prepared, &ds.t_test)?,
+            net.accuracy(&Matrix::from_vec(n, 784, scaled)?, &ds.t_test)?
         );
     }
 
@@ -62,26 +48,19 @@ fn main() -> scratchnet::error::Result<()> {
     let ds = data::load(DatasetName::Mnist, &LoadOptions::default())?;
     let mut net = trained_mlp(&ds, Length::Epochs(3), false)?;
     let n = 2000;
+    let labels = &ds.t_test[..n];
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     println!();
     println!("| light falling across the sheet by | pictures, prepared |");
     println!("| --: | --: |");
     for fall in [0.0, 0.1, 0.2, 0.3, 0.4] {
-        let mut prepared = Vec::new();
-        for i in 0..n {
-            let sheet = Picture {
-                channels: 1,
-                height: SHEET,
-                width: SHEET,
-                planes: on_lit_paper(ds.x_test.row(i), fall, &mut rng),
-            };
-            prepared.extend(picture::prepare(&sheet, Preparation::Digit, (1, 28, 28))?);
-        }
-        let predicted = net
-            .predict(&Matrix::from_vec(n, 784, prepared)?, Mode::Eval)?
-            .row_argmax();
-        let right = (0..n).filter(|&i| predicted[i] == ds.t_test[i]).count();
-        println!("| {:.0} % | {:.4} |", 100.0 * fall, right as f64 / n as f64);
+        let sheets = (0..n).map(|i| on_lit_paper(ds.x_test.row(i), fall, &mut rng));
+        let prepared = prepare_all(sheets, Preparation::Digit)?;
+        println!(
+            "| {:.0} % | {:.4} |",
+            100.0 * fall,
+            net.accuracy(&prepared, labels)?
+        );
     }
 
     // MNIST written with thinner pens: the strokes lose `thinner` pixels of the 280-pixel
@@ -92,13 +71,7 @@ fn main() -> scratchnet::error::Result<()> {
     for thinner in [0, 2, 4, 6] {
         let (mut prepared, mut erased) = (Vec::new(), 0);
         for i in 0..n {
-            let (side, planes) = with_thinner_pen(ds.x_test.row(i), thinner);
-            let sheet = Picture {
-                channels: 1,
-                height: side,
-                width: side,
-                planes,
-            };
+            let sheet = with_thinner_pen(ds.x_test.row(i), thinner);
             // A digit the thinning erased is a blank picture: `predict` refuses it, so it
             // counts as missed (an all-black input).
             match picture::prepare(&sheet, Preparation::Digit, (1, 28, 28)) {
@@ -109,12 +82,9 @@ fn main() -> scratchnet::error::Result<()> {
                 }
             }
         }
-        let predicted = net
-            .predict(&Matrix::from_vec(n, 784, prepared)?, Mode::Eval)?
-            .row_argmax();
-        let right = (0..n).filter(|&i| predicted[i] == ds.t_test[i]).count();
+        let accuracy = net.accuracy(&Matrix::from_vec(n, 784, prepared)?, labels)?;
         let px = thinner as f64 / PEN_SCALE as f64;
-        println!("| {px:.1} px | {:.4} | {erased} |", right as f64 / n as f64);
+        println!("| {px:.1} px | {accuracy:.4} | {erased} |");
     }
     Ok(())
 }

@@ -6,7 +6,9 @@ use rand::RngExt;
 use rand::rngs::StdRng;
 use scratchnet::data::Dataset;
 use scratchnet::data::augment::Augment;
+use scratchnet::data::picture::{self, Picture, Preparation};
 use scratchnet::error::Result;
+use scratchnet::matrix::Matrix;
 use scratchnet::nn::network::Network;
 use scratchnet::nn::spec::{Activation, MlpSpec};
 use scratchnet::optim::{Optimizer, OptimizerConfig};
@@ -18,12 +20,35 @@ pub const SHEET: usize = 200;
 /// How many times larger than the dataset's image the picture is.
 pub const SCALE: usize = 5;
 
+/// A grey square picture of `side` × `side`.
+fn square(side: usize, planes: Vec<f32>) -> Picture {
+    Picture {
+        channels: 1,
+        height: side,
+        width: side,
+        planes,
+    }
+}
+
+/// Every picture prepared `how` for a 28×28 network, one row each.
+pub fn prepare_all(
+    pictures: impl IntoIterator<Item = Picture>,
+    how: Preparation,
+) -> Result<Matrix<f32>> {
+    let (mut rows, mut n) = (Vec::new(), 0);
+    for p in pictures {
+        rows.extend(picture::prepare(&p, how, (1, 28, 28))?);
+        n += 1;
+    }
+    Matrix::from_vec(n, 784, rows)
+}
+
 /// A 28×28 image (light on dark) as dark ink on a light, uneven `SHEET`×`SHEET` sheet (grey
 /// 0.88–0.96, pixel by pixel), `SCALE` times larger, at a random place.
-pub fn on_paper(image: &[f32], rng: &mut StdRng) -> Vec<f32> {
+pub fn on_paper(image: &[f32], rng: &mut StdRng) -> Picture {
     let room = SHEET - 28 * SCALE;
     let (top, left) = (rng.random_range(0..=room), rng.random_range(0..=room));
-    (0..SHEET * SHEET)
+    let planes = (0..SHEET * SHEET)
         .map(|p| {
             let (y, x) = (
                 (p / SHEET).wrapping_sub(top),
@@ -36,14 +61,15 @@ pub fn on_paper(image: &[f32], rng: &mut StdRng) -> Vec<f32> {
             };
             (0.92 + rng.random_range(-0.04..0.04)) * (1.0 - ink)
         })
-        .collect()
+        .collect();
+    square(SHEET, planes)
 }
 
 /// [`on_paper`] under uneven light: the sheet lit `1 − fall` times as brightly at one edge as
 /// at the opposite one, falling evenly in between, from a random direction (a desk lamp to one
 /// side). Ink and paper dim alike, since what a camera sees is reflectance times light.
-pub fn on_lit_paper(image: &[f32], fall: f32, rng: &mut StdRng) -> Vec<f32> {
-    let planes = on_paper(image, rng);
+pub fn on_lit_paper(image: &[f32], fall: f32, rng: &mut StdRng) -> Picture {
+    let sheet = on_paper(image, rng);
     let angle = rng.random_range(0.0..std::f32::consts::TAU);
     let (dx, dy) = (angle.cos(), angle.sin());
     // The projection onto the light's direction, 0 at the brightest corner, 1 at the dimmest.
@@ -51,18 +77,20 @@ pub fn on_lit_paper(image: &[f32], fall: f32, rng: &mut StdRng) -> Vec<f32> {
         let (u, v) = (x as f32 / (SHEET - 1) as f32, y as f32 / (SHEET - 1) as f32);
         (u * dx + v * dy - dx.min(0.0) - dy.min(0.0)) / (dx.abs() + dy.abs())
     };
-    planes
+    let planes = sheet
+        .planes
         .iter()
         .enumerate()
         .map(|(p, v)| v * (1.0 - fall * along(p / SHEET, p % SHEET)))
-        .collect()
+        .collect();
+    square(SHEET, planes)
 }
 
 /// A 28×28 image (light on dark) written with a thinner pen: `PEN_SCALE` times larger, dark
 /// ink (0.1) where the image is above one half and stays so within `thinner` pixels (a square
 /// erosion: the strokes lose `thinner` pixels on each side, `thinner / PEN_SCALE` of the
-/// image's pixels), on paper of 0.92. Returns the side and the planes.
-pub fn with_thinner_pen(image: &[f32], thinner: usize) -> (usize, Vec<f32>) {
+/// image's pixels), on paper of 0.92.
+pub fn with_thinner_pen(image: &[f32], thinner: usize) -> Picture {
     let side = 28 * PEN_SCALE;
     let inked: Vec<bool> = (0..side * side)
         .map(|p| image[(p / side / PEN_SCALE) * 28 + (p % side) / PEN_SCALE] > 0.5)
@@ -83,7 +111,7 @@ pub fn with_thinner_pen(image: &[f32], thinner: usize) -> (usize, Vec<f32>) {
             if ink { 0.1 } else { 0.92 }
         })
         .collect();
-    (side, planes)
+    square(side, planes)
 }
 
 /// How many times larger than the dataset's image a [`with_thinner_pen`] picture is.
