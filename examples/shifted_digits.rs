@@ -6,16 +6,18 @@
 //!
 //! Run: `SCRATCHNET_DATA=../shared/datasets cargo run --release --example shifted_digits`
 
+#[path = "shared/paper.rs"]
+mod paper;
+
 use scratchnet::data::{self, DatasetName, LoadOptions};
 use scratchnet::error::Result;
 use scratchnet::matrix::Matrix;
 use scratchnet::nn::cnn::Architecture;
+use scratchnet::nn::init::Init;
 use scratchnet::nn::network::Network;
 use scratchnet::nn::shape::Shape;
-use scratchnet::nn::spec::{Activation, MlpSpec};
-use scratchnet::optim::{Optimizer, OptimizerConfig};
 use scratchnet::report::svg::{Legend, LineChart, Series};
-use scratchnet::train::{self, Length, Sampling, TrainConfig, TrainData};
+use scratchnet::train::Length;
 
 /// MNIST's images.
 const IMAGE: Shape = Shape::Image { c: 1, h: 28, w: 28 };
@@ -37,18 +39,7 @@ fn moved(x: &Matrix<f32>, k: usize) -> Matrix<f32> {
 
 fn main() -> Result<()> {
     let ds = data::load(DatasetName::Mnist, &LoadOptions::default())?;
-    let data = TrainData::<f32>::from_dataset(&ds);
-    let tests: Vec<Matrix<f32>> = (0..=MOST).map(|k| moved(&data.x_test, k)).collect();
-    let mlp = MlpSpec {
-        input: 784,
-        hidden: vec![100, 50],
-        classes: 10,
-        activation: Activation::Relu,
-        init: Activation::Relu.default_init(),
-        batchnorm: false,
-        dropout: None,
-        weight_decay: 0.0,
-    };
+    let tests: Vec<Matrix<f32>> = (0..=MOST).map(|k| moved(&ds.x_test, k)).collect();
     let cnn_specs = Architecture::SimpleCnn.layer_specs(IMAGE, 10)?;
     let mut series = Vec::new();
     print!("| network | --augment |");
@@ -59,32 +50,15 @@ fn main() -> Result<()> {
     for (name, epochs) in [("MLP 784-100-50", 5), ("SimpleConvNet", 3)] {
         for augment in ["none", "shift:3"] {
             let mut net = if name == "SimpleConvNet" {
-                Network::<f32>::with_input(
-                    cnn_specs.clone(),
-                    IMAGE,
-                    scratchnet::nn::init::Init::Std(0.01),
-                    0.0,
-                    1,
-                    2,
-                )?
+                Network::<f32>::with_input(cnn_specs.clone(), IMAGE, Init::Std(0.01), 0.0, 1, 2)?
             } else {
-                Network::<f32>::mlp(&mlp, 1, 2)?
+                Network::<f32>::mlp(&paper::mlp_784_100_50(false), 1, 2)?
             };
-            let cfg = TrainConfig {
-                batch: 100,
-                length: Length::Epochs(epochs),
-                sampling: Sampling::Shuffle,
-                seed: 1,
-                eval_samples: Some(1000),
-                train_samples: None,
-                augment: augment.parse()?,
-            };
-            let mut opt = Optimizer::new(OptimizerConfig::from_name("adam", None)?);
-            train::train(&mut net, &mut opt, &data, &cfg, |_| {})?;
+            paper::train_adam(&mut net, &ds, Length::Epochs(epochs), augment.parse()?)?;
             print!("| {name} | {augment} |");
             let mut points = Vec::new();
             for (k, x) in tests.iter().enumerate() {
-                let acc = net.accuracy(x, &data.t_test)?;
+                let acc = net.accuracy(x, &ds.t_test)?;
                 print!(" {acc:.4} |");
                 points.push((k as f64, acc));
             }

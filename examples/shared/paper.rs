@@ -1,6 +1,8 @@
-//! Test images turned into somebody's pictures, and the network that classifies them: shared
-//! by `examples/paper_digits.rs` (experiment 19's tables) and `tests/picture.rs` (which holds
-//! their MNIST figures).
+//! Test images turned into somebody's pictures, and the networks that classify them: shared
+//! by `examples/paper_digits.rs` (experiment 19's tables), `examples/shifted_digits.rs`
+//! (experiment 20's) and `tests/picture.rs` (which holds experiment 19's figures). Each uses a
+//! part of it.
+#![allow(dead_code)]
 
 use rand::RngExt;
 use rand::rngs::StdRng;
@@ -117,18 +119,9 @@ pub fn with_thinner_pen(image: &[f32], thinner: usize) -> Picture {
 /// How many times larger than the dataset's image a [`with_thinner_pen`] picture is.
 pub const PEN_SCALE: usize = 10;
 
-/// A 784-100-50 ReLU network trained on `ds` with Adam, batch 100, seed 1.
-pub fn trained_mlp(ds: &Dataset, length: Length, batchnorm: bool) -> Result<Network<f32>> {
-    let cfg = TrainConfig {
-        batch: 100,
-        length,
-        sampling: Sampling::Shuffle,
-        seed: 1,
-        eval_samples: None,
-        train_samples: None,
-        augment: Augment::default(),
-    };
-    let spec = MlpSpec {
+/// The 784-100-50 ReLU MLP the examples train, He-initialised.
+pub fn mlp_784_100_50(batchnorm: bool) -> MlpSpec {
+    MlpSpec {
         input: 784,
         hidden: vec![100, 50],
         classes: 10,
@@ -137,15 +130,42 @@ pub fn trained_mlp(ds: &Dataset, length: Length, batchnorm: bool) -> Result<Netw
         batchnorm,
         dropout: None,
         weight_decay: 0.0,
+    }
+}
+
+/// Trains `net` on `ds` with Adam at its default rate, shuffled batches of 100, seed 1, each
+/// image moved by `augment` as it is drawn. Each epoch but the last is evaluated on the first
+/// 1,000 samples only, which changes no weight.
+pub fn train_adam(
+    net: &mut Network<f32>,
+    ds: &Dataset,
+    length: Length,
+    augment: Augment,
+) -> Result<()> {
+    let cfg = TrainConfig {
+        batch: 100,
+        length,
+        sampling: Sampling::Shuffle,
+        seed: 1,
+        eval_samples: Some(1000),
+        train_samples: None,
+        augment,
     };
-    let mut net = Network::<f32>::mlp(&spec, cfg.seed, 2)?;
     let mut optimizer = Optimizer::new(OptimizerConfig::from_name("adam", None)?);
     train::train(
-        &mut net,
+        net,
         &mut optimizer,
         &TrainData::from_dataset(ds),
         &cfg,
         |_| {},
     )?;
+    Ok(())
+}
+
+/// A [`mlp_784_100_50`] (seed 1, two threads) trained by [`train_adam`], its images as they
+/// are.
+pub fn trained_mlp(ds: &Dataset, length: Length, batchnorm: bool) -> Result<Network<f32>> {
+    let mut net = Network::<f32>::mlp(&mlp_784_100_50(batchnorm), 1, 2)?;
+    train_adam(&mut net, ds, length, Augment::default())?;
     Ok(net)
 }
