@@ -208,7 +208,8 @@ impl Augment {
             return;
         }
         let mut rng = Self::generator(seed, step);
-        let mut source = vec![T::ZERO; x.cols()];
+        // A copy of the row being moved, and the resampling's taps: kept for the whole batch.
+        let (mut source, mut taps) = (vec![T::ZERO; x.cols()], Vec::new());
         for i in 0..x.rows() {
             let draw = self.draw(&mut rng);
             source.copy_from_slice(x.row(i));
@@ -216,7 +217,7 @@ impl Augment {
             if self.copies_only() {
                 copy_shifted(&source, out, (c, h, w), &draw);
             } else {
-                resample(&source, out, (c, h, w), &draw);
+                resample(&source, out, (c, h, w), &draw, &mut taps);
             }
         }
     }
@@ -270,6 +271,10 @@ fn shift_row<T: Float>(row: &[T], out: &mut [T], t: i64) {
     }
 }
 
+/// Where one output pixel reads: its four source pixels (top left, top right, bottom left,
+/// bottom right) and the weights across and down.
+type Tap<T> = ([usize; 4], (T, T));
+
 /// The general transform: each output pixel is interpolated bilinearly between the four
 /// source pixels around the point the inverse transform maps it to.
 ///
@@ -277,8 +282,15 @@ fn shift_row<T: Float>(row: &[T], out: &mut [T], t: i64) {
 /// weights), then the blend, once per channel. The source points are tracked in 16.16 fixed
 /// point, 1/65536 of a pixel: floor and fraction are then a shift and a mask instead of
 /// float–integer conversions, which had made a pixel cost twice as much. A whole-pixel point
-/// stays exact, so a pure shift resamples to the copy bit for bit.
-fn resample<T: Float>(src: &[T], out: &mut [T], (c, h, w): (usize, usize, usize), d: &Draw) {
+/// stays exact, so a pure shift resamples to the copy bit for bit. `taps` is the first pass's
+/// buffer, any length: the caller keeps it from one image to the next.
+fn resample<T: Float>(
+    src: &[T],
+    out: &mut [T],
+    (c, h, w): (usize, usize, usize),
+    d: &Draw,
+    taps: &mut Vec<Tap<T>>,
+) {
     const BITS: u32 = 16;
     const ONE: f64 = (1u64 << BITS) as f64;
     let fixed = |v: f64| floor(v * ONE + 0.5);
@@ -290,13 +302,12 @@ fn resample<T: Float>(src: &[T], out: &mut [T], (c, h, w): (usize, usize, usize)
     let mirror = if d.flip { -1.0 } else { 1.0 };
     let (step_x, step_y) = (fixed(mirror * d.cos), fixed(-d.sin));
     let dx0 = -cx - d.tx as f64;
-    let mut taps = vec![[0usize; 4]; w];
-    let mut fractions = vec![(T::ZERO, T::ZERO); w];
+    taps.resize(w, ([0; 4], (T::ZERO, T::ZERO)));
     for y in 0..h {
         let dy = y as f64 - cy - d.ty as f64;
         let sx0 = fixed(cx + mirror * (d.cos * dx0 + d.sin * dy));
         let sy0 = fixed(cy - d.sin * dx0 + d.cos * dy);
-        for (x, (tap, weight)) in taps.iter_mut().zip(&mut fractions).enumerate() {
+        for (x, (tap, weight)) in taps.iter_mut().enumerate() {
             let (sx, sy) = (sx0 + step_x * x as i64, sy0 + step_y * x as i64);
             let (x0, y0) = (sx >> BITS, sy >> BITS);
             *weight = (fraction(sx), fraction(sy));
@@ -307,7 +318,7 @@ fn resample<T: Float>(src: &[T], out: &mut [T], (c, h, w): (usize, usize, usize)
         for ch in 0..c {
             let p = &src[ch * plane..(ch + 1) * plane];
             let out_row = &mut out[ch * plane + y * w..][..w];
-            for ((o, t), &(fx, fy)) in out_row.iter_mut().zip(&taps).zip(&fractions) {
+            for (o, &(t, (fx, fy))) in out_row.iter_mut().zip(taps.iter()) {
                 let top = p[t[0]] + fx * (p[t[1]] - p[t[0]]);
                 let bottom = p[t[2]] + fx * (p[t[3]] - p[t[2]]);
                 *o = top + fy * (bottom - top);
@@ -420,7 +431,7 @@ mod tests {
             let d = draw(tx, ty, 0.0, 1.0, flip);
             let (mut a, mut b) = (vec![0.0; src.len()], vec![0.0; src.len()]);
             copy_shifted(&src, &mut a, (c, h, w), &d);
-            resample(&src, &mut b, (c, h, w), &d);
+            resample(&src, &mut b, (c, h, w), &d, &mut Vec::new());
             assert_eq!(a, b, "shift ({tx}, {ty}), flip {flip}");
         }
     }
@@ -433,7 +444,14 @@ mod tests {
         let n = 5;
         let src = ramp(n, n);
         let mut out = vec![0.0; n * n];
-        resample(&src, &mut out, (1, n, n), &draw(0, 0, 90.0, 1.0, false));
+        let taps = &mut Vec::new();
+        resample(
+            &src,
+            &mut out,
+            (1, n, n),
+            &draw(0, 0, 90.0, 1.0, false),
+            taps,
+        );
         for y in 0..n {
             for x in 0..n {
                 let want = src[(n - 1 - x) * n + y];
@@ -442,7 +460,13 @@ mod tests {
         }
         // Zoomed in 2×, the pixel one step right of centre reads half a step right of it:
         // halfway between two source values.
-        resample(&src, &mut out, (1, n, n), &draw(0, 0, 0.0, 2.0, false));
+        resample(
+            &src,
+            &mut out,
+            (1, n, n),
+            &draw(0, 0, 0.0, 2.0, false),
+            taps,
+        );
         assert!((out[2 * n + 3] - (src[2 * n + 2] + src[2 * n + 3]) / 2.0).abs() < 1e-12);
         assert_eq!(out[2 * n + 2], src[2 * n + 2]);
     }
