@@ -129,16 +129,6 @@ fn augmenting_samples_that_are_not_images_is_an_error() {
     assert!(err.contains("out of its frame"), "{err}");
 }
 
-/// One value of a `--summary-json` file.
-fn summary_value(json: &str, key: &str) -> String {
-    json.lines()
-        .find(|l| l.trim_start().starts_with(&format!("\"{key}\"")))
-        .unwrap_or_default()
-        .trim()
-        .trim_end_matches(',')
-        .to_string()
-}
-
 #[test]
 fn the_command_line_augments_remembers_it_in_checkpoints_and_refuses_what_cannot_work() {
     let dir = temp_dir("augment-cli");
@@ -166,19 +156,13 @@ fn the_command_line_augments_remembers_it_in_checkpoints_and_refuses_what_cannot
             .arg(json(out))
             .assert()
             .success();
-        std::fs::read_to_string(json(out)).unwrap()
+        common::summary(&json(out))
     };
     let straight = run(&[&moves[..], &["--epochs", "4"]].concat(), "straight.json");
-    assert_eq!(
-        summary_value(&straight, "augment"),
-        r#""augment": "shift:1,rotate:10,scale:0.1""#
-    );
+    assert_eq!(straight["augment"], "shift:1,rotate:10,scale:0.1");
     let plain = run(&["--epochs", "4"], "plain.json");
-    assert_eq!(summary_value(&plain, "augment"), r#""augment": "none""#);
-    assert_ne!(
-        summary_value(&straight, "final_loss"),
-        summary_value(&plain, "final_loss")
-    );
+    assert_eq!(plain["augment"], "none");
+    assert_ne!(straight["final_loss"], plain["final_loss"]);
     // Half the run, saved; the checkpoint's run record carries the augmentation, so the
     // resumed half draws the same moves and ends where the straight run ended.
     let ckpt = dir.join("half.st");
@@ -199,7 +183,7 @@ fn the_command_line_augments_remembers_it_in_checkpoints_and_refuses_what_cannot
         .arg(json("resumed.json"))
         .assert()
         .success();
-    let resumed = std::fs::read_to_string(json("resumed.json")).unwrap();
+    let resumed = common::summary(&json("resumed.json"));
     for key in [
         "final_loss",
         "test_acc",
@@ -207,11 +191,7 @@ fn the_command_line_augments_remembers_it_in_checkpoints_and_refuses_what_cannot
         "iterations",
         "augment",
     ] {
-        assert_eq!(
-            summary_value(&straight, key),
-            summary_value(&resumed, key),
-            "{key}"
-        );
+        assert_eq!(straight[key], resumed[key], "{key}");
     }
     let data = mnist.to_str().unwrap();
     let err = |args: &[&str], needle: &str| {
@@ -322,7 +302,7 @@ fn colour_and_grey_cifar_images_are_augmented_to_the_same_bits_on_any_thread_cou
                 cmd.arg("--grayscale");
             }
             cmd.assert().success();
-            summary_value(&std::fs::read_to_string(&json).unwrap(), "final_loss")
+            common::summary(&json)["final_loss"].clone()
         };
         let moved = run("shift:4,rotate:5,scale:0.1,flip", "1");
         assert_eq!(

@@ -5,15 +5,11 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_one_line_error, scratchnet, stdout_of, temp_dir, write_tiny_mnist};
+use common::{assert_one_line_error, scratchnet, stdout_of, summary, temp_dir, write_tiny_mnist};
 use scratchnet::data::DatasetName;
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn summary(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// A small CNN that fits the tiny 3×2 MNIST images: conv 3 (2×2, pad 1) → 4×3, relu,

@@ -8,14 +8,10 @@ mod common;
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{scratchnet, stdout_of, temp_dir};
+use common::{scratchnet, stdout_of, summary, temp_dir};
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn summary(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[cfg(unix)]

@@ -201,6 +201,11 @@ pub fn real_dataset(name: DatasetName) -> Option<Dataset> {
     Some(data::load(name, &opts).unwrap())
 }
 
+/// A `--summary-json` file, parsed.
+pub fn summary(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
 /// The rows of a `--log` CSV where an epoch ended (its `epoch` cell is filled), as cells.
 pub fn epoch_rows(csv: &str) -> Vec<Vec<String>> {
     csv.lines()
