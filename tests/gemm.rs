@@ -405,27 +405,39 @@ fn avx512_path_is_exercised_when_required() {
         );
         assert_eq!(dispatch::avx512_kernel::<f32>().name(), "avx512f");
         assert_eq!(dispatch::avx512_kernel::<f64>().name(), "avx512f");
+        assert!(dispatch::avx512_kernel::<f32>().direct().is_some());
+        assert!(dispatch::avx512_kernel::<f64>().direct().is_some());
         assert!(dispatch::measure_avx512_gain().is_some_and(|g| g > 0.0));
     }
 }
 
-/// The AVX2 and AVX-512 kernels issue the same FMAs in the same order for every element of C
-/// (and the block sizes do not depend on the tile), so they agree to the bit: a network trains
-/// to the same numbers on either CPU.
+/// The AVX2 and AVX-512 kernels, packed or reading A and B in place, issue the same FMAs in
+/// the same order for every element of C (and the block sizes do not depend on the tile), so
+/// they agree to the bit: a network trains to the same numbers on either CPU, and whichever
+/// path `auto` takes for a shape. A transposed A and β ≠ 0 take the direct rung's other paths.
 #[test]
-fn simd_and_avx512_agree_to_the_bit() {
+fn simd_avx512_and_direct_agree_to_the_bit() {
     let mut rng = common::rng(9);
-    for (m, k, n) in [(100, 784, 50), (37, 300, 41), (64, 64, 64)] {
+    for (m, k, n) in [(100, 784, 50), (37, 300, 41), (64, 64, 64), (100, 784, 100)] {
         let a = common::uniform_matrix::<f32>(m, k, &mut rng);
+        let at = a.transpose();
         let b = common::uniform_matrix::<f32>(k, n, &mut rng);
-        let run = |kernel| {
-            let mut c = Matrix::zeros(m, n);
-            Gemm::with_threads(kernel, 1)
-                .run(1.0, a.view(), b.view(), 0.0, c.view_mut())
-                .unwrap();
-            c
-        };
-        assert_eq!(run(Kernel::Simd), run(Kernel::Avx512), "{m}×{k}×{n}");
+        let c0 = common::uniform_matrix::<f32>(m, n, &mut rng);
+        for (transposed, beta) in [(false, 0.0), (true, 0.0), (false, 0.5)] {
+            let run = |kernel| {
+                let mut c = c0.clone();
+                let a = if transposed { at.t() } else { a.view() };
+                Gemm::with_threads(kernel, 1)
+                    .run(1.5, a, b.view(), beta, c.view_mut())
+                    .unwrap();
+                c
+            };
+            let simd = run(Kernel::Simd);
+            let what = format!("{m}×{k}×{n}, A transposed {transposed}, β {beta}");
+            assert_eq!(simd, run(Kernel::Avx512), "avx512, {what}");
+            assert_eq!(simd, run(Kernel::Direct), "direct, {what}");
+            assert_eq!(simd, run(Kernel::Auto), "auto, {what}");
+        }
     }
 }
 

@@ -35,10 +35,10 @@ pub enum Format {
 #[derive(Debug, Args)]
 pub struct GemmArgs {
     /// Rungs to time, comma-separated: naive, reordered, blocked, packed, simd, avx512,
-    /// threaded, auto.
+    /// direct, threaded, auto.
     #[arg(
         long,
-        default_value = "naive,reordered,blocked,packed,simd,avx512,threaded,auto"
+        default_value = "naive,reordered,blocked,packed,simd,avx512,direct,threaded,auto"
     )]
     pub kernels: String,
     /// Square sizes n (n×n×n), comma-separated; `none` for no square sizes.

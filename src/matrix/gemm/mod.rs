@@ -18,7 +18,8 @@
 //! | `packed` | pack A and B into panels; portable register-tile kernel | [`packed`], [`pack`], [`kernel::portable`] | `--kernels blocked,packed` |
 //! | `simd` | the same loops, AVX2+FMA 6×16 kernel (portable kernel elsewhere) | [`packed`], `kernel::avx2` | `--kernels packed,simd` |
 //! | `avx512` | the same loops, AVX-512F 8×32 kernel (the `simd` kernel where the CPU lacks it) | [`packed`], `kernel::avx512` | `--kernels simd,avx512` |
-//! | `threaded` | row bands of C on `std::thread` workers, with the fastest kernel for the shape (AVX-512 where it pays, [`dispatch::avx512_pays`], or where its tiles fit better, [`dispatch::kernel_for`]) | [`threaded`] | `--kernels avx512,threaded --threads 2` |
+//! | `direct` | the AVX-512F kernel reading A and B in place, edges masked: no packing (the `avx512` rung where the CPU lacks it) | [`direct`] | `--kernels avx512,direct` |
+//! | `threaded` | row bands of C on `std::thread` workers, with the fastest kernel for the shape (AVX-512 where it pays, [`dispatch::avx512_pays`], or where its tiles fit better, [`dispatch::kernel_for`]), unpacked where [`direct::suits`] | [`threaded`] | `--kernels avx512,threaded --threads 2` |
 //! | `auto` | picks by shape: `reordered` for tiny products, else `threaded` | [`dispatch`] | `--kernels auto` |
 //!
 //! `docs/gemm.md` walks through each rung with measured numbers.
@@ -36,6 +37,7 @@
 //! ```
 
 pub mod blocked;
+pub mod direct;
 pub mod dispatch;
 pub mod kernel;
 pub mod lines;
@@ -63,25 +65,27 @@ pub enum Kernel {
     Packed,
     Simd,
     Avx512,
+    Direct,
     Threaded,
     Auto,
 }
 
 impl Kernel {
     /// Every rung in ladder order, then `auto`. Tests, `bench gemm` and the docs iterate this.
-    pub const ALL: [Kernel; 8] = [
+    pub const ALL: [Kernel; 9] = [
         Kernel::Naive,
         Kernel::Reordered,
         Kernel::Blocked,
         Kernel::Packed,
         Kernel::Simd,
         Kernel::Avx512,
+        Kernel::Direct,
         Kernel::Threaded,
         Kernel::Auto,
     ];
 
-    /// The CLI name: `naive`, `reordered`, `blocked`, `packed`, `simd`, `avx512`, `threaded`,
-    /// `auto`.
+    /// The CLI name: `naive`, `reordered`, `blocked`, `packed`, `simd`, `avx512`, `direct`,
+    /// `threaded`, `auto`.
     pub fn name(self) -> &'static str {
         match self {
             Kernel::Naive => "naive",
@@ -90,6 +94,7 @@ impl Kernel {
             Kernel::Packed => "packed",
             Kernel::Simd => "simd",
             Kernel::Avx512 => "avx512",
+            Kernel::Direct => "direct",
             Kernel::Threaded => "threaded",
             Kernel::Auto => "auto",
         }
@@ -228,6 +233,12 @@ impl<T: Float> Gemm<T> {
                     c,
                     &mut self.workspace.threads.main,
                 );
+            }
+            Kernel::Direct => {
+                let uk = dispatch::avx512_kernel::<T>();
+                let params = T::block_params(uk.mr(), uk.nr());
+                let ws = &mut self.workspace.threads.main;
+                direct::gemm(&uk, &params, alpha, a, b, beta, c, ws);
             }
             Kernel::Threaded => {
                 let uk = dispatch::kernel_for::<T>(a.rows(), b.cols());

@@ -97,7 +97,7 @@ enum BSource<'a, T> {
 /// The k slices the loops cut: k spread evenly over the fewest slices of at most kc (k = 784
 /// becomes 3 × 262 rather than 256 + 256 + 256 + 16, whose last slice would pay a full C
 /// update for 16 steps of work).
-fn kc_even(k: usize, kc: usize) -> usize {
+pub(super) fn kc_even(k: usize, kc: usize) -> usize {
     k.div_ceil(k.div_ceil(kc)).max(1)
 }
 

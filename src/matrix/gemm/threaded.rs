@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use super::kernel::MicroKernel;
 use super::pack::PackBuffers;
 use super::params::BlockParams;
-use super::{packed, pool};
+use super::{direct, packed, pool};
 use crate::matrix::{Float, MatMut, MatRef};
 
 /// The least work (m·n·k multiply-adds) a thread must get before it is worth using.
@@ -316,7 +316,11 @@ pub fn gemm<T: Float>(
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
     let threads = threads_for(m, k, n, uk.mr(), max_threads, limits);
     if threads == 1 {
-        packed::gemm(uk, params, alpha, a, b, beta, c, &mut bufs.main);
+        if direct::suits(uk, params, &a, &b, &c) {
+            direct::gemm(uk, params, alpha, a, b, beta, c, &mut bufs.main);
+        } else {
+            packed::gemm(uk, params, alpha, a, b, beta, c, &mut bufs.main);
+        }
         return;
     }
     // Bands of whole mr-row tiles, as even as possible; the first bands take the extra tiles.

@@ -39,7 +39,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{MicroKernel, check_tile};
+use super::{DirectTile, MicroKernel, check_tile};
 
 /// Proof that the running CPU supports AVX-512F (which implies FMA on every such CPU, and the
 /// fused multiply-add instructions are part of AVX-512F itself). Built by `dispatch`, once.
@@ -93,14 +93,208 @@ simd_tiles!(
     _mm512_set1_pd
 );
 
-/// The f32 AVX-512F kernel, 8×32.
-pub fn kernel_f32(_proof: Avx512F) -> MicroKernel<f32> {
-    MicroKernel::new("avx512f", MR, 32, tile_f32::<2>).with_half(tile_f32::<1>)
+/// Generates the unpacked tile function of one precision ([`DirectTile`], the `direct` rung):
+/// the same MR × 2·lanes register tile and the same sums as `simd_tiles!`, but A is broadcast
+/// from where it lies (any strides) and B's rows are loaded from where they lie. AVX-512's
+/// lane masks make an edge tile cheap: the loads and stores of a narrow last panel simply skip
+/// the lanes past C's edge, so no temporary tile and no packing are needed.
+macro_rules! direct_tiles {
+    (
+        $tile:ident, $inner:ident, $t:ty, $lanes:expr, $mask:ty,
+        $zero:ident, $maskz_load:ident, $mask_store:ident, $fma:ident, $mul:ident, $add:ident,
+        $set1:ident
+    ) => {
+        /// One tile of C from A and B in place, checked, then run at the width it needs.
+        fn $tile(tile: DirectTile<'_, $t>) {
+            let DirectTile {
+                k,
+                alpha,
+                beta,
+                a,
+                rs_a,
+                cs_a,
+                mt,
+                b,
+                rs_b,
+                nt,
+                c,
+                rs_c,
+            } = tile;
+            assert!(
+                (1..=MR).contains(&mt) && (1..=2 * $lanes).contains(&nt) && k > 0,
+                "direct tile: {mt}×{nt} with k = {k}"
+            );
+            assert!(
+                a.len() > (mt - 1) * rs_a + (k - 1) * cs_a,
+                "direct tile: A too short"
+            );
+            assert!(b.len() >= (k - 1) * rs_b + nt, "direct tile: B too short");
+            assert!(c.len() >= (mt - 1) * rs_c + nt, "direct tile: C too short");
+            let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+            // SAFETY: this function is private to the module and reachable only through the
+            // MicroKernels built by `kernel_f32` / `kernel_f64`, which require the Avx512F
+            // token. The asserts above prove every address the inner function forms is inside
+            // its slice: a(i, p) for i < mt, p < k; B row p up to column nt; C row i < mt up to
+            // column nt.
+            unsafe {
+                match (nt <= $lanes, cs_a == 1) {
+                    (true, true) => {
+                        $inner::<1, true>(k, alpha, beta, a, rs_a, 1, mt, b, rs_b, nt, c, rs_c)
+                    }
+                    (true, false) => {
+                        $inner::<1, false>(k, alpha, beta, a, rs_a, cs_a, mt, b, rs_b, nt, c, rs_c)
+                    }
+                    (false, true) => {
+                        $inner::<2, true>(k, alpha, beta, a, rs_a, 1, mt, b, rs_b, nt, c, rs_c)
+                    }
+                    (false, false) => {
+                        $inner::<2, false>(k, alpha, beta, a, rs_a, cs_a, mt, b, rs_b, nt, c, rs_c)
+                    }
+                }
+            }
+        }
+
+        /// # Safety
+        /// The CPU must support AVX-512F; 1 ≤ mt ≤ MR, 1 ≤ nt ≤ V·lanes, k ≥ 1; `a` valid for
+        /// reads of a[i·rs_a + p·cs_a] (i < mt, p < k), `b` of b[p·rs_b + j] (p < k, j < nt),
+        /// `c` for reads and writes of c[i·rs_c + j] (i < mt, j < nt).
+        #[target_feature(enable = "avx512f")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $inner<const V: usize, const ROW_MAJOR: bool>(
+            k: usize,
+            alpha: $t,
+            beta: $t,
+            a: *const $t,
+            rs_a: usize,
+            cs_a: usize,
+            mt: usize,
+            b: *const $t,
+            rs_b: usize,
+            nt: usize,
+            c: *mut $t,
+            rs_c: usize,
+        ) {
+            // Lanes past column nt are neither loaded (masked loads do not touch them, so a
+            // row's end may be the end of the buffer) nor stored.
+            let masks: [$mask; V] = std::array::from_fn(|h| {
+                let live = nt.saturating_sub(h * $lanes).min($lanes);
+                ((1_u32 << live) - 1) as $mask
+            });
+            // Rows past mt read row mt − 1 again: computed, never stored.
+            let rows: [*const $t; MR] = std::array::from_fn(|i| {
+                // SAFETY: min(i, mt − 1)·rs_a is the offset of a row of A inside `a`.
+                unsafe { a.add(i.min(mt - 1) * rs_a) }
+            });
+            let mut acc = [[$zero(); V]; MR];
+            // Offsets of step p's B row and A column: p·rs_b and p·cs_a.
+            let (mut row_b, mut off) = (0_usize, 0_usize);
+            // One rank-1 update: V masked loads of B, MR broadcasts of A, V·MR FMAs.
+            macro_rules! step {
+                ($u:expr) => {{
+                    let mut bv = [$zero(); V];
+                    for (h, v) in bv.iter_mut().enumerate() {
+                        let at = row_b + $u * rs_b + h * $lanes;
+                        // SAFETY: step p = done + u < k; row p of B holds columns h·lanes ..
+                        // nt − 1 (h·lanes < nt for every h < V), the mask covers only those.
+                        *v = unsafe { $maskz_load(masks[h], b.add(at)) };
+                    }
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        // SAFETY: a(min(i, mt − 1), p) with p < k is inside `a`. Spelled two
+                        // ways so LLVM keeps one pointer per row (row-major A: the step is a
+                        // displacement) or one per step (a transposed A: the row is one).
+                        let ai = $set1(unsafe {
+                            if ROW_MAJOR {
+                                *rows[i].add(off + $u)
+                            } else {
+                                *a.add(off + $u * cs_a + i.min(mt - 1) * rs_a)
+                            }
+                        });
+                        for (x, &bh) in row.iter_mut().zip(&bv) {
+                            *x = $fma(ai, bh, *x);
+                        }
+                    }
+                }};
+            }
+            let mut done = 0;
+            while done + K_UNROLL <= k {
+                step!(0);
+                step!(1);
+                step!(2);
+                step!(3);
+                row_b += K_UNROLL * rs_b;
+                off += K_UNROLL * cs_a;
+                done += K_UNROLL;
+            }
+            while done < k {
+                step!(0);
+                row_b += rs_b;
+                off += cs_a;
+                done += 1;
+            }
+
+            // Write back: c = α·acc + β·c, a multiply then an add, as every kernel does.
+            let alpha_v = $set1(alpha);
+            let beta_v = $set1(beta);
+            for (i, row_acc) in acc.iter().enumerate().take(mt) {
+                for (h, &v) in row_acc.iter().enumerate() {
+                    // SAFETY: row i < mt of C, columns h·lanes .. nt − 1 under the mask.
+                    unsafe {
+                        let ptr = c.add(i * rs_c + h * $lanes);
+                        let t = $mul(alpha_v, v);
+                        let out = if beta == 0.0 {
+                            t
+                        } else {
+                            $add(t, $mul(beta_v, $maskz_load(masks[h], ptr)))
+                        };
+                        $mask_store(ptr, masks[h], out);
+                    }
+                }
+            }
+        }
+    };
 }
 
-/// The f64 AVX-512F kernel, 8×16.
+direct_tiles!(
+    direct_f32,
+    direct_f32_avx512,
+    f32,
+    16,
+    __mmask16,
+    _mm512_setzero_ps,
+    _mm512_maskz_loadu_ps,
+    _mm512_mask_storeu_ps,
+    _mm512_fmadd_ps,
+    _mm512_mul_ps,
+    _mm512_add_ps,
+    _mm512_set1_ps
+);
+direct_tiles!(
+    direct_f64,
+    direct_f64_avx512,
+    f64,
+    8,
+    __mmask8,
+    _mm512_setzero_pd,
+    _mm512_maskz_loadu_pd,
+    _mm512_mask_storeu_pd,
+    _mm512_fmadd_pd,
+    _mm512_mul_pd,
+    _mm512_add_pd,
+    _mm512_set1_pd
+);
+
+/// The f32 AVX-512F kernel, 8×32, with its half-width and unpacked tiles.
+pub fn kernel_f32(_proof: Avx512F) -> MicroKernel<f32> {
+    MicroKernel::new("avx512f", MR, 32, tile_f32::<2>)
+        .with_half(tile_f32::<1>)
+        .with_direct(direct_f32)
+}
+
+/// The f64 AVX-512F kernel, 8×16, with its half-width and unpacked tiles.
 pub fn kernel_f64(_proof: Avx512F) -> MicroKernel<f64> {
-    MicroKernel::new("avx512f", MR, 16, tile_f64::<2>).with_half(tile_f64::<1>)
+    MicroKernel::new("avx512f", MR, 16, tile_f64::<2>)
+        .with_half(tile_f64::<1>)
+        .with_direct(direct_f64)
 }
 
 /// Peak FMA throughput probe with 512-bit vectors: `iters` rounds of 12 independent 16-lane

@@ -207,6 +207,38 @@ use crate::matrix::Float;
 pub type KernelFn<T> =
     fn(k: usize, alpha: T, a: &[T], b: &[T], beta: T, c: &mut [T], rs_c: usize, cs_c: usize);
 
+/// One tile of C computed from A and B where they lie, unpacked (the `direct` rung):
+///
+/// ```text
+///   C[0..mt, 0..nt] ← α · A[0..mt, 0..k] · B[0..k, 0..nt] + β · C[0..mt, 0..nt]   (β = 0: C unread)
+///
+///   a(i, p) = a[i·rs_a + p·cs_a]    any strides: a row-major A or a transposed one
+///   b(p, j) = b[p·rs_b + j]         B's rows contiguous (unit column stride)
+///   c(i, j) = c[i·rs_c + j]         C's rows contiguous
+/// ```
+///
+/// `mt` ≤ mr and `nt` ≤ nr: an edge tile is computed in place, its missing columns masked off
+/// and its missing rows never stored, so nothing outside the tile is read or written. Each
+/// element is summed as the packed kernel sums it (one FMA per step p, p ascending, then
+/// `α·acc`, then `+ β·c`), so a product has the same bits through either path.
+pub struct DirectTile<'a, T> {
+    pub k: usize,
+    pub alpha: T,
+    pub beta: T,
+    pub a: &'a [T],
+    pub rs_a: usize,
+    pub cs_a: usize,
+    pub mt: usize,
+    pub b: &'a [T],
+    pub rs_b: usize,
+    pub nt: usize,
+    pub c: &'a mut [T],
+    pub rs_c: usize,
+}
+
+/// The signature of a direct (unpacked) tile function; see [`DirectTile`].
+pub type DirectFn<T> = fn(DirectTile<'_, T>);
+
 /// A microkernel and its register tile.
 #[derive(Clone, Copy)]
 pub struct MicroKernel<T> {
@@ -217,6 +249,8 @@ pub struct MicroKernel<T> {
     /// Optional mr × nr/2 variant for the last, narrow panel of C: same packed layout (B rows
     /// nr apart), half the FMAs.
     half: Option<KernelFn<T>>,
+    /// Optional tile function reading A and B unpacked ([`DirectTile`]), same mr × nr.
+    direct: Option<DirectFn<T>>,
 }
 
 impl<T> std::fmt::Debug for MicroKernel<T> {
@@ -234,6 +268,7 @@ impl<T: Float> MicroKernel<T> {
             nr,
             func,
             half: None,
+            direct: None,
         }
     }
 
@@ -248,6 +283,20 @@ impl<T: Float> MicroKernel<T> {
     /// The half-width variant, if this kernel has one: it computes an mr × nr/2 tile.
     pub fn half(&self) -> Option<KernelFn<T>> {
         self.half
+    }
+
+    /// Adds the unpacked tile function (see the field doc).
+    pub(super) fn with_direct(self, direct: DirectFn<T>) -> Self {
+        MicroKernel {
+            direct: Some(direct),
+            ..self
+        }
+    }
+
+    /// The unpacked tile function, if this kernel has one (AVX-512F: its masked loads and
+    /// stores compute an edge tile in place).
+    pub fn direct(&self) -> Option<DirectFn<T>> {
+        self.direct
     }
 
     /// `"avx512f"`, `"avx2+fma"` or `"portable"`.
