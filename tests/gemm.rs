@@ -414,7 +414,8 @@ fn avx512_path_is_exercised_when_required() {
 /// The AVX2 and AVX-512 kernels, packed or reading A and B in place, issue the same FMAs in
 /// the same order for every element of C (and the block sizes do not depend on the tile), so
 /// they agree to the bit: a network trains to the same numbers on either CPU, and whichever
-/// path `auto` takes for a shape. A transposed A and β ≠ 0 take the direct rung's other paths.
+/// path `auto` takes for a shape. A transposed A or B and β ≠ 0 take the direct rung's other
+/// paths.
 #[test]
 fn simd_avx512_and_direct_agree_to_the_bit() {
     let mut rng = common::rng(9);
@@ -422,18 +423,26 @@ fn simd_avx512_and_direct_agree_to_the_bit() {
         let a = common::uniform_matrix::<f32>(m, k, &mut rng);
         let at = a.transpose();
         let b = common::uniform_matrix::<f32>(k, n, &mut rng);
+        let bt = b.transpose();
         let c0 = common::uniform_matrix::<f32>(m, n, &mut rng);
-        for (transposed, beta) in [(false, 0.0), (true, 0.0), (false, 0.5)] {
+        let cases = [
+            (false, false, 0.0),
+            (true, false, 0.0),
+            (false, true, 0.0),
+            (false, false, 0.5),
+        ];
+        for (ta, tb, beta) in cases {
             let run = |kernel| {
                 let mut c = c0.clone();
-                let a = if transposed { at.t() } else { a.view() };
+                let a = if ta { at.t() } else { a.view() };
+                let b = if tb { bt.t() } else { b.view() };
                 Gemm::with_threads(kernel, 1)
-                    .run(1.5, a, b.view(), beta, c.view_mut())
+                    .run(1.5, a, b, beta, c.view_mut())
                     .unwrap();
                 c
             };
             let simd = run(Kernel::Simd);
-            let what = format!("{m}×{k}×{n}, A transposed {transposed}, β {beta}");
+            let what = format!("{m}×{k}×{n}, Aᵀ {ta}, Bᵀ {tb}, β {beta}");
             assert_eq!(simd, run(Kernel::Avx512), "avx512, {what}");
             assert_eq!(simd, run(Kernel::Direct), "direct, {what}");
             assert_eq!(simd, run(Kernel::Auto), "auto, {what}");

@@ -15,29 +15,34 @@
 //!       ir: every mr-row tile of C is computed from A's rows broadcast in place
 //! ```
 //!
-//! What it needs: B's rows contiguous (unit column stride) and C's too; A may have any
-//! strides (a transposed A is broadcast from consecutive values of one row). The edge tiles of
-//! m and n are computed in place with AVX-512's lane masks ([`DirectTile`]).
+//! What it needs: C's rows contiguous. A may have any strides (a transposed A is broadcast
+//! from consecutive values of one row). B is read in place where its rows are contiguous and
+//! close enough to stay in L1 together; otherwise (a transposed B: a layer's Wᵀ in dX) each kc
+//! slice of B alone is packed, which is cheap beside packing A for the small k of those
+//! products. The edge tiles of m and n are computed in place with AVX-512's lane masks
+//! ([`DirectTile`]).
 //!
-//! Where it loses: wide and tall products. Without packing, a B panel's rows are a whole row
-//! of B apart, and from 4 KiB apart they fall into one L1 set; a transposed A is read a piece
-//! of a line at a time. [`suits`] says where `threaded` and `auto` use it. Without AVX-512F (no lane masks) the rung
-//! runs the packed `avx512` rung, which there is the `simd` one.
+//! Where it loses: tall products. A transposed A is read a 32-byte piece of a line at a time,
+//! and a tall row-major A no longer stays in L2 between column panels. [`suits`] says where
+//! `threaded` and `auto` use it. Without AVX-512F (no lane masks) the rung runs the packed
+//! `avx512` rung, which there is the `simd` one.
 //!
 //! Measure: `scratchnet bench gemm --kernels avx512,direct --shapes 100x784x100,784x100x100:ta`.
 
-use super::kernel::{DirectFn, DirectTile, MicroKernel};
-use super::pack::PackBuffers;
+use super::kernel::{DirectTile, MicroKernel};
+use super::pack::{PackBuffers, pack_panels, panels};
 use super::packed;
 use super::params::BlockParams;
 use crate::matrix::{Float, MatMut, MatRef};
 
-/// B's rows must be less than this many bytes apart. A B panel is kc rows of 128 bytes a row
-/// of B apart; from 4 KiB on every row is on a page of its own and in the same L1 set, and
-/// the panel no longer stays in L1 (Emerald Rapids VM, `bench gemm --kernels avx512,direct`,
-/// GFLOP/s packed → direct: 100×768×512 135 → 148, 100×768×1024 121 → 90, 64×576×3000
-/// 114 → 99).
-const B_ROW_BYTES_BELOW: usize = 4096;
+/// The rows of C (and of B, n values each) must be shorter than this many bytes. A B panel
+/// read in place is kc rows of 128 bytes a row of B apart; from 4 KiB on every row is on a
+/// page of its own and in the same L1 set, and the panel no longer stays in L1. And the wider
+/// C is, the more column panels share each packed A value, so packing A costs less and less
+/// (Emerald Rapids VM, `bench gemm --kernels avx512,direct`, GFLOP/s packed → direct, B in
+/// place: 100×768×512 135 → 148, 100×768×1024 121 → 90; B packed: 100×768×1024 121 → 119,
+/// 64×576×3000 113 → 108).
+const ROW_BYTES_BELOW: usize = 4096;
 
 /// A transposed A (its columns contiguous) is read a 32-byte piece of a line per step, the
 /// line's other half by the next tile: past about a hundred rows the block falls out of L1
@@ -45,17 +50,23 @@ const B_ROW_BYTES_BELOW: usize = 4096;
 /// Aᵀ 124 → 110, 384×100×100 Aᵀ 126 → 120).
 const TRANSPOSED_A_MAX_ROWS: usize = 128;
 
+/// Whether B is read where it lies: its rows contiguous and less than [`ROW_BYTES_BELOW`]
+/// apart. Otherwise each kc slice of B is packed into nr-wide panels first (kc·n values, the
+/// smaller operand of a layer's backward product), and A is still read in place.
+fn b_in_place<T: Float>(b: &MatRef<'_, T>) -> bool {
+    b.cs() == 1 && b.rs() * std::mem::size_of::<T>() < ROW_BYTES_BELOW
+}
+
 /// Whether `threaded` and `auto` run an m×k×n product of these views through the direct
-/// rung: the kernel has a direct tile (AVX-512F), B and C have contiguous rows, B's rows are
-/// close enough to share L1 ([`B_ROW_BYTES_BELOW`]), and A is a row-major block no taller than
-/// a packed A block (mc rows, which the L2 holds) or a short transposed one
-/// ([`TRANSPOSED_A_MAX_ROWS`]). Where it holds, the direct rung was as fast as the packed one
-/// or faster on every shape measured (docs/gemm.md, rung 5c).
+/// rung: the kernel has a direct tile (AVX-512F), C's rows are contiguous and shorter than
+/// [`ROW_BYTES_BELOW`], and A is a row-major block no taller than a packed A block (mc rows,
+/// which the L2 holds) or a short transposed one ([`TRANSPOSED_A_MAX_ROWS`]). B is read in
+/// place or packed ([`b_in_place`]). Where it holds, the direct rung was as fast as the packed
+/// one or faster on every shape measured (docs/gemm.md, rung 5c).
 pub fn suits<T: Float>(
     uk: &MicroKernel<T>,
     params: &BlockParams,
     a: &MatRef<'_, T>,
-    b: &MatRef<'_, T>,
     c: &MatMut<'_, T>,
 ) -> bool {
     let a_fits = if a.cs() == 1 {
@@ -64,14 +75,14 @@ pub fn suits<T: Float>(
         a.rs() == 1 && a.rows() <= TRANSPOSED_A_MAX_ROWS
     };
     uk.direct().is_some()
-        && b.cs() == 1
         && c.cs() == 1
-        && b.rs() * std::mem::size_of::<T>() < B_ROW_BYTES_BELOW
+        && c.cols() * std::mem::size_of::<T>() < ROW_BYTES_BELOW
         && a_fits
 }
 
-/// C ← α·A·B + β·C, A and B read in place where [`DirectTile`] can (B and C with contiguous
-/// rows), else through the packed loops with the same kernel (the same bits either way).
+/// C ← α·A·B + β·C with A read in place (and B too where [`b_in_place`]), C with contiguous
+/// rows; elsewhere, or without a direct tile, through the packed loops with the same kernel.
+/// The bits are the same either way.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm<T: Float>(
     uk: &MicroKernel<T>,
@@ -80,29 +91,13 @@ pub fn gemm<T: Float>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
     beta: T,
-    c: MatMut<'_, T>,
+    mut c: MatMut<'_, T>,
     ws: &mut PackBuffers<T>,
 ) {
-    match uk.direct() {
-        Some(direct) if b.cs() == 1 && c.cs() == 1 => {
-            gemm_in_place(direct, uk, params, alpha, a, b, beta, c)
-        }
-        _ => packed::gemm(uk, params, alpha, a, b, beta, c, ws),
-    }
-}
-
-/// The three loops of the module doc. B and C must have unit column stride.
-#[allow(clippy::too_many_arguments)]
-fn gemm_in_place<T: Float>(
-    direct: DirectFn<T>,
-    uk: &MicroKernel<T>,
-    params: &BlockParams,
-    alpha: T,
-    a: MatRef<'_, T>,
-    b: MatRef<'_, T>,
-    beta: T,
-    mut c: MatMut<'_, T>,
-) {
+    let Some(direct) = uk.direct().filter(|_| c.cs() == 1) else {
+        packed::gemm(uk, params, alpha, a, b, beta, c, ws);
+        return;
+    };
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
     if m == 0 || n == 0 {
         return;
@@ -113,15 +108,25 @@ fn gemm_in_place<T: Float>(
     }
     let (mr, nr) = (uk.mr(), uk.nr());
     let kc = packed::kc_even(k, params.kc);
-    let (rs_a, cs_a, rs_b, rs_c) = (a.rs(), a.cs(), b.rs(), c.rs());
-    let (a_data, b_data) = (a.data(), b.data());
+    let (rs_a, cs_a, rs_c) = (a.rs(), a.cs(), c.rs());
+    let a_data = a.data();
+    let in_place = b_in_place(&b);
     for pc in (0..k).step_by(kc) {
         let kb = kc.min(k - pc);
         // Only the first slice applies β; later ones accumulate, as in the packed loops.
         let beta_p = if pc == 0 { beta } else { T::ONE };
+        // Where the slice's B panels are: in B itself (panel jr starts at column jr, rows a
+        // row of B apart), or packed (panel jr starts at jr·kb, rows nr apart).
+        let (b_data, rs_b, panel_scale) = if in_place {
+            (&b.data()[pc * b.rs()..], b.rs(), 1)
+        } else {
+            let buf = ws.b.slice_mut(panels(n, nr) * nr * kb);
+            pack_panels(b.sub(pc, 0, kb, n).t(), nr, buf);
+            (&buf[..], nr, kb)
+        };
         for jr in (0..n).step_by(nr) {
             let nt = nr.min(n - jr);
-            let b_panel = &b_data[pc * rs_b + jr..];
+            let b_panel = &b_data[jr * panel_scale..];
             for ir in (0..m).step_by(mr) {
                 let mt = mr.min(m - ir);
                 direct(DirectTile {
