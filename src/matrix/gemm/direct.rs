@@ -45,10 +45,15 @@ use crate::matrix::{Float, MatMut, MatRef};
 const ROW_BYTES_BELOW: usize = 4096;
 
 /// A transposed A (its columns contiguous) is read a 32-byte piece of a line per step, the
-/// line's other half by the next tile: past about a hundred rows the block falls out of L1
-/// before the second reading, and packing pays again (100×784×100 Aᵀ 115 → 117, 300×784×100
-/// Aᵀ 124 → 110, 384×100×100 Aᵀ 126 → 120).
+/// line's other half by the next tile. That pays where the product is short or its A few rows:
+/// the tile's kc lines of A and its B panel then share the L1. Past that, packing pays again
+/// (Emerald Rapids VM, `bench gemm --kernels avx512,direct`, GFLOP/s packed → direct: an MLP
+/// layer's dW, 784×100×100 Aᵀ 131 → 137, 784×100×50 Aᵀ 97 → 123, 2000×100×100 Aᵀ 126 → 129,
+/// 100×784×100 Aᵀ 115 → 125; but 300×784×100 Aᵀ 126 → 121, 784×400×100 Aᵀ 127 → 115,
+/// 784×100×300 Aᵀ 154 → 149).
 const TRANSPOSED_A_MAX_ROWS: usize = 128;
+/// ... or a transposed A of any height where k and n are at most this (a dW at batch ≤ 128).
+const TRANSPOSED_A_SHORT: usize = 128;
 
 /// Whether B is read where it lies: its rows contiguous and less than [`ROW_BYTES_BELOW`]
 /// apart. Otherwise each kc slice of B is packed into nr-wide panels first (kc·n values, the
@@ -60,8 +65,9 @@ fn b_in_place<T: Float>(b: &MatRef<'_, T>) -> bool {
 /// Whether `threaded` and `auto` run an m×k×n product of these views through the direct
 /// rung: the kernel has a direct tile (AVX-512F), C's rows are contiguous and shorter than
 /// [`ROW_BYTES_BELOW`], and A is a row-major block no taller than a packed A block (mc rows,
-/// which the L2 holds) or a short transposed one ([`TRANSPOSED_A_MAX_ROWS`]). B is read in
-/// place or packed ([`b_in_place`]). Where it holds, the direct rung was as fast as the packed
+/// which the L2 holds) or a transposed one that is short ([`TRANSPOSED_A_MAX_ROWS`]) or that
+/// multiplies into a short, narrow product ([`TRANSPOSED_A_SHORT`]). B is read in place or
+/// packed ([`b_in_place`]). Where it holds, the direct rung was as fast as the packed
 /// one or faster on every shape measured (docs/gemm.md, rung 5c).
 pub fn suits<T: Float>(
     uk: &MicroKernel<T>,
@@ -72,7 +78,8 @@ pub fn suits<T: Float>(
     let a_fits = if a.cs() == 1 {
         a.rows() <= params.mc
     } else {
-        a.rs() == 1 && a.rows() <= TRANSPOSED_A_MAX_ROWS
+        let short = a.cols() <= TRANSPOSED_A_SHORT && c.cols() <= TRANSPOSED_A_SHORT;
+        a.rs() == 1 && (a.rows() <= TRANSPOSED_A_MAX_ROWS || short)
     };
     uk.direct().is_some()
         && c.cs() == 1

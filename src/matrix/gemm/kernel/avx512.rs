@@ -62,6 +62,12 @@ const MR: usize = 8;
 /// The k loop is unrolled by this factor.
 const K_UNROLL: usize = 4;
 
+/// How the direct tile addresses A: a row-major A, a whole tile of a column-major (transposed)
+/// A, or any strides.
+const ROW_MAJOR: u8 = 0;
+const COLUMNS: u8 = 1;
+const STRIDED: u8 = 2;
+
 // The tile functions: the loop shared with the other SIMD kernel (`simd_tiles!` in
 // kernel/mod.rs), instantiated with AVX-512F (512-bit zmm, 16 f32 or 8 f64 lanes) intrinsics.
 simd_tiles!(
@@ -131,25 +137,35 @@ macro_rules! direct_tiles {
             assert!(b.len() >= (k - 1) * rs_b + nt, "direct tile: B too short");
             assert!(c.len() >= (mt - 1) * rs_c + nt, "direct tile: C too short");
             let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+            // How A is addressed: row-major (a pointer per row), a whole tile of a transposed
+            // A (one pointer per step, the rows at fixed offsets), or any strides.
+            let layout = if cs_a == 1 {
+                ROW_MAJOR
+            } else if rs_a == 1 && mt == MR {
+                COLUMNS
+            } else {
+                STRIDED
+            };
             // SAFETY: this function is private to the module and reachable only through the
             // MicroKernels built by `kernel_f32` / `kernel_f64`, which require the Avx512F
             // token. The asserts above prove every address the inner function forms is inside
             // its slice: a(i, p) for i < mt, p < k; B row p up to column nt; C row i < mt up to
-            // column nt.
+            // column nt. COLUMNS is chosen only for rs_a = 1 and a whole tile (mt = MR).
             unsafe {
-                match (nt <= $lanes, cs_a == 1) {
-                    (true, true) => {
-                        $inner::<1, true>(k, alpha, beta, a, rs_a, 1, mt, b, rs_b, nt, c, rs_c)
-                    }
-                    (true, false) => {
-                        $inner::<1, false>(k, alpha, beta, a, rs_a, cs_a, mt, b, rs_b, nt, c, rs_c)
-                    }
-                    (false, true) => {
-                        $inner::<2, true>(k, alpha, beta, a, rs_a, 1, mt, b, rs_b, nt, c, rs_c)
-                    }
-                    (false, false) => {
-                        $inner::<2, false>(k, alpha, beta, a, rs_a, cs_a, mt, b, rs_b, nt, c, rs_c)
-                    }
+                macro_rules! run {
+                    ($v:expr, $layout:expr) => {
+                        $inner::<$v, $layout>(
+                            k, alpha, beta, a, rs_a, cs_a, mt, b, rs_b, nt, c, rs_c,
+                        )
+                    };
+                }
+                match (nt <= $lanes, layout) {
+                    (true, ROW_MAJOR) => run!(1, ROW_MAJOR),
+                    (true, COLUMNS) => run!(1, COLUMNS),
+                    (true, _) => run!(1, STRIDED),
+                    (false, ROW_MAJOR) => run!(2, ROW_MAJOR),
+                    (false, COLUMNS) => run!(2, COLUMNS),
+                    (false, _) => run!(2, STRIDED),
                 }
             }
         }
@@ -160,7 +176,7 @@ macro_rules! direct_tiles {
         /// `c` for reads and writes of c[i·rs_c + j] (i < mt, j < nt).
         #[target_feature(enable = "avx512f")]
         #[allow(clippy::too_many_arguments)]
-        unsafe fn $inner<const V: usize, const ROW_MAJOR: bool>(
+        unsafe fn $inner<const V: usize, const LAYOUT: u8>(
             k: usize,
             alpha: $t,
             beta: $t,
@@ -199,14 +215,16 @@ macro_rules! direct_tiles {
                         *v = unsafe { $maskz_load(masks[h], b.add(at)) };
                     }
                     for (i, row) in acc.iter_mut().enumerate() {
-                        // SAFETY: a(min(i, mt − 1), p) with p < k is inside `a`. Spelled two
-                        // ways so LLVM keeps one pointer per row (row-major A: the step is a
-                        // displacement) or one per step (a transposed A: the row is one).
+                        // SAFETY: a(min(i, mt − 1), p) with p < k is inside `a` (COLUMNS only
+                        // runs whole tiles with rs_a = 1, where that is a[p·cs_a + i]). Spelled
+                        // per layout so LLVM keeps one pointer per row (row-major A: the step
+                        // is a displacement) or one per step (a transposed A: the row is one);
+                        // with run-time row offsets it ran out of registers and spilled.
                         let ai = $set1(unsafe {
-                            if ROW_MAJOR {
-                                *rows[i].add(off + $u)
-                            } else {
-                                *a.add(off + $u * cs_a + i.min(mt - 1) * rs_a)
+                            match LAYOUT {
+                                ROW_MAJOR => *rows[i].add(off + $u),
+                                COLUMNS => *a.add(off + $u * cs_a + i),
+                                _ => *a.add(off + $u * cs_a + i.min(mt - 1) * rs_a),
                             }
                         });
                         for (x, &bh) in row.iter_mut().zip(&bv) {
