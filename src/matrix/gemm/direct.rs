@@ -42,7 +42,7 @@ use crate::matrix::{Float, MatMut, MatRef};
 /// (Emerald Rapids VM, `bench gemm --kernels avx512,direct`, GFLOP/s packed → direct, B in
 /// place: 100×768×512 135 → 148, 100×768×1024 121 → 90; B packed: 100×768×1024 121 → 119,
 /// 64×576×3000 113 → 108).
-const ROW_BYTES_BELOW: usize = 4096;
+pub const ROW_BYTES_BELOW: usize = 4096;
 
 /// A transposed A (its columns contiguous) is read a 32-byte piece of a line per step, the
 /// line's other half by the next tile. That pays where the product is short or its A few rows:
@@ -51,14 +51,14 @@ const ROW_BYTES_BELOW: usize = 4096;
 /// layer's dW, 784×100×100 Aᵀ 131 → 137, 784×100×50 Aᵀ 97 → 123, 2000×100×100 Aᵀ 126 → 129,
 /// 100×784×100 Aᵀ 115 → 125; but 300×784×100 Aᵀ 126 → 121, 784×400×100 Aᵀ 127 → 115,
 /// 784×100×300 Aᵀ 154 → 149).
-const TRANSPOSED_A_MAX_ROWS: usize = 128;
+pub const TRANSPOSED_A_MAX_ROWS: usize = 128;
 /// ... or a transposed A of any height where k and n are at most this (a dW at batch ≤ 128).
-const TRANSPOSED_A_SHORT: usize = 128;
+pub const TRANSPOSED_A_SHORT: usize = 128;
 
 /// Whether B is read where it lies: its rows contiguous and less than [`ROW_BYTES_BELOW`]
 /// apart. Otherwise each kc slice of B is packed into nr-wide panels first (kc·n values, the
 /// smaller operand of a layer's backward product), and A is still read in place.
-fn b_in_place<T: Float>(b: &MatRef<'_, T>) -> bool {
+pub fn b_in_place<T: Float>(b: &MatRef<'_, T>) -> bool {
     b.cs() == 1 && b.rs() * std::mem::size_of::<T>() < ROW_BYTES_BELOW
 }
 
