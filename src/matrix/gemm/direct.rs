@@ -67,8 +67,9 @@ pub fn b_in_place<T: Float>(b: &MatRef<'_, T>) -> bool {
 /// [`ROW_BYTES_BELOW`], and A is a row-major block no taller than a packed A block (mc rows,
 /// which the L2 holds) or a transposed one that is short ([`TRANSPOSED_A_MAX_ROWS`]) or that
 /// multiplies into a short, narrow product ([`TRANSPOSED_A_SHORT`]). B is read in place or
-/// packed ([`b_in_place`]). Where it holds, the direct rung was as fast as the packed
-/// one or faster on every shape measured (docs/gemm.md, rung 5c).
+/// packed ([`b_in_place`]). Where it holds, the direct rung was as fast as the packed one or
+/// faster on every shape measured but one, 100×100×784 Bᵀ (132 → 129 GFLOP/s; docs/gemm.md,
+/// rung 5c).
 pub fn suits<T: Float>(
     uk: &MicroKernel<T>,
     params: &BlockParams,
