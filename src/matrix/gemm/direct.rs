@@ -44,6 +44,12 @@ use crate::matrix::{Float, MatMut, MatRef};
 /// 64×576×3000 113 → 108).
 pub const ROW_BYTES_BELOW: usize = 4096;
 
+/// Where B must be packed anyway, packing A as well pays from narrower C on: 100×100×784 Bᵀ ran
+/// at 132 GFLOP/s packed and 129 direct, while 100×50×100 Bᵀ gains (95 → 107) and a
+/// DeepConvNet step was the same either way (53.1–55.9 ms against 53.0–54.9, `train --net
+/// deep-cnn --iters 25 --threads 1 --profile`, three alternated runs).
+pub const PACKED_B_ROW_BYTES_BELOW: usize = 2048;
+
 /// A transposed A (its columns contiguous) is read a 32-byte piece of a line per step, the
 /// line's other half by the next tile. That pays where the product is short or its A few rows:
 /// the tile's kc lines of A and its B panel then share the L1. Past that, packing pays again
@@ -64,16 +70,16 @@ pub fn b_in_place<T: Float>(b: &MatRef<'_, T>) -> bool {
 
 /// Whether `threaded` and `auto` run an m×k×n product of these views through the direct
 /// rung: the kernel has a direct tile (AVX-512F), C's rows are contiguous and shorter than
-/// [`ROW_BYTES_BELOW`], and A is a row-major block no taller than a packed A block (mc rows,
+/// [`ROW_BYTES_BELOW`] ([`PACKED_B_ROW_BYTES_BELOW`] where B must be packed), and A is a row-major block no taller than a packed A block (mc rows,
 /// which the L2 holds) or a transposed one that is short ([`TRANSPOSED_A_MAX_ROWS`]) or that
 /// multiplies into a short, narrow product ([`TRANSPOSED_A_SHORT`]). B is read in place or
 /// packed ([`b_in_place`]). Where it holds, the direct rung was as fast as the packed one or
-/// faster on every shape measured but one, 100×100×784 Bᵀ (132 → 129 GFLOP/s; docs/gemm.md,
-/// rung 5c).
+/// faster on every shape measured (docs/gemm.md, rung 5c).
 pub fn suits<T: Float>(
     uk: &MicroKernel<T>,
     params: &BlockParams,
     a: &MatRef<'_, T>,
+    b: &MatRef<'_, T>,
     c: &MatMut<'_, T>,
 ) -> bool {
     let a_fits = if a.cs() == 1 {
@@ -82,10 +88,12 @@ pub fn suits<T: Float>(
         let short = a.cols() <= TRANSPOSED_A_SHORT && c.cols() <= TRANSPOSED_A_SHORT;
         a.rs() == 1 && (a.rows() <= TRANSPOSED_A_MAX_ROWS || short)
     };
-    uk.direct().is_some()
-        && c.cs() == 1
-        && c.cols() * std::mem::size_of::<T>() < ROW_BYTES_BELOW
-        && a_fits
+    let limit = if b_in_place(b) {
+        ROW_BYTES_BELOW
+    } else {
+        PACKED_B_ROW_BYTES_BELOW
+    };
+    uk.direct().is_some() && c.cs() == 1 && c.cols() * std::mem::size_of::<T>() < limit && a_fits
 }
 
 /// C ← α·A·B + β·C with A read in place (and B too where [`b_in_place`]), C with contiguous

@@ -318,7 +318,7 @@ pub fn gemm<T: Float>(
     let (m, k, n) = (a.rows(), a.cols(), b.cols());
     let threads = threads_for(m, k, n, uk.mr(), max_threads, limits);
     if threads == 1 {
-        if direct::suits(uk, params, &a, &c) {
+        if direct::suits(uk, params, &a, &b, &c) {
             direct::gemm(uk, params, alpha, a, b, beta, c, &mut bufs.main);
         } else {
             packed::gemm(uk, params, alpha, a, b, beta, c, &mut bufs.main);
