@@ -97,7 +97,8 @@ pub fn suits<T: Float>(
 }
 
 /// C ← α·A·B + β·C with A read in place (and B too where [`b_in_place`]), C with contiguous
-/// rows; elsewhere, or without a direct tile, through the packed loops with the same kernel.
+/// rows; elsewhere, without a direct tile, or with nothing to multiply, through the packed
+/// loops with the same kernel.
 /// The bits are the same either way.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm<T: Float>(
@@ -110,18 +111,14 @@ pub fn gemm<T: Float>(
     mut c: MatMut<'_, T>,
     ws: &mut PackBuffers<T>,
 ) {
-    let Some(direct) = uk.direct().filter(|_| c.cs() == 1) else {
+    let (m, k, n) = (a.rows(), a.cols(), b.cols());
+    // An empty product, or one that only scales C by β, packs nothing in the packed loops
+    // either: they handle it.
+    let work = m > 0 && n > 0 && k > 0 && alpha != T::ZERO;
+    let Some(direct) = uk.direct().filter(|_| work && c.cs() == 1) else {
         packed::gemm(uk, params, alpha, a, b, beta, c, ws);
         return;
     };
-    let (m, k, n) = (a.rows(), a.cols(), b.cols());
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 || alpha == T::ZERO {
-        c.scale_by_beta(beta);
-        return;
-    }
     let (mr, nr) = (uk.mr(), uk.nr());
     let kc = packed::kc_even(k, params.kc);
     let (rs_a, cs_a, rs_c) = (a.rs(), a.cs(), c.rs());

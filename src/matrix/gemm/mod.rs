@@ -215,30 +215,21 @@ impl<T: Float> Gemm<T> {
                 let uk = T::portable_kernel();
                 blocked::gemm(&T::block_params(uk.mr(), uk.nr()), alpha, a, b, beta, c)
             }
-            Kernel::Packed | Kernel::Simd | Kernel::Avx512 => {
-                // The same five loops; only the microkernel differs.
+            Kernel::Packed | Kernel::Simd | Kernel::Avx512 | Kernel::Direct => {
+                // The same loops; only the microkernel differs, and whether `direct` reads
+                // the operands in place.
                 let uk = match kernel {
                     Kernel::Packed => T::portable_kernel(),
                     Kernel::Simd => dispatch::simd_kernel::<T>(),
                     _ => dispatch::avx512_kernel::<T>(),
                 };
                 let params = T::block_params(uk.mr(), uk.nr());
-                packed::gemm(
-                    &uk,
-                    &params,
-                    alpha,
-                    a,
-                    b,
-                    beta,
-                    c,
-                    &mut self.workspace.threads.main,
-                );
-            }
-            Kernel::Direct => {
-                let uk = dispatch::avx512_kernel::<T>();
-                let params = T::block_params(uk.mr(), uk.nr());
                 let ws = &mut self.workspace.threads.main;
-                direct::gemm(&uk, &params, alpha, a, b, beta, c, ws);
+                if kernel == Kernel::Direct {
+                    direct::gemm(&uk, &params, alpha, a, b, beta, c, ws);
+                } else {
+                    packed::gemm(&uk, &params, alpha, a, b, beta, c, ws);
+                }
             }
             Kernel::Threaded => {
                 let uk = dispatch::kernel_for::<T>(a.rows(), b.cols());
