@@ -9,7 +9,7 @@ use scratchnet::nn::batch_norm::BatchNorm;
 use scratchnet::nn::dropout::Dropout;
 use scratchnet::nn::graph::{AddLayer, MulLayer};
 use scratchnet::nn::init::Init;
-use scratchnet::nn::network::Network;
+use scratchnet::nn::network::{Loss, Network};
 use scratchnet::nn::relu::Relu;
 use scratchnet::nn::sigmoid::{Sigmoid, sigmoid};
 use scratchnet::nn::softmax_with_loss::Targets;
@@ -94,6 +94,34 @@ fn linear_model_and_one_hot_targets_match() {
         .unwrap();
     let b = net.loss(&x, Targets::Labels(&t), Mode::Train).unwrap();
     assert!((a - b).abs() < 1e-12);
+}
+
+#[test]
+fn squared_error_outputs_and_the_l1_penalty_match() {
+    // The Playground's networks: one output unit, tanh (two classes) or linear (regression),
+    // trained on ½(y − t)²; and L1's λ·sign(w) beside L2's λw.
+    let mut rng = common::rng(16);
+    let x = M::random_normal(8, 3, 0.0, 1.0, &mut rng);
+    let t = M::random_normal(8, 1, 0.0, 0.5, &mut rng);
+    for (tail, l1, l2) in [
+        (Some(LayerSpec::Tanh), 0.0, 0.0),
+        (None, 0.0, 0.0),
+        (Some(LayerSpec::Tanh), 0.05, 0.0),
+        (None, 0.02, 0.1),
+    ] {
+        let mut specs = vec![
+            LayerSpec::Affine { n_in: 3, n_out: 5 },
+            LayerSpec::Tanh,
+            LayerSpec::Affine { n_in: 5, n_out: 1 },
+        ];
+        specs.extend(tail.clone());
+        let mut net = Network::<f64>::from_specs(specs, Init::Std(0.7), l2, 5, 1)
+            .unwrap()
+            .with_loss(Loss::SquaredError);
+        net.set_l1(l1);
+        let what = format!("squared error, tanh {}, l1 {l1}, l2 {l2}", tail.is_some());
+        assert_network_gradients(&mut net, &x, Targets::Values(&t), &what);
+    }
 }
 
 /// ∂L/∂x of one layer against the numerical gradient, with L = Σ out ⊙ R for a fixed random

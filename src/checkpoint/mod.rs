@@ -24,7 +24,7 @@ use safetensors::tensor::{Dtype, SafeTensors, View};
 use crate::error::{Error, Result};
 use crate::matrix::Float;
 use crate::nn::init::Init;
-use crate::nn::network::Network;
+use crate::nn::network::{Loss, Network};
 use crate::nn::shape::Shape;
 use crate::nn::spec::{LayerSpec, MAX_LAYERS, memory_estimate};
 use crate::output::write_output;
@@ -153,6 +153,19 @@ pub(super) fn save_with<T: Float>(
     more: Vec<(String, Owned)>,
     path: &Path,
 ) -> Result<()> {
+    write_output(path, &encode_with(net, extra, more)?)
+}
+
+/// The bytes [`save`] writes: what the web app hands out as a download.
+pub fn encode<T: Float>(net: &mut Network<T>, extra: &BTreeMap<String, String>) -> Result<Vec<u8>> {
+    encode_with(net, extra, Vec::new())
+}
+
+fn encode_with<T: Float>(
+    net: &mut Network<T>,
+    extra: &BTreeMap<String, String>,
+    more: Vec<(String, Owned)>,
+) -> Result<Vec<u8>> {
     let specs = net.specs().to_vec();
     let mut tensors: Vec<(String, Owned)> = Vec::new();
     net.visit_params(&mut |i, p| {
@@ -213,11 +226,15 @@ pub(super) fn save_with<T: Float>(
     // Needed to continue training exactly: the dropout streams and the L2 term.
     meta.insert("network_seed".into(), net.seed().to_string());
     meta.insert("weight_decay".into(), net.weight_decay().to_string());
-    let bytes =
-        safetensors::tensor::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
-            .map_err(|e| Error::Config(format!("cannot encode the checkpoint: {e}")))?;
-    write_output(path, &bytes)
+    if net.loss_kind() != Loss::SoftmaxCrossEntropy {
+        meta.insert(LOSS_KEY.into(), net.loss_kind().name().into());
+    }
+    safetensors::tensor::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
+        .map_err(|e| Error::Config(format!("cannot encode the checkpoint: {e}")))
 }
+
+/// The metadata entry naming a loss other than softmax with loss (a Playground model's).
+pub const LOSS_KEY: &str = "loss";
 
 /// The tensor `name`, which must exist with exactly `shape`.
 fn checked_tensor<'a>(
@@ -415,6 +432,16 @@ pub fn load_bytes<T: Float>(bytes: &[u8], path: &Path, threads: usize) -> Result
     let mut net =
         Network::<T>::with_input(specs.clone(), input, Init::He, weight_decay, seed, threads)
             .map_err(|e| fmt(format!("its layer list does not form a network: {e}")))?;
+    let loss = match metadata.get(LOSS_KEY).map(String::as_str) {
+        None => Loss::SoftmaxCrossEntropy,
+        Some(name) if name == Loss::SquaredError.name() => Loss::SquaredError,
+        Some(other) => {
+            return Err(fmt(format!(
+                "its '{LOSS_KEY}' is '{other}', not a loss this version knows"
+            )));
+        }
+    };
+    net = net.with_loss(loss);
 
     let mut expected: Vec<String> = Vec::new();
     let mut error: Option<Error> = None;

@@ -24,6 +24,7 @@ pub mod sigmoid;
 pub mod softmax_with_loss;
 pub mod spec;
 pub mod split;
+pub mod squared_error;
 pub mod tanh;
 pub mod winograd;
 

@@ -16,6 +16,7 @@ use super::sigmoid::Sigmoid;
 use super::softmax_with_loss::{SoftmaxWithLoss, Targets};
 use super::spec::{LayerSpec, MAX_LAYERS, MlpSpec, eval_batch};
 use super::split::{self, ColumnCut, Link, Partner, SPLIT_MIN_MACS};
+use super::squared_error::SquaredError;
 use super::tanh::Tanh;
 use super::{Layer, Mode, Param};
 use crate::error::{Error, Result};
@@ -36,15 +37,61 @@ fn image_window(spec: &LayerSpec, shape: Shape) -> Window {
 /// gets the caller's bits.
 pub type BatchEdit<'a, T> = dyn Fn(usize, &mut Matrix<T>) + Sync + 'a;
 
-/// A feed-forward network with softmax-with-loss on top, holding every buffer a training step
+/// What a network's output is trained against.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Loss {
+    /// Softmax with cross-entropy over class scores: every classifier of the course.
+    #[default]
+    SoftmaxCrossEntropy,
+    /// Half the squared error against target values: a regression, or the TensorFlow
+    /// Playground's single tanh output against ±1.
+    SquaredError,
+}
+
+impl Loss {
+    /// The name a checkpoint's metadata and messages use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Loss::SoftmaxCrossEntropy => "softmax-cross-entropy",
+            Loss::SquaredError => "squared-error",
+        }
+    }
+}
+
+/// The output layer that turns the last layer's output and the targets into a loss.
+enum Head<T> {
+    Softmax(SoftmaxWithLoss<T>),
+    Squared(SquaredError<T>),
+}
+
+impl<T: Float> Head<T> {
+    fn forward(&mut self, x: &Matrix<T>, t: Targets<'_, T>) -> Result<T> {
+        match self {
+            Head::Softmax(l) => l.forward(x, t),
+            Head::Squared(l) => l.forward(x, t),
+        }
+    }
+
+    fn backward(&self, t: Targets<'_, T>, dx: &mut Matrix<T>) {
+        match self {
+            Head::Softmax(l) => l.backward(t, dx),
+            Head::Squared(l) => l.backward(dx),
+        }
+    }
+}
+
+/// A feed-forward network with a loss on top (softmax with loss unless
+/// [`Network::with_loss`] says otherwise), holding every buffer a training step
 /// needs so that steps after the first allocate nothing.
 pub struct Network<T: Float> {
     specs: Vec<LayerSpec>,
     /// The shape of an input row.
     input: Shape,
     layers: Vec<Box<dyn Layer<T>>>,
-    loss_layer: SoftmaxWithLoss<T>,
+    loss_layer: Head<T>,
     weight_decay: T,
+    /// The L1 penalty's coefficient (the Playground's L1 regularization); 0 for none.
+    l1: T,
     /// The seed the weights and dropout streams were drawn from (checkpoints keep it).
     seed: u64,
     /// acts[0] is the input batch, acts[i + 1] the output of layer i.
@@ -201,8 +248,9 @@ impl<T: Float> Network<T> {
             specs,
             input,
             layers,
-            loss_layer: SoftmaxWithLoss::new(),
+            loss_layer: Head::Softmax(SoftmaxWithLoss::new()),
             weight_decay: T::from_f64(weight_decay),
+            l1: T::ZERO,
             seed,
             acts: (0..=n).map(|_| Matrix::zeros(0, 0)).collect(),
             grads: (0..=n).map(|_| Matrix::zeros(0, 0)).collect(),
@@ -217,6 +265,29 @@ impl<T: Float> Network<T> {
 
     pub fn specs(&self) -> &[LayerSpec] {
         &self.specs
+    }
+
+    /// The network with its output trained against `loss` instead of softmax with loss.
+    pub fn with_loss(mut self, loss: Loss) -> Self {
+        self.loss_layer = match loss {
+            Loss::SoftmaxCrossEntropy => Head::Softmax(SoftmaxWithLoss::new()),
+            Loss::SquaredError => Head::Squared(SquaredError::new()),
+        };
+        self
+    }
+
+    /// What the output is trained against.
+    pub fn loss_kind(&self) -> Loss {
+        match self.loss_layer {
+            Head::Softmax(_) => Loss::SoftmaxCrossEntropy,
+            Head::Squared(_) => Loss::SquaredError,
+        }
+    }
+
+    /// Sets the L1 penalty λ Σ|W| on the weights that decay (biases never do): its gradient
+    /// λ·sign(W) pushes small weights to exactly zero, which L2's λW never does.
+    pub fn set_l1(&mut self, lambda: f64) {
+        self.l1 = T::from_f64(lambda);
     }
 
     /// The seed of the weights and of the dropout streams.
@@ -310,6 +381,7 @@ impl<T: Float> Network<T> {
         let pays = self.threads >= 2
             && n_out >= 2
             && self.weight_decay == T::ZERO
+            && self.l1 == T::ZERO
             && batch.saturating_mul(n_in).saturating_mul(n_out) >= self.split_min_macs
             && (forced || crate::matrix::gemm::dispatch::cores() >= 2);
         if !pays || self.split.is_some() {
@@ -438,19 +510,20 @@ impl<T: Float> Network<T> {
         self.acts.get(layer + 1)
     }
 
-    /// ½λ Σ‖W‖² over the weights that decay.
+    /// ½λ Σ‖W‖² (plus λ₁ Σ|W| with an L1 penalty) over the weights that decay.
     fn decay_penalty(&mut self) -> f64 {
-        let lambda = self.weight_decay.to_f64();
-        if lambda == 0.0 {
+        let (lambda, l1) = (self.weight_decay.to_f64(), self.l1.to_f64());
+        if lambda == 0.0 && l1 == 0.0 {
             return 0.0;
         }
-        let mut sum = 0.0;
+        let (mut squares, mut abs) = (0.0, 0.0);
         self.visit_params(&mut |_, p| {
             if p.decay {
-                sum += p.value.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>();
+                squares += p.value.iter().map(|v| v.to_f64() * v.to_f64()).sum::<f64>();
+                abs += p.value.iter().map(|v| v.to_f64().abs()).sum::<f64>();
             }
         });
-        0.5 * lambda * sum
+        0.5 * lambda * squares + l1 * abs
     }
 
     /// Mean cross-entropy (plus weight decay) of `x` against `t`.
@@ -546,12 +619,20 @@ impl<T: Float> Network<T> {
             }
             top -= 1;
         }
-        let lambda = self.weight_decay;
-        if lambda != T::ZERO {
+        let (lambda, l1) = (self.weight_decay, self.l1);
+        if lambda != T::ZERO || l1 != T::ZERO {
             self.visit_params(&mut |_, p| {
                 if p.decay {
                     for (g, &w) in p.grad.iter_mut().zip(p.value.iter()) {
-                        *g += lambda * w;
+                        // sign(0) = 0: the penalty |w| has no slope to follow at its minimum.
+                        let sign = if w > T::ZERO {
+                            T::ONE
+                        } else if w < T::ZERO {
+                            -T::ONE
+                        } else {
+                            T::ZERO
+                        };
+                        *g += lambda * w + l1 * sign;
                     }
                 }
             });

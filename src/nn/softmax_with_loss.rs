@@ -3,11 +3,13 @@
 use crate::error::{Error, Result};
 use crate::matrix::{Float, Matrix, softmax_in_place};
 
-/// What the loss compares against: class indices, or one-hot rows as the textbook also uses.
+/// What the loss compares against: class indices, or one-hot rows as the textbook also uses
+/// (softmax with loss); or real target values, one row per sample (squared error).
 #[derive(Clone, Copy, Debug)]
 pub enum Targets<'a, T> {
     Labels(&'a [usize]),
     OneHot(&'a Matrix<T>),
+    Values(&'a Matrix<T>),
 }
 
 impl<T: Float> Targets<'_, T> {
@@ -15,7 +17,7 @@ impl<T: Float> Targets<'_, T> {
     pub fn len(&self) -> usize {
         match self {
             Targets::Labels(l) => l.len(),
-            Targets::OneHot(m) => m.rows(),
+            Targets::OneHot(m) | Targets::Values(m) => m.rows(),
         }
     }
 
@@ -39,6 +41,13 @@ impl<T: Float> Targets<'_, T> {
                         "label {bad} is out of range for {classes} classes"
                     )));
                 }
+            }
+            Targets::Values(_) => {
+                return Err(Error::Config(
+                    "softmax with loss needs class labels, not target values: a regression \
+                     needs a squared-error output"
+                        .into(),
+                ));
             }
             Targets::OneHot(m) => {
                 if m.shape() != (n, classes) {
@@ -88,6 +97,7 @@ impl<T: Float> SoftmaxWithLoss<T> {
             total += match t {
                 Targets::Labels(l) => nll(l[i]),
                 Targets::OneHot(m) => (0..classes).map(|c| m.get(i, c).to_f64() * nll(c)).sum(),
+                Targets::Values(_) => unreachable!("refused by check"),
             };
         }
         Ok(T::from_f64(total / n.max(1) as f64))
@@ -105,7 +115,7 @@ impl<T: Float> SoftmaxWithLoss<T> {
                     dx.set(i, c, v - T::ONE);
                 }
             }
-            Targets::OneHot(m) => {
+            Targets::OneHot(m) | Targets::Values(m) => {
                 for (d, &tv) in dx.as_mut_slice().iter_mut().zip(m.as_slice()) {
                     *d -= tv;
                 }
