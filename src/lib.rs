@@ -45,6 +45,7 @@ pub mod output;
 pub mod playground;
 pub mod report;
 pub mod search;
+pub mod serve;
 pub mod session;
 pub mod train;
 

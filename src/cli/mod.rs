@@ -10,6 +10,7 @@ pub mod gradcheck;
 pub mod model;
 pub mod playground;
 pub mod search;
+pub mod serve;
 pub mod trace;
 pub mod train;
 
@@ -55,6 +56,8 @@ pub enum Command {
     Compare(Box<compare::CompareCmd>),
     /// Hyper-parameter search: random learning rates and weight decays, ranked on validation data.
     Search(Box<search::SearchCmd>),
+    /// The local web app: the TensorFlow Playground in a browser, trained by this engine.
+    Serve(serve::ServeCmd),
 }
 
 /// The flag that sets `setting`, for messages in the command line's terms.
@@ -102,6 +105,7 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Compare(cmd) => compare::run(*cmd),
         Command::Search(cmd) => search::run(*cmd),
         Command::Activations(cmd) => activations::run(cmd),
+        Command::Serve(cmd) => serve::run(cmd),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod gemm;
 pub mod histograms;
 pub mod markdown;
 pub mod plane;
+pub mod playground;
 pub mod roofline;
 pub mod search;
 pub mod svg;
