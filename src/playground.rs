@@ -313,6 +313,9 @@ pub struct PlaygroundRun {
     epoch: usize,
     /// Stop after this many epochs (`None`: never; the page's runs go on until paused).
     pub epochs: Option<usize>,
+    /// Draw the pictures only into snapshots of epochs that are multiples of this (`None`:
+    /// into every one, as the page needs). A command line that prints losses skips them.
+    pub pictures_every: Option<usize>,
     order: Vec<usize>,
     rng: StdRng,
     batch_t: Matrix<f32>,
@@ -369,6 +372,7 @@ impl PlaygroundRun {
             opt: Optimizer::new(settings.optimizer),
             epoch: 0,
             epochs: None,
+            pictures_every: None,
             order: (0..n_train).collect(),
             // Its own stream: the batches never share draws with the data or the weights.
             rng: StdRng::seed_from_u64(settings.seed ^ 0xba7c_4e50_dde5),
@@ -441,9 +445,25 @@ impl PlaygroundRun {
             .to_vec())
     }
 
-    /// Where the run stands and every picture of it.
+    /// Where the run stands and every picture of it (no pictures, only the losses, at epochs
+    /// [`PlaygroundRun::pictures_every`] leaves out).
     pub fn snapshot(&mut self) -> Result<Snapshot> {
         let (loss_train, loss_test) = self.losses()?;
+        if self
+            .pictures_every
+            .is_some_and(|n| n == 0 || self.epoch % n != 0)
+        {
+            return Ok(Snapshot {
+                epoch: self.epoch,
+                loss_train,
+                loss_test,
+                grid: self.grid,
+                output: Vec::new(),
+                neurons: Vec::new(),
+                weights: Vec::new(),
+                biases: Vec::new(),
+            });
+        }
         let output = self.output_field()?;
         let specs = self.net.specs().to_vec();
         // The layer whose output is each hidden layer's: its activation's, or for "linear"

@@ -5,9 +5,9 @@
 //! With `SCRATCHNET_SCREENSHOTS=DIR` the screenshots are also written to DIR (docs/img was
 //! made so); otherwise they go to a temporary folder and are only checked to be pictures.
 
-mod common;
 #[path = "common/browser.rs"]
 mod browser;
+mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
@@ -84,7 +84,13 @@ fn the_page_trains_the_circle_the_spiral_and_a_regression_in_the_browser() {
 
     // The bar: the circle, from a Playground link, past loss 0.1 within 15 s of wall time.
     let page = b.open(&format!("{}#dataset=circle&play=true", server.url));
-    b.wait_for(&page, &epoch_above(0), Duration::from_secs(15), "epochs advance", SHOW);
+    b.wait_for(
+        &page,
+        &epoch_above(0),
+        Duration::from_secs(15),
+        "epochs advance",
+        SHOW,
+    );
     b.wait_for(
         &page,
         &test_loss_below(0.1),
@@ -103,7 +109,10 @@ fn the_page_trains_the_circle_the_spiral_and_a_regression_in_the_browser() {
     screenshot(&mut b, &page, "serve-circle.png", &shots);
 
     // Pause: the epoch stops moving; one step moves it by exactly one.
-    b.eval(&page, "document.querySelector('#play-pause-button').click()");
+    b.eval(
+        &page,
+        "document.querySelector('#play-pause-button').click()",
+    );
     let epoch = || "+document.querySelector('#iter-number').textContent.replace(/,/g, '')";
     let settled = format!(
         "(async () => {{ let a = {e}; for (;;) {{ await new Promise(r => setTimeout(r, 300)); \
@@ -154,7 +163,13 @@ fn the_page_trains_the_circle_the_spiral_and_a_regression_in_the_browser() {
         "regression test loss below 0.1",
         SHOW,
     );
-    b.wait_for(&reg, &test_loss_below(0.02), Duration::from_secs(60), "regression fits", SHOW);
+    b.wait_for(
+        &reg,
+        &test_loss_below(0.02),
+        Duration::from_secs(60),
+        "regression fits",
+        SHOW,
+    );
     screenshot(&mut b, &reg, "serve-regression.png", &shots);
 
     // Bad settings from a link: the server's one-line reason, shown on the page.

@@ -166,6 +166,8 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
     output::check_outputs(&outputs, &[], &[])?;
     let mut run = PlaygroundRun::new(&settings, GRID)?;
     run.epochs = Some(cmd.epochs);
+    // Pictures only where --snapshots draws one: the losses alone cost far less.
+    run.pictures_every = Some(cmd.snapshots.filter(|_| cmd.plot.is_some()).unwrap_or(0));
     let title = title(&run);
     let bar = crate::cli::progress_bar(
         cmd.epochs as u64,
@@ -233,6 +235,7 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
         run.epoch()
     );
     if let Some(plot) = &cmd.plot {
+        run.pictures_every = None;
         let snap = run.snapshot()?;
         let sub = format!(
             "{} epochs · {} lr {} · batch {} · test loss {:.4}",

@@ -161,7 +161,7 @@ fn short(v: f32) -> Value {
     if !v.is_finite() {
         return Value::Null;
     }
-    json!(format!("{v:.4e}").parse::<f64>().unwrap_or(v))
+    json!(format!("{v:.3e}").parse::<f64>().unwrap_or(v))
 }
 
 /// A snapshot as the page's `snapshot` event.

@@ -18,10 +18,14 @@ fn chromium() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("SCRATCHNET_CHROMIUM") {
         return Some(PathBuf::from(p));
     }
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_file())
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
 }
 
 /// Profiles made by this process, for unique folder names.
@@ -162,7 +166,10 @@ impl Browser {
                 return;
             }
             if Instant::now() > deadline {
-                panic!("{what}: not within {within:?}; the page shows {}", self.eval(page, show));
+                panic!(
+                    "{what}: not within {within:?}; the page shows {}",
+                    self.eval(page, show)
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -170,11 +177,18 @@ impl Browser {
 
     /// A PNG of `page`'s viewport, written to `path`.
     pub fn screenshot(&mut self, page: &Page, path: &Path) {
-        let shot = self.call(Some(page), "Page.captureScreenshot", json!({ "format": "png" }));
+        let shot = self.call(
+            Some(page),
+            "Page.captureScreenshot",
+            json!({ "format": "png" }),
+        );
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().unwrap())
             .unwrap();
-        std::fs::File::create(path).unwrap().write_all(&png).unwrap();
+        std::fs::File::create(path)
+            .unwrap()
+            .write_all(&png)
+            .unwrap();
     }
 }
 
