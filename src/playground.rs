@@ -451,7 +451,7 @@ impl PlaygroundRun {
         let (loss_train, loss_test) = self.losses()?;
         if self
             .pictures_every
-            .is_some_and(|n| n == 0 || self.epoch % n != 0)
+            .is_some_and(|n| n == 0 || !self.epoch.is_multiple_of(n))
         {
             return Ok(Snapshot {
                 epoch: self.epoch,

@@ -195,7 +195,7 @@ pub fn run(cmd: PlaygroundCmd) -> Result<()> {
                 bar.set_message(format!("test loss {:.4}", snap.loss_test));
                 if let (Some(plot), Some(n)) = (&cmd.plot, every)
                     && snap.epoch > 0
-                    && snap.epoch % n == 0
+                    && snap.epoch.is_multiple_of(n)
                 {
                     let sub = format!("epoch {} · test loss {:.4}", snap.epoch, snap.loss_test);
                     wrote = plane::decision_field_chart(
