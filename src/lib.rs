@@ -48,6 +48,7 @@ pub mod search;
 pub mod serve;
 pub mod session;
 pub mod train;
+pub mod train_job;
 
 pub use error::{Error, Result, Setting};
 pub use matrix::gemm::{Gemm, Kernel};

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -21,7 +21,7 @@ use crate::nn::network::Network;
 use crate::nn::shape::Shape;
 use crate::nn::spec::{Activation, LayerSpec, MlpSpec, activation_of};
 use crate::optim::{Optimizer, OptimizerConfig};
-use crate::train::{self, Event, Length, Outcome, TrainConfig, TrainData, TrainState};
+use crate::train::{self, BatchOrder, Event, Length, Outcome, TrainConfig, TrainData, TrainState};
 
 /// Everything that defines a run: the data, the network, the optimizer and the trainer.
 #[derive(Clone, Debug)]
@@ -181,6 +181,8 @@ pub struct Session<T: Float> {
     pub opt: Optimizer<T>,
     pub state: TrainState,
     data: TrainData<T>,
+    /// The batch order where the last stretch of training left it.
+    order: BatchOrder,
     settings: Settings,
     dataset: DatasetName,
     total: usize,
@@ -251,6 +253,7 @@ impl<T: Float> Session<T> {
             opt,
             state,
             data: TrainData::from_dataset_head(ds, settings.train.train_samples),
+            order: BatchOrder::default(),
             total: settings.train.total_iters(n)?,
             iters_per_epoch: settings.train.iters_per_epoch(n),
             settings: settings.clone(),
@@ -268,6 +271,21 @@ impl<T: Float> Session<T> {
         self.opt.config
     }
 
+    /// Iterations per epoch.
+    pub fn iters_per_epoch(&self) -> usize {
+        self.iters_per_epoch
+    }
+
+    /// Whether every iteration of the run is done.
+    pub fn is_done(&self) -> bool {
+        self.state.iteration >= self.total
+    }
+
+    /// The settings the run was started (or resumed) with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
     /// Trains until the end or until `stop` is raised. Every `every` epochs (if given) it
     /// pauses and calls `at_pause` — to save a checkpoint, to draw a snapshot — then goes on.
     /// Returns how training ended; the state is always that of a whole number of steps.
@@ -279,27 +297,63 @@ impl<T: Float> Session<T> {
         mut at_pause: impl FnMut(&mut Self) -> Result<()>,
     ) -> Result<Outcome> {
         loop {
-            let target = self
-                .state
-                .next_pause(every, self.iters_per_epoch, self.total);
-            let cfg = TrainConfig {
-                length: Length::Iters(target),
-                ..self.settings.train.clone()
-            };
-            let outcome = train::train_from(
-                &mut self.net,
-                &mut self.opt,
-                &self.data,
-                &cfg,
-                &mut self.state,
-                stop,
-                &mut on_event,
-            )?;
-            if outcome == Outcome::Interrupted || self.state.iteration >= self.total {
+            let pause = self.next_pause(every);
+            let outcome = self.train_epoch(every, stop, &mut on_event)?;
+            if outcome == Outcome::Interrupted || self.is_done() {
                 return Ok(outcome);
             }
-            at_pause(self)?;
+            if self.state.iteration == pause {
+                at_pause(self)?;
+            }
         }
+    }
+
+    /// The iteration of the next pause for something done every `every` epochs (the end when
+    /// `None`).
+    pub fn next_pause(&self, every: Option<usize>) -> usize {
+        self.state
+            .next_pause(every, self.iters_per_epoch, self.total)
+    }
+
+    /// Trains one epoch: to its end, or to the end of the run or the next pause of `every`
+    /// (see [`Session::run`]) if that comes first. The epochs are evaluated as one call of
+    /// `run` evaluates them: whole at each pause and at the end, on `eval_samples` between.
+    /// [`Outcome::Interrupted`] when `stop` was raised, [`Outcome::Finished`] otherwise.
+    pub fn train_epoch(
+        &mut self,
+        every: Option<usize>,
+        stop: &AtomicBool,
+        mut on_event: impl FnMut(Event<'_>),
+    ) -> Result<Outcome> {
+        let cfg = TrainConfig {
+            length: Length::Iters(self.next_pause(every)),
+            ..self.settings.train.clone()
+        };
+        // The trainer stops after a whole step when its flag is up: raised here once the
+        // epoch's record is made, or as soon as a step sees the caller's `stop`.
+        let halt = AtomicBool::new(stop.load(Ordering::Relaxed));
+        train::train_on(
+            &mut self.net,
+            &mut self.opt,
+            &self.data,
+            &cfg,
+            &mut self.state,
+            &mut self.order,
+            &halt,
+            |event| {
+                match &event {
+                    Event::Epoch(_) => halt.store(true, Ordering::Relaxed),
+                    _ if stop.load(Ordering::Relaxed) => halt.store(true, Ordering::Relaxed),
+                    _ => {}
+                }
+                on_event(event)
+            },
+        )?;
+        Ok(if stop.load(Ordering::Relaxed) && !self.is_done() {
+            Outcome::Interrupted
+        } else {
+            Outcome::Finished
+        })
     }
 
     /// Saves the run to `path`: the model in PyTorch's layout, the optimizer's state, the

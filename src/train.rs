@@ -383,6 +383,7 @@ struct Sampler {
     order: Vec<usize>,
     sampling: Sampling,
     batch: usize,
+    seed: u64,
 }
 
 impl Sampler {
@@ -393,7 +394,16 @@ impl Sampler {
             order: (0..n).collect(),
             sampling: cfg.sampling,
             batch: cfg.batch,
+            seed: cfg.seed,
         }
+    }
+
+    /// Whether this sampler draws the batches of `cfg` over `n` samples.
+    fn serves(&self, cfg: &TrainConfig, n: usize) -> bool {
+        self.order.len() == n
+            && self.sampling == cfg.sampling
+            && self.batch == cfg.batch
+            && self.seed == cfg.seed
     }
 
     /// Advances the generator past iterations `from..to` (with `ipe` iterations per epoch)
@@ -468,6 +478,29 @@ pub fn train_from<T: Float>(
     cfg: &TrainConfig,
     state: &mut TrainState,
     stop: &AtomicBool,
+    on_event: impl FnMut(Event<'_>),
+) -> Result<Outcome> {
+    let mut order = BatchOrder::default();
+    train_on(net, opt, data, cfg, state, &mut order, stop, on_event)
+}
+
+/// Where the batch order stood when a call of [`train_on`] returned, so that the next call
+/// (a run trained an epoch at a time) goes on drawing instead of replaying every draw since
+/// the first iteration. Empty, or kept for another run, it is rebuilt: the batches are the
+/// same either way.
+#[derive(Default)]
+pub struct BatchOrder(Option<(usize, Sampler)>);
+
+/// [`train_from`], keeping the batch order in `order` between calls.
+#[allow(clippy::too_many_arguments)]
+pub fn train_on<T: Float>(
+    net: &mut Network<T>,
+    opt: &mut Optimizer<T>,
+    data: &TrainData<T>,
+    cfg: &TrainConfig,
+    state: &mut TrainState,
+    order: &mut BatchOrder,
+    stop: &AtomicBool,
     mut on_event: impl FnMut(Event<'_>),
 ) -> Result<Outcome> {
     cfg.validate(data.x_train.rows())?;
@@ -476,22 +509,29 @@ pub fn train_from<T: Float>(
     {
         // Given the whole set (a library caller; a session hands over the head already).
         let head = data.head(k);
-        return train_from(net, opt, &head, cfg, state, stop, on_event);
+        return train_on(net, opt, &head, cfg, state, order, stop, on_event);
     }
     let n = data.x_train.rows();
     let ipe = cfg.iters_per_epoch(n);
     let total = cfg.total_iters(n)?;
-    let mut sampler = Sampler::new(cfg, n);
     let mut batch_idx: Vec<usize> = Vec::with_capacity(cfg.batch);
     let mut batch_t: Vec<usize> = Vec::with_capacity(cfg.batch);
-    // Replay the sampler over the iterations already done: same draws, no arithmetic. It is
-    // bounded by the run's length (a resumed state never lies beyond it) and interruptible.
     if state.iteration >= total {
         return Ok(Outcome::Finished);
     }
-    if !sampler.skip(0, state.iteration, ipe, stop) {
-        return Ok(Outcome::Interrupted);
-    }
+    let mut sampler = match order.0.take() {
+        Some((at, s)) if at == state.iteration && s.serves(cfg, n) => s,
+        _ => {
+            // Replay the sampler over the iterations already done: same draws, no arithmetic.
+            // It is bounded by the run's length (a resumed state never lies beyond it) and
+            // interruptible.
+            let mut s = Sampler::new(cfg, n);
+            if !s.skip(0, state.iteration, ipe, stop) {
+                return Ok(Outcome::Interrupted);
+            }
+            s
+        }
+    };
     // A record of an epoch that the previous call's length cut short is provisional: this call
     // goes on with that epoch (its sums were kept) and records it whole, once.
     if state
@@ -606,9 +646,11 @@ pub fn train_from<T: Float>(
             }
         }
         if stop.load(Ordering::Relaxed) && state.iteration < total {
+            order.0 = Some((state.iteration, sampler));
             return Ok(Outcome::Interrupted);
         }
     }
+    order.0 = Some((state.iteration, sampler));
     Ok(Outcome::Finished)
 }
 

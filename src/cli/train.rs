@@ -2,8 +2,8 @@
 //! optional CSV log, SVG plot and JSON summary.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use clap::{Args, ValueEnum};
 
@@ -17,21 +17,20 @@ use crate::cli::trace::Trace;
 use crate::data::augment::Augment;
 use crate::data::{Dataset, DatasetName, LoadOptions};
 use crate::error::{Error, Result};
+use crate::job::{self, Control, Event as JobEvent, Flow, JobOptions};
 use crate::matrix::Float;
 use crate::matrix::gemm::dispatch::resolve_threads;
 use crate::memory;
 use crate::nn::cnn::Architecture;
 use crate::nn::init::Init;
-use crate::nn::spec::{
-    Activation, LayerSpec, activation_of, describe_layers, dropout_of, has_batchnorm,
-    memory_estimate, widths,
-};
+use crate::nn::spec::{Activation, LayerSpec, describe_layers, memory_estimate};
 use crate::optim::OptimizerConfig;
 use crate::outln;
 use crate::output::{self, Named, write_output};
-use crate::report::{csv, svg, tiles, training};
+use crate::report::{tiles, training};
 use crate::session::{Session, Settings};
 use crate::train::{Event, History, Length, Outcome, Sampling, TrainConfig};
+use crate::train_job::{RunFiles, TrainJob};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SamplingArg {
@@ -440,6 +439,11 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
     }
 }
 
+/// The trace, whose lock a panic elsewhere cannot leave unusable (it holds open files).
+fn lock(t: &Mutex<Trace>) -> MutexGuard<'_, Trace> {
+    t.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The run in precision `T`: the session, the table as epochs end, the files, the outcome.
 fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) -> Result<()> {
     let mut session = match &cmd.resume {
@@ -509,7 +513,6 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
         "{bar:30} {pos}/{len} it  loss {msg}  {per_sec} [{elapsed}<{eta}]",
     );
     let quiet = cmd.quiet;
-    let save = cmd.save.as_deref();
     // The FMA peak the profile's rates are set against, read before training and again after
     // it, the better kept: one short reading in a busy moment would flatter every rate.
     let peak_before = cmd.profile.then(|| profile_peak(settings.threads));
@@ -526,47 +529,81 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
             )
         })?),
     };
-    let mut trace = match &cmd.trace {
-        Some(dir) => Some(Trace::start(dir, &mut session)?),
+    let trace = match &cmd.trace {
+        Some(dir) => Some(Arc::new(Mutex::new(Trace::start(dir, &mut session)?))),
         None => None,
-    };
-    let mut last_loss = f64::NAN;
-    let on_event = |ev: Event<'_>| match ev {
-        Event::Step {
-            iteration,
-            loss,
-            batch,
-            dropout,
-            ..
-        } => {
-            if let Some(t) = trace.as_mut() {
-                t.record(iteration, loss, batch, dropout);
-            }
-            last_loss = loss;
-            if iteration % 10 == 0 {
-                bar.set_position(iteration as u64);
-                bar.set_message(format!("{loss:.4}"));
-            }
-        }
-        Event::Evaluating { samples } => {
-            bar.set_message(format!("{last_loss:.4}, evaluating {samples} samples"));
-        }
-        Event::Epoch(r) => {
-            if !quiet {
-                bar.suspend(|| outln!("{}", training::row_line(r)));
-            }
-        }
     };
     let iteration_before = session.state.iteration;
     let seconds_before = session.state.history.train_seconds;
-    let outcome = session.run(cmd.save_every, &signals.stop, on_event, |s| {
-        save.map_or(Ok(()), |p| s.save(p))
+    let on_step = {
+        let (bar, trace) = (bar.clone(), trace.clone());
+        let mut last_loss = f64::NAN;
+        move |ev: &Event<'_>| match *ev {
+            Event::Step {
+                iteration,
+                loss,
+                batch,
+                dropout,
+                ..
+            } => {
+                if let Some(t) = &trace {
+                    lock(t).record(iteration, loss, batch, dropout);
+                }
+                last_loss = loss;
+                if iteration % 10 == 0 {
+                    bar.set_position(iteration as u64);
+                    bar.set_message(format!("{loss:.4}"));
+                }
+            }
+            Event::Evaluating { samples } => {
+                bar.set_message(format!("{last_loss:.4}, evaluating {samples} samples"));
+            }
+            Event::Epoch(_) => {}
+        }
+    };
+    let files = RunFiles {
+        save: cmd.save.clone(),
+        save_every: cmd.save_every,
+        log: cmd.log.clone(),
+        plot: cmd.plot.clone(),
+        summary_json: cmd.summary_json.clone(),
+    };
+    let mut job = TrainJob::new(
+        session,
+        ds.name,
+        ds.x_train.rows(),
+        files,
+        Arc::clone(&signals.stop),
+        Box::new(on_step),
+    );
+    // Every epoch is a step and every step is reported: the table gets each row as it ends.
+    let options = JobOptions {
+        snapshot_every: std::time::Duration::ZERO,
+        ..JobOptions::default()
+    };
+    let mut failure = None;
+    job::run(&mut job, &Control::new(true), options, |event| {
+        match event {
+            JobEvent::Snapshot(p) if !quiet => {
+                for r in &p.epochs {
+                    bar.suspend(|| outln!("{}", training::row_line(r)));
+                }
+            }
+            JobEvent::Failed(e) => failure = Some(e),
+            _ => {}
+        }
+        Flow::Continue
     });
+    let outcome = job.outcome().unwrap_or(Outcome::Finished);
+    let mut session = job.into_session();
     // A trace is written however the run ended: a diverged run's is the one worth replaying.
-    if let Some(t) = trace {
-        t.finish()?;
+    // (The job, and the step hook's share of the trace with it, is gone by now.)
+    if let Some(t) = trace.and_then(|t| Arc::try_unwrap(t).ok()) {
+        t.into_inner().unwrap_or_else(|e| e.into_inner()).finish()?;
     }
-    let outcome = outcome?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
     bar.finish_and_clear();
     if cmd.profile {
         let seconds = session.state.history.train_seconds - seconds_before;
@@ -584,12 +621,6 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
             )
         );
     }
-    if let Some(p) = save {
-        session.save(p)?;
-    }
-    // The files asked for are written whether the run finished or was interrupted: an
-    // interrupted run's log, plot and summary cover the epochs it completed.
-    write_reports(cmd, settings, ds, &session)?;
     if let (Some(path), Some(before)) = (&cmd.plot_filters, filters_before) {
         let after = first_filters(&mut session.net).expect("the network had a conv layer");
         let heading = format!(
@@ -621,6 +652,7 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
         let svg = tiles::render(&heading, &grids, before.h, before.w, 10);
         write_output(path, svg.as_bytes())?;
     }
+    let save = cmd.save.as_deref();
     let history = &session.state.history;
     if outcome == Outcome::Interrupted {
         let length = match settings.train.length {
@@ -824,56 +856,6 @@ fn first_filters<T: Float>(net: &mut crate::nn::network::Network<T>) -> Option<F
     })
 }
 
-/// Writes `--log`, `--plot` and `--summary-json` for what the run did.
-fn write_reports<T: Float>(
-    cmd: &TrainCmd,
-    settings: &Settings,
-    ds: &Dataset,
-    session: &Session<T>,
-) -> Result<()> {
-    let history = &session.state.history;
-    let specs = session.net.specs();
-    if let Some(path) = &cmd.log {
-        write_output(path, csv::render(&training::table(history)).as_bytes())?;
-    }
-    if let Some(path) = &cmd.plot {
-        let title = format!("{} {}", ds.name, describe_layers(specs));
-        let mut subtitle = format!(
-            "optimizer {} lr {} · batch {} · {} iterations · seed {}",
-            settings.optimizer.name(),
-            settings.optimizer.lr(),
-            settings.train.batch,
-            history.iterations,
-            settings.train.seed
-        );
-        let decay = session.net.weight_decay();
-        if decay != 0.0 {
-            subtitle += &format!(" · weight decay {decay}");
-        }
-        let available = ds.x_train.rows();
-        if let Some(n) = settings.train.train_samples.filter(|&n| n < available) {
-            subtitle += &format!(" · the first {n} of {available} training samples");
-        }
-        if !settings.train.augment.is_none() {
-            subtitle += &format!(" · augmented {}", settings.train.augment);
-        }
-        let svg = svg::render_column(&training::charts(history, &title), Some(&subtitle))?;
-        write_output(path, svg.as_bytes())?;
-    }
-    if let Some(path) = &cmd.summary_json {
-        let json = summary_json(
-            settings,
-            specs,
-            session.net.weight_decay(),
-            T::NAME,
-            history,
-        );
-        let text = serde_json::to_string_pretty(&json).expect("JSON values serialise") + "\n";
-        write_output(path, text.as_bytes())?;
-    }
-    Ok(())
-}
-
 /// A warning when the run ended no better than guessing, with advice that fits the cause.
 ///
 /// Guessing scores 1/classes, or the share of the largest test class when the classes are
@@ -923,52 +905,4 @@ pub fn chance_warning(ds: &Dataset, h: &History, setup: &Settings) -> Option<Str
          the network did not learn; {advice}",
         last.test_acc
     ))
-}
-
-/// The `--summary-json` object.
-pub fn summary_json(
-    settings: &Settings,
-    specs: &[LayerSpec],
-    weight_decay: f64,
-    precision: &str,
-    h: &History,
-) -> serde_json::Value {
-    let last = h.epochs.last();
-    let mut hidden = widths(specs);
-    hidden.pop(); // the output layer
-    if !hidden.is_empty() {
-        hidden.remove(0); // the input
-    }
-    let layers: Vec<String> = specs.iter().map(|s| s.to_string()).collect();
-    serde_json::json!({
-        "dataset": settings.dataset.name(),
-        "net": settings.arch.name(),
-        "layers": layers,
-        "hidden": hidden,
-        "activation": activation_of(specs),
-        "init": settings.init.name(),
-        "batchnorm": has_batchnorm(specs),
-        "dropout": dropout_of(specs),
-        "weight_decay": weight_decay,
-        "optimizer": settings.optimizer.name(),
-        "lr": settings.optimizer.lr(),
-        "batch": settings.train.batch,
-        // null: trained on every training sample (see --train-samples).
-        "train_samples": settings.train.train_samples,
-        "sampling": settings.train.sampling.name(),
-        // "none", or the --augment spec.
-        "augment": settings.train.augment.to_string(),
-        "iterations": h.iterations,
-        "epochs": h.epochs.len(),
-        "seed": settings.train.seed,
-        "threads": settings.threads,
-        "precision": precision,
-        "final_loss": h.final_loss,
-        "train_acc": last.map(|r| r.train_acc),
-        "test_acc": last.map(|r| r.test_acc),
-        // null: the accuracies above are on every sample (see --eval-samples).
-        "eval_samples": last.and_then(|r| r.eval_samples),
-        "train_seconds": h.train_seconds,
-        "eval_seconds": h.eval_seconds,
-    })
 }
