@@ -44,6 +44,7 @@ pub mod optim;
 pub mod output;
 pub mod playground;
 pub mod report;
+pub mod runs;
 pub mod search;
 pub mod serve;
 pub mod session;

@@ -453,58 +453,7 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
     settings.optimizer = session.optimizer();
     let total = session.total();
     if !cmd.quiet {
-        let source = ds
-            .source
-            .as_ref()
-            .map_or("generated".to_string(), |p| p.display().to_string());
-        let available = ds.x_train.rows();
-        let used = settings.train.training_rows(available);
-        outln!(
-            "{}: {} train / {} test samples, {} features, {} classes ({source})",
-            ds.name,
-            if used < available {
-                format!("the first {used} of {available}")
-            } else {
-                available.to_string()
-            },
-            ds.x_test.rows(),
-            ds.input_dim(),
-            ds.classes
-        );
-        match &cmd.resume {
-            Some(path) => outln!(
-                "resuming {} (network, optimizer, batch {} {} and seed {} from the checkpoint), {total} iterations in all, {} threads",
-                path.display(),
-                settings.train.batch,
-                settings.train.sampling.name(),
-                settings.train.seed,
-                settings.threads
-            ),
-            None => outln!(
-                "network {}, init {}, optimizer {} lr {}, batch {}, {total} iterations, {} threads, {}",
-                describe_layers(session.net.specs()),
-                settings.init.name(),
-                settings.optimizer.name(),
-                settings.optimizer.lr(),
-                settings.train.batch,
-                settings.threads,
-                T::NAME
-            ),
-        }
-        if !settings.train.augment.is_none() {
-            outln!(
-                "augmenting every training image as it is drawn: {} (accuracies on the images \
-                 as they are)",
-                settings.train.augment
-            );
-        }
-        if let Some(n) = settings.train.eval_samples {
-            outln!(
-                "accuracies of each epoch on the first {n} training and {n} test samples, of the \
-                 last on all of them"
-            );
-        }
-        outln!("{}", training::header_line());
+        print_header(cmd, settings, ds, &session);
     }
     let signals = StopSignals::install();
     let bar = progress_bar(
@@ -535,32 +484,7 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
     };
     let iteration_before = session.state.iteration;
     let seconds_before = session.state.history.train_seconds;
-    let on_step = {
-        let (bar, trace) = (bar.clone(), trace.clone());
-        let mut last_loss = f64::NAN;
-        move |ev: &Event<'_>| match *ev {
-            Event::Step {
-                iteration,
-                loss,
-                batch,
-                dropout,
-                ..
-            } => {
-                if let Some(t) = &trace {
-                    lock(t).record(iteration, loss, batch, dropout);
-                }
-                last_loss = loss;
-                if iteration % 10 == 0 {
-                    bar.set_position(iteration as u64);
-                    bar.set_message(format!("{loss:.4}"));
-                }
-            }
-            Event::Evaluating { samples } => {
-                bar.set_message(format!("{last_loss:.4}, evaluating {samples} samples"));
-            }
-            Event::Epoch(_) => {}
-        }
-    };
+    let on_step = step_hook(bar.clone(), trace.clone());
     let files = RunFiles {
         save: cmd.save.clone(),
         save_every: cmd.save_every,
@@ -623,34 +547,14 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
     }
     if let (Some(path), Some(before)) = (&cmd.plot_filters, filters_before) {
         let after = first_filters(&mut session.net).expect("the network had a conv layer");
-        let heading = format!(
-            "{}: the first conv layer's {} filters ({}×{}{})",
-            ds.name,
-            before.tiles.len(),
-            before.h,
-            before.w,
-            if before.channels > 1 {
-                format!(", mean of {} input channels", before.channels)
-            } else {
-                String::new()
-            }
-        );
-        let grids = [
-            tiles::TileGrid {
-                title: format!("at iteration {iteration_before}"),
-                tiles: before.tiles,
-                captions: Vec::new(),
-                range: None,
-            },
-            tiles::TileGrid {
-                title: format!("after iteration {}", session.state.iteration),
-                tiles: after.tiles,
-                captions: Vec::new(),
-                range: None,
-            },
-        ];
-        let svg = tiles::render(&heading, &grids, before.h, before.w, 10);
-        write_output(path, svg.as_bytes())?;
+        write_filters(
+            path,
+            ds,
+            before,
+            after,
+            iteration_before,
+            session.state.iteration,
+        )?;
     }
     let save = cmd.save.as_deref();
     let history = &session.state.history;
@@ -693,6 +597,134 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
         eprintln!("{warning}");
     }
     Ok(())
+}
+
+/// What the run is, before its first row: the data, the network or the checkpoint resumed,
+/// and the table's header.
+fn print_header<T: Float>(cmd: &TrainCmd, settings: &Settings, ds: &Dataset, session: &Session<T>) {
+    let total = session.total();
+    let source = ds
+        .source
+        .as_ref()
+        .map_or("generated".to_string(), |p| p.display().to_string());
+    let available = ds.x_train.rows();
+    let used = settings.train.training_rows(available);
+    outln!(
+        "{}: {} train / {} test samples, {} features, {} classes ({source})",
+        ds.name,
+        if used < available {
+            format!("the first {used} of {available}")
+        } else {
+            available.to_string()
+        },
+        ds.x_test.rows(),
+        ds.input_dim(),
+        ds.classes
+    );
+    match &cmd.resume {
+        Some(path) => outln!(
+            "resuming {} (network, optimizer, batch {} {} and seed {} from the checkpoint), {total} iterations in all, {} threads",
+            path.display(),
+            settings.train.batch,
+            settings.train.sampling.name(),
+            settings.train.seed,
+            settings.threads
+        ),
+        None => outln!(
+            "network {}, init {}, optimizer {} lr {}, batch {}, {total} iterations, {} threads, {}",
+            describe_layers(session.net.specs()),
+            settings.init.name(),
+            settings.optimizer.name(),
+            settings.optimizer.lr(),
+            settings.train.batch,
+            settings.threads,
+            T::NAME
+        ),
+    }
+    if !settings.train.augment.is_none() {
+        outln!(
+            "augmenting every training image as it is drawn: {} (accuracies on the images \
+             as they are)",
+            settings.train.augment
+        );
+    }
+    if let Some(n) = settings.train.eval_samples {
+        outln!(
+            "accuracies of each epoch on the first {n} training and {n} test samples, of the \
+             last on all of them"
+        );
+    }
+    outln!("{}", training::header_line());
+}
+
+/// What every step shows: the progress bar's position and loss, and the trace's record.
+fn step_hook(
+    bar: indicatif::ProgressBar,
+    trace: Option<Arc<Mutex<Trace>>>,
+) -> impl FnMut(&Event<'_>) + Send + 'static {
+    let mut last_loss = f64::NAN;
+    move |ev: &Event<'_>| match *ev {
+        Event::Step {
+            iteration,
+            loss,
+            batch,
+            dropout,
+            ..
+        } => {
+            if let Some(t) = &trace {
+                lock(t).record(iteration, loss, batch, dropout);
+            }
+            last_loss = loss;
+            if iteration % 10 == 0 {
+                bar.set_position(iteration as u64);
+                bar.set_message(format!("{loss:.4}"));
+            }
+        }
+        Event::Evaluating { samples } => {
+            bar.set_message(format!("{last_loss:.4}, evaluating {samples} samples"));
+        }
+        Event::Epoch(_) => {}
+    }
+}
+
+/// `--plot-filters`: the first conv layer's filters `before` (at iteration `from`) and
+/// `after` training (at `after_iteration`), side by side.
+fn write_filters(
+    path: &std::path::Path,
+    ds: &Dataset,
+    before: Filters,
+    after: Filters,
+    from: usize,
+    after_iteration: usize,
+) -> Result<()> {
+    let heading = format!(
+        "{}: the first conv layer's {} filters ({}×{}{})",
+        ds.name,
+        before.tiles.len(),
+        before.h,
+        before.w,
+        if before.channels > 1 {
+            format!(", mean of {} input channels", before.channels)
+        } else {
+            String::new()
+        }
+    );
+    let grids = [
+        tiles::TileGrid {
+            title: format!("at iteration {from}"),
+            tiles: before.tiles,
+            captions: Vec::new(),
+            range: None,
+        },
+        tiles::TileGrid {
+            title: format!("after iteration {after_iteration}"),
+            tiles: after.tiles,
+            captions: Vec::new(),
+            range: None,
+        },
+    ];
+    let svg = tiles::render(&heading, &grids, before.h, before.w, 10);
+    write_output(path, svg.as_bytes())
 }
 
 /// One reading of the FMA peak on `threads` threads for `--profile`: three rounds of 30 ms.

@@ -102,6 +102,23 @@ pub fn table(history: &History) -> Table {
     t
 }
 
+/// The `--log` table of several runs (`compare`'s variants, `search`'s trials) in one: a
+/// first column `run` naming each row's run, then [`LOG_COLUMNS`]. `serve --runs` shows such a
+/// file as a group, one chart for all of them.
+pub fn group_table(runs: &[(String, &History)]) -> Table {
+    let mut columns = vec![("run", Align::Left)];
+    columns.extend_from_slice(&LOG_COLUMNS);
+    let mut t = Table::new(&columns);
+    for (name, history) in runs {
+        for row in table(history).rows {
+            let mut cells = vec![name.clone()];
+            cells.extend(row);
+            t.push(cells);
+        }
+    }
+    t
+}
+
 /// The course's `smooth_curve`: each point replaced by a Kaiser-window (length 11, β = 2)
 /// weighted mean of its neighbours, the ends mirrored so the curve keeps its length. It shows
 /// the trend through the mini-batch noise without shifting it.
