@@ -295,8 +295,11 @@ mod tests {
         h
     }
 
+    /// Batch losses and epochs' (epoch, loss, test accuracy), as the log prints them.
+    type Printed = (Vec<(usize, String)>, Vec<(usize, String, String)>);
+
     /// The figures a log keeps (to its printed digits) of `h`.
-    fn rounded(h: &History) -> (Vec<(usize, String)>, Vec<(usize, String, String)>) {
+    fn rounded(h: &History) -> Printed {
         (
             h.losses
                 .points
@@ -316,7 +319,7 @@ mod tests {
         )
     }
 
-    fn curves_rounded(c: &Curves) -> (Vec<(usize, String)>, Vec<(usize, String, String)>) {
+    fn curves_rounded(c: &Curves) -> Printed {
         (
             c.steps
                 .iter()
