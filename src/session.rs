@@ -175,6 +175,66 @@ impl RunRecord {
     }
 }
 
+/// What a caller says of a checkpoint's data (`eval`'s and `predict`'s flags); `None` and
+/// `false` leave it to the checkpoint.
+#[derive(Clone, Debug, Default)]
+pub struct DataChoice {
+    pub dataset: Option<DatasetName>,
+    pub data_dir: Option<std::path::PathBuf>,
+    pub grayscale: bool,
+    pub seed: Option<u64>,
+}
+
+/// Which dataset the model in the checkpoint at `path` (its `meta`data) runs on and how that
+/// set is to be loaded: from `wanted`, else from what the checkpoint records of its training.
+/// A model saved without a record needs `wanted.dataset`; an invalid record is an error naming
+/// the field, never a quiet default.
+pub fn data_of_checkpoint(
+    meta: &BTreeMap<String, String>,
+    path: &Path,
+    wanted: &DataChoice,
+) -> Result<(DatasetName, LoadOptions)> {
+    let record = match meta.contains_key(RunRecord::KEY) {
+        true => Some(RunRecord::from_metadata(meta, path)?),
+        false => None,
+    };
+    let name: DatasetName = match (wanted.dataset, &record) {
+        (Some(d), _) => d,
+        (None, Some(r)) => r.dataset,
+        (None, None) => {
+            return Err(Error::Config(format!(
+                "{}: the checkpoint does not name its dataset: pass --dataset",
+                path.display()
+            )));
+        }
+    };
+    if wanted.grayscale && name != DatasetName::Cifar10 {
+        return Err(Error::Config(format!(
+            "--grayscale applies to --dataset cifar10 only, not {name}"
+        )));
+    }
+    if wanted.seed.is_some() && !name.is_generated() {
+        return Err(Error::Config(format!(
+            "--seed chooses the points of a generated set; {name} is read from files"
+        )));
+    }
+    // What training saw applies to the same dataset only.
+    let same = record.as_ref().filter(|r| r.dataset == name);
+    let grayscale =
+        name == DatasetName::Cifar10 && (wanted.grayscale || same.is_some_and(|r| r.grayscale));
+    let seed = wanted.seed.or(same.map(|r| r.train.seed)).unwrap_or(42);
+    let noise = same
+        .filter(|_| name.is_generated())
+        .map_or(0.0, |r| r.noise);
+    let options = LoadOptions {
+        data_dir: wanted.data_dir.clone(),
+        grayscale,
+        seed,
+        noise,
+    };
+    Ok((name, options))
+}
+
 /// A run in progress: the network, its optimizer, where training stands, and the data.
 pub struct Session<T: Float> {
     pub net: Network<T>,

@@ -17,7 +17,7 @@ use crate::nn::spec::{describe_layers, memory_estimate};
 use crate::output::{self, write_output};
 use crate::report::svg::{Legend, LineChart, Series};
 use crate::report::training;
-use crate::report::{Align, Table, markdown};
+use crate::report::{Align, Table, csv, markdown};
 use crate::session::{Session, Settings};
 use crate::train::History;
 
@@ -35,6 +35,11 @@ pub struct CompareCmd {
     /// line per run) as SVG.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
+    /// Write every run's per-iteration loss and per-epoch figures as one CSV: `train --log`'s
+    /// columns after a first column `run` naming the variant (`serve --runs` shows it as a
+    /// group).
+    #[arg(long, value_name = "FILE.csv")]
+    pub log: Option<PathBuf>,
     /// Also write the final-figures table as a Markdown file.
     #[arg(long, value_name = "FILE.md")]
     pub markdown: Option<PathBuf>,
@@ -205,6 +210,7 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
         &[
             ("--plot", cmd.plot.as_deref()),
             ("--markdown", cmd.markdown.as_deref()),
+            ("--log", cmd.log.as_deref()),
         ],
         &ds.files(),
     )?;
@@ -283,6 +289,13 @@ pub fn run(cmd: CompareCmd) -> Result<()> {
     }
     let md = markdown::render(&table);
     crate::out!("{md}");
+    if let Some(p) = &cmd.log {
+        let finished: Vec<(String, &History)> = runs
+            .iter()
+            .filter_map(|(label, run)| run.as_ref().ok().map(|h| (label.clone(), h)))
+            .collect();
+        write_output(p, csv::render(&training::group_table(&finished)).as_bytes())?;
+    }
     if let Some(p) = &cmd.markdown {
         write_output(p, md.as_bytes())?;
     }

@@ -16,7 +16,7 @@ use crate::nn::Mode;
 use crate::nn::shape::{self, Shape};
 use crate::nn::spec::LayerSpec;
 use crate::report::{Align, Table};
-use crate::session::RunRecord;
+use crate::session::{DataChoice, data_of_checkpoint};
 
 /// Flags shared by the commands that read a model.
 #[derive(Debug, Args)]
@@ -114,46 +114,14 @@ fn load(args: &ModelArgs) -> Result<(Checkpoint<f32>, Dataset)> {
 fn open(args: &ModelArgs) -> Result<(Checkpoint<f32>, DatasetName, LoadOptions)> {
     let threads = resolve_threads(args.threads)?;
     let ckpt = checkpoint::load::<f32>(&args.model, threads)?;
-    // A training checkpoint records how its data was loaded (dataset, grayscale, noise,
-    // seed); a model saved without it needs --dataset. An invalid record is an error naming
-    // the field, never a quiet default.
-    let record = match ckpt.metadata.contains_key(RunRecord::KEY) {
-        true => Some(RunRecord::from_metadata(&ckpt.metadata, &args.model)?),
-        false => None,
-    };
-    let name: DatasetName = match (&args.dataset, &record) {
-        (Some(d), _) => d.parse()?,
-        (None, Some(r)) => r.dataset,
-        (None, None) => {
-            return Err(Error::Config(
-                "the checkpoint does not name its dataset: pass --dataset".into(),
-            ));
-        }
-    };
-    if args.grayscale && name != DatasetName::Cifar10 {
-        return Err(Error::Config(format!(
-            "--grayscale applies to --dataset cifar10 only, not {name}"
-        )));
-    }
-    if args.seed.is_some() && !name.is_generated() {
-        return Err(Error::Config(format!(
-            "--seed chooses the points of a generated set; {name} is read from files"
-        )));
-    }
-    // What training saw applies to the same dataset only.
-    let same = record.as_ref().filter(|r| r.dataset == name);
-    let grayscale =
-        name == DatasetName::Cifar10 && (args.grayscale || same.is_some_and(|r| r.grayscale));
-    let seed = args.seed.or(same.map(|r| r.train.seed)).unwrap_or(42);
-    let noise = same
-        .filter(|_| name.is_generated())
-        .map_or(0.0, |r| r.noise);
-    let options = LoadOptions {
+    let dataset = args.dataset.as_deref().map(str::parse).transpose()?;
+    let wanted = DataChoice {
+        dataset,
         data_dir: args.data_dir.clone(),
-        grayscale,
-        seed,
-        noise,
+        grayscale: args.grayscale,
+        seed: args.seed,
     };
+    let (name, options) = data_of_checkpoint(&ckpt.metadata, &args.model, &wanted)?;
     Ok((ckpt, name, options))
 }
 
@@ -375,26 +343,7 @@ struct PictureModel {
 
 fn picture_model(args: &ModelArgs, as_is: bool) -> Result<PictureModel> {
     let (ckpt, name, options) = open(args)?;
-    let (how, shape) = match (
-        Preparation::for_dataset(name),
-        name.image_shape(options.grayscale),
-    ) {
-        (Some(how), Some(shape)) => (if as_is { Preparation::AsIs } else { how }, shape),
-        _ => {
-            return Err(Error::Config(format!(
-                "--image needs a model of images; {name} is a set of 2-D points (see \
-                 `scratchnet playground`)"
-            )));
-        }
-    };
-    let (c, h, w) = shape;
-    if ckpt.net.input_dim() != c * h * w {
-        return Err(Error::shape(
-            "model vs picture",
-            format!("{} inputs, as the model has", ckpt.net.input_dim()),
-            format!("{c}×{h}×{w} = {} values, {name}'s image size", c * h * w),
-        ));
-    }
+    let (how, shape) = picture::for_model(name, options.grayscale, ckpt.net.input_dim(), as_is)?;
     Ok(PictureModel {
         ckpt,
         dataset: name,

@@ -47,6 +47,11 @@ pub struct SearchCmd {
     /// Write every trial, best first, as CSV.
     #[arg(long, value_name = "FILE.csv")]
     pub csv: Option<PathBuf>,
+    /// Write every trial's per-iteration loss and per-epoch figures (validation accuracy as
+    /// `test_acc`) as one CSV: `train --log`'s columns after a first column `run` naming the
+    /// trial (`serve --runs` shows it as a group).
+    #[arg(long, value_name = "FILE.csv")]
+    pub log: Option<PathBuf>,
 }
 
 pub fn run(cmd: SearchCmd) -> Result<()> {
@@ -87,6 +92,7 @@ pub fn run(cmd: SearchCmd) -> Result<()> {
         &[
             ("--plot", cmd.plot.as_deref()),
             ("--csv", cmd.csv.as_deref()),
+            ("--log", cmd.log.as_deref()),
         ],
         &ds.files(),
     )?;
@@ -231,6 +237,25 @@ pub fn run(cmd: SearchCmd) -> Result<()> {
     }
     if let Some(p) = &cmd.csv {
         write_output(p, csv::render(&table(&ranked)).as_bytes())?;
+    }
+    if let Some(p) = &cmd.log {
+        let finished: Vec<(String, &crate::train::History)> = trials
+            .iter()
+            .filter_map(|t| {
+                let h = t.outcome.as_ref().ok()?;
+                let name = format!(
+                    "trial {} (lr {:.3e}, weight decay {:.3e})",
+                    t.index + 1,
+                    t.draw.lr,
+                    t.draw.weight_decay
+                );
+                Some((name, h))
+            })
+            .collect();
+        write_output(
+            p,
+            csv::render(&crate::report::training::group_table(&finished)).as_bytes(),
+        )?;
     }
     if let Some(p) = &cmd.plot {
         let points: Vec<Point> = ranked

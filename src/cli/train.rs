@@ -1,6 +1,7 @@
 //! `scratchnet train`: train an MLP on a dataset, with a progress bar, a per-epoch table and
 //! optional CSV log, SVG plot and JSON summary.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -28,6 +29,7 @@ use crate::optim::OptimizerConfig;
 use crate::outln;
 use crate::output::{self, Named, write_output};
 use crate::report::{tiles, training};
+use crate::serve::Server;
 use crate::session::{Session, Settings};
 use crate::train::{Event, History, Length, Outcome, Sampling, TrainConfig};
 use crate::train_job::{RunFiles, TrainJob};
@@ -176,6 +178,11 @@ pub struct TrainCmd {
     /// benches/torch_replay.py replays one in PyTorch.
     #[arg(long, value_name = "DIR", conflicts_with = "resume")]
     pub trace: Option<PathBuf>,
+    /// Watch this run in a browser: serve the Runs page of the --log file's folder on
+    /// 127.0.0.1:PORT (default 7878; 0 for any free port) while it trains, and keep serving
+    /// after it ends until Ctrl-C.
+    #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "7878")]
+    pub serve: Option<u16>,
     /// No progress bar and no table: only errors (and the files asked for).
     #[arg(long)]
     pub quiet: bool,
@@ -396,6 +403,29 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
         let meta = checkpoint::read_metadata(path)?;
         settings.resume_from(&meta, path, cmd.args.precision.name())?;
     }
+    // The page's port is taken before any work, so a busy one fails the command at once.
+    let server = match (cmd.serve, &cmd.log) {
+        (Some(port), Some(log)) => {
+            let dir = match log.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => PathBuf::from("."),
+            };
+            if output::is_stdout(log) {
+                return Err(Error::Config(
+                    "--serve shows the run from its --log file: name a file, not -".into(),
+                ));
+            }
+            let server = Server::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), port)?;
+            // The folder must exist for the page to list it; --log would create the file in it.
+            Some(server.with_runs(&dir)?)
+        }
+        (Some(_), None) => {
+            return Err(Error::Config(
+                "--serve shows the run from its --log file: add --log DIR/NAME.csv".into(),
+            ));
+        }
+        (None, _) => None,
+    };
     if let Some(w) = debug_build_warning() {
         eprintln!("{w}");
     }
@@ -434,8 +464,8 @@ pub fn run(cmd: TrainCmd) -> Result<()> {
         check_network_memory(&settings, &ds, cmd.args.precision, 1)?;
     }
     match cmd.args.precision {
-        Precision::F32 => train_typed::<f32>(&cmd, &mut settings, &ds),
-        Precision::F64 => train_typed::<f64>(&cmd, &mut settings, &ds),
+        Precision::F32 => train_typed::<f32>(&cmd, &mut settings, &ds, server),
+        Precision::F64 => train_typed::<f64>(&cmd, &mut settings, &ds, server),
     }
 }
 
@@ -445,7 +475,12 @@ fn lock(t: &Mutex<Trace>) -> MutexGuard<'_, Trace> {
 }
 
 /// The run in precision `T`: the session, the table as epochs end, the files, the outcome.
-fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) -> Result<()> {
+fn train_typed<T: Float>(
+    cmd: &TrainCmd,
+    settings: &mut Settings,
+    ds: &Dataset,
+    server: Option<Server>,
+) -> Result<()> {
     let mut session = match &cmd.resume {
         Some(path) => Session::<T>::resume(settings, ds, path)?,
         None => Session::<T>::start(settings, ds)?,
@@ -456,6 +491,16 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
         print_header(cmd, settings, ds, &session);
     }
     let signals = StopSignals::install();
+    let page = match server {
+        Some(server) => {
+            let url = format!("{}runs", server.url());
+            outln!("watch this run at {url} (Ctrl-C stops)");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            let stop = Arc::clone(&signals.stop);
+            Some((url, std::thread::spawn(move || server.run(stop))))
+        }
+        None => None,
+    };
     let bar = progress_bar(
         total as u64,
         !cmd.quiet,
@@ -595,6 +640,14 @@ fn train_typed<T: Float>(cmd: &TrainCmd, settings: &mut Settings, ds: &Dataset) 
     }
     if let Some(warning) = chance_warning(ds, history, settings) {
         eprintln!("{warning}");
+    }
+    if let Some((url, thread)) = page {
+        outln!("the page stays up at {url} until Ctrl-C");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        // The server ends when a signal raises the flag; the run is done, so that is success.
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
     }
     Ok(())
 }

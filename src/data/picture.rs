@@ -47,11 +47,15 @@ const MAX_JPEG_SIDE: usize = 1 << 14;
 impl Picture {
     /// Reads a PNG or a JPEG, told apart by their first bytes, not by the file's name.
     pub fn read(path: &Path) -> Result<Picture> {
-        let bytes = crate::input::read(path)?;
+        Self::decode(&crate::input::read(path)?, path)
+    }
+
+    /// Decodes a PNG or a JPEG held in memory (an upload); `path` names it in messages.
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<Picture> {
         if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-            Self::from_png(&bytes, path)
+            Self::from_png(bytes, path)
         } else if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-            Self::from_jpeg(&bytes, path)
+            Self::from_jpeg(bytes, path)
         } else {
             Err(Error::format(
                 path,
@@ -334,6 +338,39 @@ impl Preparation {
             Preparation::AsIs => "as it is",
         }
     }
+}
+
+/// How a picture is prepared for a model of `dataset` (CIFAR-10 as gray values when
+/// `grayscale`) with `inputs` inputs, and the image shape it becomes: the dataset's own
+/// preparation, or none when `as_is`. A set of 2-D points, or a model whose input is not the
+/// dataset's image, is an error.
+pub fn for_model(
+    dataset: super::DatasetName,
+    grayscale: bool,
+    inputs: usize,
+    as_is: bool,
+) -> Result<(Preparation, (usize, usize, usize))> {
+    let (how, shape) = match (
+        Preparation::for_dataset(dataset),
+        dataset.image_shape(grayscale),
+    ) {
+        (Some(how), Some(shape)) => (if as_is { Preparation::AsIs } else { how }, shape),
+        _ => {
+            return Err(Error::Config(format!(
+                "--image needs a model of images; {dataset} is a set of 2-D points (see \
+                 `scratchnet playground`)"
+            )));
+        }
+    };
+    let (c, h, w) = shape;
+    if inputs != c * h * w {
+        return Err(Error::shape(
+            "model vs picture",
+            format!("{inputs} inputs, as the model has"),
+            format!("{c}×{h}×{w} = {} values, {dataset}'s image size", c * h * w),
+        ));
+    }
+    Ok((how, shape))
 }
 
 /// The grey datasets' digits fit this box (MNIST's 20×20).

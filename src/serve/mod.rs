@@ -12,10 +12,13 @@
 //! [`HEADER_TIMEOUT`] (a client that trickles them is cut off), bodies within
 //! [`routes::MAX_BODY`].
 
+pub mod draw;
 pub mod jobs;
 pub mod routes;
+pub mod runs;
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -26,7 +29,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::error::{Error, Result};
+use crate::runs::RunsFolder;
+use draw::Models;
 use jobs::Jobs;
+use runs::Runs;
 
 /// Connections served at once; one more is closed as soon as it is accepted.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -40,6 +46,8 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Server {
     listener: std::net::TcpListener,
     addr: SocketAddr,
+    runs: Option<RunsFolder>,
+    model: Option<PathBuf>,
 }
 
 impl Server {
@@ -62,7 +70,26 @@ impl Server {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::Config(format!("cannot read the listening address: {e}")))?;
-        Ok(Server { listener, addr })
+        Ok(Server {
+            listener,
+            addr,
+            runs: None,
+            model: None,
+        })
+    }
+
+    /// Shows the runs in `dir` on the Runs page (and its checkpoints on the Draw page).
+    pub fn with_runs(mut self, dir: &Path) -> Result<Self> {
+        self.runs = Some(RunsFolder::open(dir)?);
+        Ok(self)
+    }
+
+    /// Offers the checkpoint at `path` on the Draw page; it is loaded and checked now.
+    pub fn with_model(mut self, path: &Path) -> Result<Self> {
+        let models = Models::new(Arc::new(Runs::new(None)), Some(path.to_path_buf()));
+        models.check()?;
+        self.model = Some(path.to_path_buf());
+        Ok(self)
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -81,7 +108,13 @@ impl Server {
             .build()
             .map_err(|e| Error::Config(format!("cannot start the server's runtime: {e}")))?;
         let jobs = Arc::new(Jobs::default());
-        let result = runtime.block_on(serve(self.listener, Arc::clone(&jobs), stop));
+        let runs = Arc::new(Runs::new(self.runs));
+        let app = routes::App {
+            jobs: Arc::clone(&jobs),
+            models: Arc::new(Models::new(Arc::clone(&runs), self.model)),
+            runs,
+        };
+        let result = runtime.block_on(serve(self.listener, app, stop));
         jobs.stop_all();
         result
     }
@@ -89,12 +122,12 @@ impl Server {
 
 async fn serve(
     listener: std::net::TcpListener,
-    jobs: Arc<Jobs>,
+    app: routes::App,
     stop: Arc<AtomicBool>,
 ) -> Result<()> {
     let listener = TcpListener::from_std(listener)
         .map_err(|e| Error::Config(format!("cannot serve on the socket: {e}")))?;
-    let app = routes::router(jobs);
+    let app = routes::router(app);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {

@@ -8,6 +8,8 @@
 //! | `POST /api/jobs/{id}/play`, `/pause`, `/step` | the switches |
 //! | `DELETE /api/jobs/{id}` | stop and forget the job |
 //! | `GET /api/jobs/{id}/model.safetensors`, `/picture.svg` | the trained model, the picture |
+//! | `GET /runs`, `/draw` (and their scripts) | the Runs and Draw pages |
+//! | `GET /api/runs…`, `/api/models…` | their APIs: [`super::runs`], [`super::draw`] |
 //!
 //! Every failure is a 4xx with a one-line `{"error": …}` the page shows. Nothing the page sends
 //! is ever used as a path.
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +29,9 @@ use futures_util::stream::{self, Stream};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::draw::{self, Models};
 use super::jobs::Jobs;
+use super::runs::Runs;
 use crate::data::playground::{Feature, PlaneSet};
 use crate::error::{Error, Result};
 use crate::nn::spec::Activation;
@@ -38,15 +42,78 @@ use crate::playground::{PlaygroundSettings, Regularization};
 pub const MAX_BODY: usize = 16 * 1024;
 
 const INDEX: &str = include_str!("page/index.html");
+const RUNS_PAGE: &str = include_str!("page/runs.html");
+const RUNS_SCRIPT: &str = include_str!("page/runs.js");
+const DRAW_PAGE: &str = include_str!("page/draw.html");
+const DRAW_SCRIPT: &str = include_str!("page/draw.js");
+const CHARTS_SCRIPT: &str = include_str!("page/charts.js");
 const SCRIPT: &str = include_str!("page/playground.js");
 const STYLE: &str = include_str!("page/playground.css");
 
-/// The routes, sharing `jobs`.
-pub fn router(jobs: Arc<Jobs>) -> Router {
+/// What the routes share: the Playground's jobs, the runs folder, the Draw page's models.
+#[derive(Clone)]
+pub struct App {
+    pub jobs: Arc<Jobs>,
+    pub runs: Arc<Runs>,
+    pub models: Arc<Models>,
+}
+
+impl FromRef<App> for Arc<Jobs> {
+    fn from_ref(app: &App) -> Self {
+        Arc::clone(&app.jobs)
+    }
+}
+
+impl FromRef<App> for Arc<Runs> {
+    fn from_ref(app: &App) -> Self {
+        Arc::clone(&app.runs)
+    }
+}
+
+impl FromRef<App> for Arc<Models> {
+    fn from_ref(app: &App) -> Self {
+        Arc::clone(&app.models)
+    }
+}
+
+/// The routes, sharing `app`.
+pub fn router(app: App) -> Router {
     Router::new()
         .route(
             "/",
             get(|| async { page(INDEX, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/runs",
+            get(|| async { page(RUNS_PAGE, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/runs.js",
+            get(|| async { page(RUNS_SCRIPT, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/draw",
+            get(|| async { page(DRAW_PAGE, "text/html; charset=utf-8") }),
+        )
+        .route(
+            "/draw.js",
+            get(|| async { page(DRAW_SCRIPT, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/charts.js",
+            get(|| async { page(CHARTS_SCRIPT, "text/javascript; charset=utf-8") }),
+        )
+        .route("/api/runs", get(runs_list))
+        .route("/api/runs/{id}", get(run_curves))
+        .route("/api/models", get(models_list))
+        .route("/api/models/{id}", get(model_info))
+        .route(
+            "/api/models/{id}/predict",
+            post(model_predict).layer(DefaultBodyLimit::max(draw::MAX_PICTURE_BYTES)),
+        )
+        .route(
+            "/api/models/{id}/misclassified/{page}",
+            get(model_misclassified),
         )
         .route(
             "/playground.js",
@@ -64,7 +131,64 @@ pub fn router(jobs: Arc<Jobs>) -> Router {
         .route("/api/jobs/{id}/picture.svg", get(picture))
         .fallback(|| async { failure(StatusCode::NOT_FOUND, "no such page or API route") })
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .with_state(jobs)
+        .with_state(app)
+}
+
+/// Runs `work` off the server's thread (it reads files or runs a model) and answers its
+/// value, a 404 for `None` (an id not given out) or a 400 with the error.
+async fn blocking(
+    what: &'static str,
+    work: impl FnOnce() -> Result<Option<serde_json::Value>> + Send + 'static,
+) -> Response {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(Some(v))) => axum::Json(v).into_response(),
+        Ok(Ok(None)) => failure(
+            StatusCode::NOT_FOUND,
+            &format!("no such {what}: it is not (or no longer) in the folder; reload the list"),
+        ),
+        Ok(Err(e)) => bad(e),
+        Err(_) => failure(StatusCode::INTERNAL_SERVER_ERROR, "the work failed"),
+    }
+}
+
+async fn runs_list(State(runs): State<Arc<Runs>>) -> Response {
+    blocking("run", move || Ok(Some(runs.list()))).await
+}
+
+async fn run_curves(State(runs): State<Arc<Runs>>, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<usize>() else {
+        return failure(
+            StatusCode::NOT_FOUND,
+            "a run's id is a number from /api/runs",
+        );
+    };
+    blocking("run", move || Ok(runs.curves(id))).await
+}
+
+async fn models_list(State(models): State<Arc<Models>>) -> Response {
+    blocking("model", move || Ok(Some(models.list()))).await
+}
+
+async fn model_info(State(models): State<Arc<Models>>, Path(id): Path<String>) -> Response {
+    blocking("model", move || models.info(&id)).await
+}
+
+async fn model_predict(
+    State(models): State<Arc<Models>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    blocking("model", move || models.predict(&id, &body)).await
+}
+
+async fn model_misclassified(
+    State(models): State<Arc<Models>>,
+    Path((id, page)): Path<(String, String)>,
+) -> Response {
+    let Ok(page) = page.parse::<usize>() else {
+        return failure(StatusCode::NOT_FOUND, "a page is a number: 0, 1, …");
+    };
+    blocking("model", move || models.misclassified(&id, page)).await
 }
 
 fn page(body: &'static str, kind: &'static str) -> Response {
