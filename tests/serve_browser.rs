@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use browser::{Browser, Page};
+use scratchnet::data::DatasetName;
 use scratchnet::serve::Server;
 
 /// A server on a free loopback port, stopped when dropped.
@@ -27,7 +28,10 @@ struct Running {
 
 impl Running {
     fn start() -> Running {
-        let server = Server::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), 0).unwrap();
+        Running::with(Server::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), 0).unwrap())
+    }
+
+    fn with(server: Server) -> Running {
         let url = server.url();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -181,5 +185,187 @@ fn the_page_trains_the_circle_the_spiral_and_a_regression_in_the_browser() {
         "the server's message on the page",
         SHOW,
     );
+    std::fs::remove_dir_all(&shots).unwrap();
+}
+
+const RUNS: &str = "JSON.stringify([...document.querySelectorAll('#runs-table tbody tr')]\
+    .map(r => r.innerText.replace(/\\s+/g, ' ')))";
+
+/// The text of the Runs page's cell `class` in run `name`'s row ('' when there is none yet).
+fn cell(name: &str, class: &str) -> String {
+    format!(
+        "(document.querySelector('#runs-table tr[data-name=\"{name}\"] .{class}') || \
+         {{textContent: ''}}).textContent"
+    )
+}
+
+#[test]
+fn the_runs_page_follows_a_run_as_it_trains_and_draw_reads_a_stroke_with_its_model() {
+    let Some(data) = common::real_data(DatasetName::Mnist) else {
+        return;
+    };
+    let Some(mut b) = Browser::launch() else {
+        return;
+    };
+    let dir = common::temp_dir("serve-runs-page");
+    let shots = common::temp_dir("serve-runs-shots");
+    // A finished run with its summary, and a group, for the page to show beside it.
+    common::scratchnet()
+        .args([
+            "train",
+            "--dataset",
+            "circle",
+            "--hidden",
+            "30,5,10",
+            "--epochs",
+            "20",
+        ])
+        .args(["--quiet", "--log"])
+        .arg(dir.join("circle.csv"))
+        .arg("--summary-json")
+        .arg(dir.join("circle.json"))
+        .assert()
+        .success();
+    common::scratchnet()
+        .args([
+            "compare",
+            "--dataset",
+            "circle",
+            "--hidden",
+            "30,5,10",
+            "--epochs",
+            "20",
+        ])
+        .args(["--optimizer", "sgd", "--lr", "0.03", "--batch", "10"])
+        .args(["--vary", "activation=sigmoid,relu", "--log"])
+        .arg(dir.join("activations.csv"))
+        .assert()
+        .success();
+    let server = Running::with(
+        Server::bind(IpAddr::V4(Ipv4Addr::LOCALHOST), 0)
+            .unwrap()
+            .with_runs(&dir)
+            .unwrap(),
+    );
+    let page = b.open(&format!("{}runs", server.url));
+    b.wait_for(
+        &page,
+        &format!("{} !== ''", cell("circle", "test-acc")),
+        Duration::from_secs(10),
+        "the finished run's last test accuracy",
+        RUNS,
+    );
+    let summary = common::summary(&dir.join("circle.json"));
+    let acc = format!("{:.4}", summary["test_acc"].as_f64().unwrap());
+    assert_eq!(
+        b.eval(&page, &cell("circle", "test-acc")),
+        serde_json::json!(acc)
+    );
+
+    // The bar: T3 on MNIST trained with --log into the folder while the page is open; the
+    // page shows its name and an epoch count that grows. Its checkpoint is the Draw page's.
+    let mut train = std::process::Command::new(env!("CARGO_BIN_EXE_scratchnet"))
+        .args(["train", "--dataset", "mnist", "--data-dir"])
+        .arg(&data)
+        .args([
+            "--hidden",
+            "100,50",
+            "--init",
+            "std:0.01",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.1",
+        ])
+        .args([
+            "--batch",
+            "100",
+            "--iters",
+            "10000",
+            "--sampling",
+            "random",
+            "--quiet",
+        ])
+        .arg("--log")
+        .arg(dir.join("t3.csv"))
+        .arg("--save")
+        .arg(dir.join("t3.st"))
+        .spawn()
+        .unwrap();
+    let epoch = cell("t3", "epoch");
+    b.wait_for(
+        &page,
+        &format!("+{epoch} >= 1"),
+        Duration::from_secs(60),
+        "t3 appears with its first epoch",
+        RUNS,
+    );
+    let first = b.eval(&page, &format!("+{epoch}")).as_f64().unwrap();
+    b.wait_for(
+        &page,
+        &format!("+{epoch} > {first}"),
+        Duration::from_secs(60),
+        "t3's epoch count grows while it trains",
+        RUNS,
+    );
+    assert!(train.wait().unwrap().success());
+    b.wait_for(
+        &page,
+        &format!("+{epoch} === 17 && {} !== ''", cell("t3", "test-acc")),
+        Duration::from_secs(20),
+        "t3's 17 epochs and its last test accuracy",
+        RUNS,
+    );
+    b.wait_for(
+        &page,
+        "document.querySelectorAll('#run-legend > span').length >= 4",
+        Duration::from_secs(10),
+        "every run in the legend",
+        RUNS,
+    );
+    screenshot(&mut b, &page, "serve-runs.png", &shots);
+
+    // Draw: the T3 checkpoint, a vertical stroke by pointer events, predicted as 1.
+    let draw = b.open(&format!("{}draw", server.url));
+    const DRAW: &str = "JSON.stringify({prediction: document.querySelector('#prediction').textContent, \
+        bars: document.querySelectorAll('#bars .bar').length, \
+        message: document.querySelector('#message').textContent, \
+        models: document.querySelector('#model-select').innerText})";
+    b.wait_for(
+        &draw,
+        "document.querySelectorAll('#first-layer canvas').length === 100",
+        Duration::from_secs(20),
+        "the model's first layer drawn",
+        DRAW,
+    );
+    b.eval(
+        &draw,
+        "(() => { const c = document.querySelector('#draw-canvas'); \
+         const r = c.getBoundingClientRect(); \
+         const at = (type, y) => c.dispatchEvent(new PointerEvent(type, {bubbles: true, \
+           pointerId: 1, pointerType: 'mouse', clientX: r.left + 140 * r.width / 280, \
+           clientY: r.top + y * r.height / 280})); \
+         at('pointerdown', 50); for (let y = 55; y <= 230; y += 5) at('pointermove', y); \
+         at('pointerup', 230); })()",
+    );
+    b.wait_for(
+        &draw,
+        "document.querySelectorAll('#bars .bar').length === 10 && \
+         document.querySelector('#prediction').textContent === '1' && \
+         document.querySelectorAll('#input-pixels canvas').length === 1",
+        Duration::from_secs(10),
+        "a vertical stroke predicted as 1, with its bars and the input seen",
+        DRAW,
+    );
+    b.eval(&draw, "document.querySelector('#load-wrong').click()");
+    b.wait_for(
+        &draw,
+        "document.querySelectorAll('#misclassified .item').length > 0",
+        Duration::from_secs(30),
+        "the misclassified test images",
+        DRAW,
+    );
+    screenshot(&mut b, &draw, "serve-draw.png", &shots);
+    std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&shots).unwrap();
 }

@@ -257,10 +257,8 @@ fn describe(id: usize, run: &FoundRun) -> Value {
                     None => "saved",
                 });
             } else {
-                row["state"] = json!(match updated {
-                    Some(a) if a < 10.0 => "writing",
-                    _ => "written",
-                });
+                // Only the log: how long ago it was written says the rest.
+                row["state"] = json!("log only");
             }
         }
     }

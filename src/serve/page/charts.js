@@ -19,6 +19,7 @@ function ticks(lo, hi, n) {
 function fmt(v) {
   if (v === 0) return "0";
   const a = Math.abs(v);
+  if (Number.isInteger(v) && a < 1e7) return String(v);
   if (a >= 1e4 || a < 1e-3) return v.toExponential(2);
   if (a >= 100) return v.toFixed(0);
   if (a >= 1) return v.toFixed(2).replace(/\.?0+$/, "");
@@ -74,7 +75,8 @@ class LineChart {
     }
     for (const v of ticks(x0, x1, 6)) {
       g.beginPath(); g.moveTo(px(v), T); g.lineTo(px(v), H - B); g.stroke();
-      g.fillText(fmt(v), px(v) - 10, H - B + 14);
+      const label = fmt(v);
+      g.fillText(label, Math.min(px(v) - g.measureText(label).width / 2, W - g.measureText(label).width - 2), H - B + 14);
     }
     g.fillText(this.opts.xLabel || "", W / 2 - 30, H - 6);
     g.save(); g.translate(12, T + (H - T - B) / 2 + 30); g.rotate(-Math.PI / 2);

@@ -4,8 +4,8 @@
 "use strict";
 
 const tbody = document.querySelector("#runs-table tbody");
-const lossChart = new LineChart(document.getElementById("loss-chart"));
-const accChart = new LineChart(document.getElementById("acc-chart"));
+const lossChart = new LineChart(document.getElementById("loss-curves"));
+const accChart = new LineChart(document.getElementById("acc-curves"));
 const shown = new Map();      // run id → whether its curves are drawn (new runs: yes)
 const curves = new Map();     // run id → {sig, data}
 const hidden = new Set();     // series names switched off in the legend
@@ -156,7 +156,7 @@ function redraw() {
   }
   lossChart.set(loss, { title: "mini-batch loss" + (how === "course" ? " (smoothed as the course's smooth_curve)" : how === "ema" ? ` (exponential smoothing ${w.toFixed(2)})` : ""), xLabel, yLabel: "loss" });
   accChart.set(acc, { title: "accuracy per epoch (solid: test, dashed: training)", xLabel, yLabel: "accuracy" });
-  const legend = document.getElementById("legend");
+  const legend = document.getElementById("run-legend");
   legend.innerHTML = "";
   for (const [name, col] of names) {
     const span = document.createElement("span");
