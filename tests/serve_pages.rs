@@ -440,3 +440,136 @@ fn serve_refuses_a_missing_folder_and_a_model_that_is_not_of_images() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_search_log_is_a_group_of_its_trials() {
+    let dir = common::temp_dir("runs-search");
+    common::scratchnet()
+        .args([
+            "search",
+            "--dataset",
+            "circle",
+            "--hidden",
+            "8",
+            "--epochs",
+            "2",
+        ])
+        .args(["--trials", "3", "--log"])
+        .arg(dir.join("search.csv"))
+        .assert()
+        .success();
+    let server = Running::start(bind().with_runs(&dir).unwrap());
+    let r = wait_for_run(&server, "search", |_| true, "search");
+    assert_eq!(r["group"], true, "{r}");
+    let members = r["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3, "{r}");
+    assert!(
+        members
+            .iter()
+            .all(|m| m["epoch"] == 2 && m["name"].as_str().unwrap().starts_with("trial "))
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_cifar_model_is_offered_for_upload_with_its_class_names() {
+    let dir = common::temp_dir("draw-cifar");
+    let data = dir.join("data");
+    common::write_tiny_cifar(&data);
+    let model = dir.join("c.st");
+    common::scratchnet()
+        .args(["train", "--dataset", "cifar10", "--data-dir"])
+        .arg(&data)
+        .args([
+            "--hidden", "8", "--epochs", "1", "--batch", "10", "--quiet", "--save",
+        ])
+        .arg(&model)
+        .assert()
+        .success();
+    let server = Running::start(bind().with_model(&model).unwrap());
+    let (status, info) = server.json("/api/models/model");
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["drawable"], false, "a photo is uploaded, not drawn");
+    assert_eq!(info["labels"][3], "3 (cat)");
+    assert_eq!(info["shape"], serde_json::json!([3, 32, 32]));
+    let photo = png(64, 48, |x, y| ((x * 4 + y * 2) % 256) as u8);
+    let (status, body) = server.request("POST", "/api/models/model/predict", &photo);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let p: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(p["probabilities"].as_array().unwrap().len(), 10);
+    assert_eq!(p["size"], serde_json::json!([32, 32]));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn train_serve_shows_its_own_run_and_stops_cleanly_on_sigterm_once_done() {
+    use std::io::BufRead;
+    let dir = common::temp_dir("train-serve");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_scratchnet"))
+        .args([
+            "train",
+            "--dataset",
+            "circle",
+            "--hidden",
+            "8",
+            "--epochs",
+            "30",
+        ])
+        .arg("--log")
+        .arg(dir.join("mine.csv"))
+        .args(["--serve", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("train printed the page's URL").unwrap();
+        if let Some(rest) = line.strip_prefix("watch this run at ") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.ends_with("/runs"),
+        "{url}"
+    );
+    // The run is done when train says the page stays up.
+    for line in lines.by_ref() {
+        if line.unwrap().starts_with("the page stays up at") {
+            break;
+        }
+    }
+    let addr: SocketAddr = url["http://".len()..url.len() - "/runs".len()]
+        .parse()
+        .unwrap();
+    let server = Running {
+        addr,
+        stop: Arc::new(AtomicBool::new(false)),
+        thread: None,
+    };
+    let r = wait_for_run(&server, "mine", |r| r["epoch"] == 30, "its 30 epochs");
+    assert_eq!(r["members"][0]["epoch"], 30);
+    let (status, page) = server.request("GET", "/runs", b"");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&page).contains("id=\"runs-table\""));
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "a finished run stopped after: success"
+    );
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
