@@ -12,8 +12,12 @@ use crate::nn::split::{ColumnCut, join_cols, split_cols};
 pub const EPS: f64 = 1e-7;
 
 /// Which algorithm, with its hyper-parameters. Serialised as `{"name": "adam", "lr": …, …}`.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "name", rename_all = "lowercase", deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "train", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "train",
+    serde(tag = "name", rename_all = "lowercase", deny_unknown_fields)
+)]
 pub enum OptimizerConfig {
     Sgd { lr: f64 },
     Momentum { lr: f64, momentum: f64 },

@@ -11,6 +11,7 @@ pub mod model;
 pub mod playground;
 pub mod search;
 pub mod serve;
+pub mod shell;
 pub mod trace;
 pub mod train;
 
@@ -56,8 +57,12 @@ pub enum Command {
     Compare(Box<compare::CompareCmd>),
     /// Hyper-parameter search: random learning rates and weight decays, ranked on validation data.
     Search(Box<search::SearchCmd>),
-    /// The local web app: the TensorFlow Playground in a browser, trained by this engine.
+    /// The local web app: the TensorFlow Playground, the runs of a folder live, a model by hand.
     Serve(serve::ServeCmd),
+    /// A shell completion script: `source <(scratchnet completions bash)`.
+    Completions(shell::CompletionsCmd),
+    /// The man page (roff): `scratchnet man | man -l -`, or `scratchnet man train`.
+    Man(shell::ManCmd),
 }
 
 /// The flag that sets `setting`, for messages in the command line's terms.
@@ -106,6 +111,8 @@ fn dispatch(cli: Cli) -> Result<()> {
         Command::Search(cmd) => search::run(*cmd),
         Command::Activations(cmd) => activations::run(cmd),
         Command::Serve(cmd) => serve::run(cmd),
+        Command::Completions(cmd) => shell::completions(cmd),
+        Command::Man(cmd) => shell::man(cmd),
     }
 }
 

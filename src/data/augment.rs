@@ -24,15 +24,15 @@
 
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
-use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::matrix::{Float, Matrix};
 
 /// What to vary in each training image, drawn afresh for every sample of every batch. The
 /// default varies nothing. Serialised in a checkpoint's run record, since it changes the run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "train", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "train", serde(deny_unknown_fields))]
 pub struct Augment {
     /// The largest shift in whole pixels, on each axis.
     pub shift: usize,

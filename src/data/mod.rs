@@ -4,11 +4,14 @@
 
 pub mod augment;
 pub mod cifar;
+#[cfg(feature = "download")]
 pub mod download;
 pub mod idx;
 pub mod locate;
+#[cfg(feature = "picture")]
 pub mod picture;
 pub mod playground;
+#[cfg(feature = "download")]
 pub mod sources;
 
 use std::path::PathBuf;
@@ -21,8 +24,9 @@ use crate::error::{Error, Result, Setting};
 use crate::matrix::Matrix;
 
 /// The datasets scratchnet knows. Serialised as its CLI name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "train", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "train", serde(try_from = "String", into = "String"))]
 pub enum DatasetName {
     Mnist,
     FashionMnist,

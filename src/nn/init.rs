@@ -7,8 +7,9 @@ use crate::error::{Error, Result};
 use crate::matrix::{Float, Matrix};
 
 /// How to draw a layer's initial weights, W ~ N(0, σ²). Serialised as its CLI spelling.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "train", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "train", serde(try_from = "String", into = "String"))]
 pub enum Init {
     /// A fixed σ (the textbook's `weight_init_std`, e.g. 0.01).
     Std(f64),
