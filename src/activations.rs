@@ -25,17 +25,25 @@ use crate::nn::spec::{Activation, MlpSpec};
 /// The experiment's shape: `layers` layers of `units` units fed `samples` random rows.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Stack {
+    /// The activation after every layer.
     pub activation: Activation,
+    /// How many affine + activation layers.
     pub layers: usize,
+    /// Units per layer (and inputs of the first).
     pub units: usize,
+    /// Random input rows fed through the stack.
     pub samples: usize,
+    /// Seed of the inputs and the weights.
     pub seed: u64,
 }
 
 /// One layer's activations, summarised.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerActivations {
+    /// Mean of the layer's outputs.
     pub mean: f64,
+    /// Standard deviation of the layer's outputs: a collapse towards 0 is the vanishing the book's
+    /// histograms show.
     pub std: f64,
     /// The share of values where the activation has (almost) no slope left: a sigmoid output
     /// below 0.01 or above 0.99, a tanh output beyond ±0.99, a ReLU output of exactly 0.

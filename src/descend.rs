@@ -85,6 +85,7 @@ pub enum Surface {
 }
 
 impl Surface {
+    /// The function's value at `x`.
     pub fn value(self, x: [f64; 2]) -> f64 {
         match self {
             Surface::Sphere => function_2(x),
@@ -92,6 +93,7 @@ impl Surface {
         }
     }
 
+    /// Its gradient at `x`, computed by hand (the functions are two quadratics).
     pub fn gradient(self, x: [f64; 2]) -> [f64; 2] {
         match self {
             Surface::Sphere => numerical_gradient(function_2, x),

@@ -15,63 +15,108 @@ pub type Result<T> = std::result::Result<T, Error>;
 pub enum Error {
     /// Reading or writing a file failed.
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the OS said.
         source: std::io::Error,
     },
     /// A file was read but its content is not what its format promises.
-    Format { path: PathBuf, what: String },
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, where (`the header's magic number is …`).
+        what: String,
+    },
     /// Two operands of `op` have shapes that do not fit together.
     Shape {
+        /// The operation, e.g. `matmul`.
         op: &'static str,
+        /// The shape it needed.
         expected: String,
+        /// The shape it was given.
         got: String,
     },
     /// A setting of the library is out of range; `problem` reads after the setting's name
     /// ("learning rate must be a positive finite number, got 0"). The command line shows the
     /// flag that sets it instead of the name (`--lr must be …`).
-    Invalid { setting: Setting, problem: String },
+    Invalid {
+        /// The setting.
+        setting: Setting,
+        /// What is wrong with its value.
+        problem: String,
+    },
     /// A flag or setting is out of range or contradicts another one.
     Config(String),
     /// A dataset was read but cannot be used: counts that disagree, labels out of range, an
     /// empty split.
     Data {
+        /// The dataset's name.
         dataset: String,
+        /// Where it was read from.
         origin: String,
+        /// What is wrong with it.
         what: String,
     },
     /// A download failed on every mirror; `attempts` says why for each (`url: reason`).
     /// Nothing was written.
-    Download { file: String, attempts: Vec<String> },
+    Download {
+        /// The file that was to be fetched.
+        file: String,
+        /// Each mirror tried, with why it failed.
+        attempts: Vec<String>,
+    },
     /// A dataset was not found in any of the places searched.
     MissingDataset {
+        /// The dataset's name.
         name: String,
+        /// Every place looked in, in order.
         searched: Vec<PathBuf>,
+        /// How to get it (`scratchnet download …`, `SCRATCHNET_DATA`).
         hint: String,
     },
     /// Training produced a NaN, infinite or exploding loss; `advice` fits the likely cause.
     Diverged {
+        /// The epoch it happened in (1-based).
         epoch: usize,
+        /// The iteration (1 = before any update).
         step: usize,
+        /// The loss of that batch.
         loss: f64,
+        /// What to try.
         advice: String,
     },
     /// A signal (SIGINT, SIGTERM) stopped the command after it saved what it was asked to;
     /// `what` says what was kept and how to continue. The process exits with 128 + `signal`.
-    Interrupted { signal: i32, what: String },
+    Interrupted {
+        /// The signal's number (2 for SIGINT, 15 for SIGTERM).
+        signal: i32,
+        /// What was kept, and how to continue.
+        what: String,
+    },
 }
 
 /// The settings the library checks, by the name it uses for them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Setting {
+    /// The learning rate.
     LearningRate,
+    /// The mini-batch size.
     Batch,
+    /// The number of epochs.
     Epochs,
+    /// The number of iterations.
     Iterations,
+    /// The hidden layers' widths.
     Hidden,
+    /// The dropout ratio.
     Dropout,
+    /// The L2 weight decay λ.
     WeightDecay,
+    /// The number of samples each epoch is evaluated on.
     EvalSamples,
+    /// The number of training samples used.
     TrainSamples,
+    /// The share held out for validation.
     Validation,
 }
 

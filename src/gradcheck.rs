@@ -24,9 +24,11 @@ pub const REL_FLOOR: f64 = 1e-4;
 pub struct ParamCheck {
     /// PyTorch-style name, e.g. `0.weight`.
     pub name: String,
+    /// Its shape as (rows, cols).
     pub shape: (usize, usize),
     /// Mean |backprop − numerical| over the tensor (the textbook's printed figure).
     pub mean_abs_diff: f64,
+    /// The largest |backprop − numerical| over the tensor.
     pub max_abs_diff: f64,
     /// ‖g_bp − g_num‖ / max(‖g_bp‖ + ‖g_num‖, 1e-4): scale-free, 0 when both agree exactly.
     /// The floor makes a gradient that is truly zero (the bias of an affine layer followed by

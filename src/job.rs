@@ -47,6 +47,7 @@ pub enum Event<S> {
 /// The listener's answer to an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flow {
+    /// Go on with the job.
     Continue,
     /// End the job: nobody is listening any more.
     Stop,
@@ -135,10 +136,12 @@ impl Control {
         self.update(|s| s.stopped = true);
     }
 
+    /// Whether the job is taking steps one after another.
     pub fn is_playing(&self) -> bool {
         self.lock().playing
     }
 
+    /// Whether the job has been told to end.
     pub fn is_stopped(&self) -> bool {
         self.lock().stopped
     }

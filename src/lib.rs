@@ -77,12 +77,17 @@
 //! where each block states why it is sound.
 
 #![deny(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod activations;
 pub mod bench;
 #[cfg(feature = "train")]
 pub mod checkpoint;
+/// The `scratchnet` binary's command line: clap definitions (their doc comments are the
+/// `--help` text) and one module per subcommand. Public so that `src/main.rs` can run it; it is
+/// the binary's, not the library's API, and hidden from the docs.
 #[cfg(feature = "cli")]
+#[doc(hidden)]
 pub mod cli;
 pub mod data;
 pub mod descend;

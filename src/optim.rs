@@ -19,12 +19,46 @@ pub const EPS: f64 = 1e-7;
     serde(tag = "name", rename_all = "lowercase", deny_unknown_fields)
 )]
 pub enum OptimizerConfig {
-    Sgd { lr: f64 },
-    Momentum { lr: f64, momentum: f64 },
-    Nesterov { lr: f64, momentum: f64 },
-    AdaGrad { lr: f64 },
-    RmsProp { lr: f64, decay: f64 },
-    Adam { lr: f64, beta1: f64, beta2: f64 },
+    /// W ← W − lr·∂L/∂W.
+    Sgd {
+        /// The learning rate.
+        lr: f64,
+    },
+    /// v ← momentum·v − lr·∂L/∂W; W ← W + v (the book's Momentum).
+    Momentum {
+        /// The learning rate.
+        lr: f64,
+        /// How much of the last velocity is kept (the book's 0.9).
+        momentum: f64,
+    },
+    /// Momentum with the gradient taken where the velocity is about to carry the weights.
+    Nesterov {
+        /// The learning rate.
+        lr: f64,
+        /// How much of the last velocity is kept.
+        momentum: f64,
+    },
+    /// Each weight's step divided by the root of its summed squared gradients.
+    AdaGrad {
+        /// The learning rate.
+        lr: f64,
+    },
+    /// AdaGrad with a decaying average of the squared gradients instead of their sum.
+    RmsProp {
+        /// The learning rate.
+        lr: f64,
+        /// Weight of the old average in each update (the book's 0.99).
+        decay: f64,
+    },
+    /// Momentum and RMSprop together, both bias-corrected (Kingma and Ba).
+    Adam {
+        /// The learning rate.
+        lr: f64,
+        /// Decay of the gradient's running mean (0.9).
+        beta1: f64,
+        /// Decay of the squared gradient's running mean (0.999).
+        beta2: f64,
+    },
 }
 
 impl OptimizerConfig {
@@ -94,6 +128,8 @@ impl OptimizerConfig {
         Ok(())
     }
 
+    /// The name the CLI and checkpoints use: `sgd`, `momentum`, `nesterov`, `adagrad`, `rmsprop`,
+    /// `adam`.
     pub fn name(&self) -> &'static str {
         match self {
             OptimizerConfig::Sgd { .. } => "sgd",
@@ -105,6 +141,7 @@ impl OptimizerConfig {
         }
     }
 
+    /// The learning rate.
     pub fn lr(&self) -> f64 {
         match *self {
             OptimizerConfig::Sgd { lr }
@@ -228,18 +265,23 @@ pub fn adam<T: Float>(
 /// slots (velocity / squared-gradient sum / Adam's two moments), in the network's visit order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct OptimizerState<T> {
+    /// Updates made so far (Adam's bias correction needs it).
     pub step: u64,
+    /// Per parameter tensor, its slots, each as long as the tensor.
     pub slots: Vec<Vec<Vec<T>>>,
 }
 
 /// An optimizer: configuration plus state.
 #[derive(Clone, Debug)]
 pub struct Optimizer<T> {
+    /// The algorithm and its hyper-parameters.
     pub config: OptimizerConfig,
+    /// What it remembers between steps.
     pub state: OptimizerState<T>,
 }
 
 impl<T: Float> Optimizer<T> {
+    /// An optimizer that has made no step yet.
     pub fn new(config: OptimizerConfig) -> Self {
         Optimizer {
             config,

@@ -196,11 +196,14 @@ fn replace_atomically(target: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// One file a command reads or writes, named by the flag that names it (for messages).
 #[derive(Clone, Debug)]
 pub struct Named<'a> {
+    /// The flag that names the file, for messages (`--log`).
     pub flag: &'a str,
+    /// The file.
     pub path: &'a Path,
 }
 
 impl<'a> Named<'a> {
+    /// `path`, named by `flag`.
     pub fn new(flag: &'a str, path: &'a Path) -> Self {
         Named { flag, path }
     }

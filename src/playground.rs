@@ -33,17 +33,20 @@ pub const HALF: f32 = 4.5;
 
 /// Most hidden layers and neurons per layer the Playground's page offers (and `serve` allows).
 pub const PAGE_MAX_LAYERS: usize = 6;
+/// Most neurons per hidden layer on the page.
 pub const PAGE_MAX_NEURONS: usize = 8;
 /// Most points a set may have: the Playground's 500 (classification) and 1200 (regression)
 /// fit many times over, and an epoch stays well under a millisecond.
 pub const MAX_POINTS: usize = 20_000;
 /// Most neurons in a hidden layer and hidden layers (the command line's bounds).
 pub const MAX_WIDTH: usize = 1024;
+/// Most hidden layers (the command line's bound).
 pub const MAX_HIDDEN: usize = 16;
 
 /// The penalty on the weights: the Playground's "regularization" and its rate.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Regularization {
+    /// No penalty.
     None,
     /// λ Σ|w|.
     L1(f64),
@@ -73,6 +76,7 @@ impl Regularization {
         }
     }
 
+    /// λ, 0 for none.
     pub fn rate(self) -> f64 {
         match self {
             Regularization::None => 0.0,
@@ -84,6 +88,7 @@ impl Regularization {
 /// Everything that defines a Playground run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PlaygroundSettings {
+    /// Which of the six sets.
     pub set: PlaneSet,
     /// Points in all, training and test.
     pub points: usize,
@@ -91,13 +96,19 @@ pub struct PlaygroundSettings {
     pub train_percent: usize,
     /// σ of the Gaussian jitter on each point.
     pub noise: f64,
+    /// The input features the network is fed, in this order.
     pub features: Vec<Feature>,
+    /// Neurons per hidden layer (empty: the output unit alone).
     pub hidden: Vec<usize>,
     /// The hidden layers' activation; `None` is the Playground's "linear".
     pub activation: Option<Activation>,
+    /// The optimizer and its learning rate (the Playground's is SGD).
     pub optimizer: OptimizerConfig,
+    /// Points per mini-batch.
     pub batch: usize,
+    /// The penalty on the weights.
     pub regularization: Regularization,
+    /// Seed of the points, the weights and the batch order.
     pub seed: u64,
 }
 
@@ -287,27 +298,32 @@ pub struct Snapshot {
     pub epoch: usize,
     /// Mean ½(output − target)² over the training and the test points (no penalty term).
     pub loss_train: f64,
+    /// The same over the test points.
     pub loss_test: f64,
     /// The output's side: `output` and each neuron's picture have `grid × grid` values, row
     /// by row from the top (x₂ = +HALF) down, each row from x₁ = −HALF rightwards.
     pub grid: usize,
+    /// The network's output over the grid, in [-1, 1] for classification.
     pub output: Vec<f32>,
     /// `neurons[layer][unit]`: each hidden unit's output over the same grid.
     pub neurons: Vec<Vec<Vec<f32>>>,
     /// `weights[l]` is layer l's n_in × n_out matrix, input rows to output columns (`l` runs
     /// over the hidden layers and then the output); `biases[l]` its n_out biases.
     pub weights: Vec<Matrix<f32>>,
+    /// `biases[l]`: layer l's biases, one per output unit.
     pub biases: Vec<Vec<f32>>,
 }
 
 /// A Playground run: the data, the network and its optimizer, trained an epoch at a time.
 pub struct PlaygroundRun {
     settings: PlaygroundSettings,
+    /// The training and test points.
     pub data: PlanePoints,
     x_train: Matrix<f32>,
     t_train: Matrix<f32>,
     x_test: Matrix<f32>,
     t_test: Matrix<f32>,
+    /// The network, our layers and GEMM.
     pub net: Network<f32>,
     opt: Optimizer<f32>,
     epoch: usize,
@@ -382,6 +398,7 @@ impl PlaygroundRun {
         })
     }
 
+    /// The settings the run was made from.
     pub fn settings(&self) -> &PlaygroundSettings {
         &self.settings
     }

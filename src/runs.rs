@@ -35,14 +35,18 @@ pub struct RunsFolder {
 pub struct FoundRun {
     /// The log's file name without `.csv`.
     pub name: String,
+    /// The `--log` CSV.
     pub log: PathBuf,
+    /// `NAME.json` beside it, if there is one.
     pub summary: Option<PathBuf>,
+    /// `NAME.st` or `NAME.safetensors` beside it, if there is one.
     pub checkpoint: Option<PathBuf>,
 }
 
 /// What a folder holds: its runs, and every checkpoint (with a log beside it or not).
 #[derive(Clone, Debug, Default)]
 pub struct Scan {
+    /// The runs, by name.
     pub runs: Vec<FoundRun>,
     /// (file name, path) of each `.st` / `.safetensors` file.
     pub checkpoints: Vec<(String, PathBuf)>,
@@ -63,6 +67,7 @@ impl RunsFolder {
         Ok(RunsFolder { root })
     }
 
+    /// The folder, canonical.
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -142,13 +147,16 @@ pub struct Curves {
     pub name: String,
     /// (iteration, mini-batch loss), as traced.
     pub steps: Vec<(usize, f64)>,
+    /// The epochs' figures.
     pub epochs: Vec<EpochRecord>,
 }
 
 /// A log read back: one run, or a group of several.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Log {
+    /// Whether the log is a group (a first column `run`).
     pub group: bool,
+    /// Its runs: one, or a group's in the order they first appear.
     pub runs: Vec<Curves>,
 }
 

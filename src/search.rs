@@ -31,7 +31,9 @@ use crate::train::History;
 /// np.random.uniform(-6, -2)`. `lo == hi` is one fixed value.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct LogRange {
+    /// The lowest value.
     pub lo: f64,
+    /// The highest value.
     pub hi: f64,
 }
 
@@ -77,7 +79,9 @@ impl LogRange {
 /// Which end of a range a value sits at, if it is within its outer tenth (on the log scale).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Edge {
+    /// Near the low end.
     Low,
+    /// Near the high end.
     High,
 }
 
@@ -119,14 +123,18 @@ impl std::fmt::Display for LogRange {
 /// What is searched: the learning rate, and the weight decay unless it is held at 0.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Space {
+    /// The learning rates drawn from.
     pub lr: LogRange,
+    /// The weight decays drawn from; `None` holds it at 0.
     pub weight_decay: Option<LogRange>,
 }
 
 /// One trial's hyper-parameters.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Draw {
+    /// The learning rate.
     pub lr: f64,
+    /// The L2 weight decay λ.
     pub weight_decay: f64,
 }
 
@@ -149,6 +157,7 @@ pub fn draws(space: &Space, trials: usize, seed: u64) -> Vec<Draw> {
 pub struct Trial {
     /// Its place in the order drawn (0-based).
     pub index: usize,
+    /// Its hyper-parameters.
     pub draw: Draw,
     /// The run's history, whose test accuracies are on the validation part; or why it stopped
     /// (a divergence, which does not stop the search).

@@ -26,18 +26,29 @@ use crate::train::{self, BatchOrder, Event, Length, Outcome, TrainConfig, TrainD
 /// Everything that defines a run: the data, the network, the optimizer and the trainer.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// The dataset trained on.
     pub dataset: DatasetName,
+    /// How it is loaded (folder, grayscale, seed and noise of generated sets).
     pub load: LoadOptions,
     /// The MLP of `hidden`, `activation`, `batchnorm` and `dropout`, or a convolutional one.
     pub arch: Architecture,
+    /// Hidden widths of the MLP.
     pub hidden: Vec<usize>,
+    /// The MLP's activation.
     pub activation: Activation,
+    /// How the weights start.
     pub init: Init,
+    /// Batch normalisation after each hidden affine layer of the MLP.
     pub batchnorm: bool,
+    /// Dropout after each hidden activation of the MLP.
     pub dropout: Option<f64>,
+    /// L2 weight decay λ.
     pub weight_decay: f64,
+    /// The optimizer and its hyper-parameters.
     pub optimizer: OptimizerConfig,
+    /// Batches, length, sampling, seed, evaluation.
     pub train: TrainConfig,
+    /// Threads for the GEMMs and the split first layer.
     pub threads: usize,
 }
 
@@ -128,11 +139,13 @@ impl Settings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunRecord {
+    /// The dataset trained on.
     pub dataset: DatasetName,
     /// CIFAR-10 as 1024 gray values.
     pub grayscale: bool,
     /// σ of the noise on playground points.
     pub noise: f64,
+    /// How the weights started.
     pub init: Init,
     /// Batch size, sampling, seed; `length` is the length the run was last asked for.
     pub train: TrainConfig,
@@ -179,9 +192,13 @@ impl RunRecord {
 /// `false` leave it to the checkpoint.
 #[derive(Clone, Debug, Default)]
 pub struct DataChoice {
+    /// The dataset to use instead of the checkpoint's.
     pub dataset: Option<DatasetName>,
+    /// Where to look for it first.
     pub data_dir: Option<std::path::PathBuf>,
+    /// CIFAR-10 as gray values.
     pub grayscale: bool,
+    /// The seed of a generated set's points.
     pub seed: Option<u64>,
 }
 
@@ -237,8 +254,11 @@ pub fn data_of_checkpoint(
 
 /// A run in progress: the network, its optimizer, where training stands, and the data.
 pub struct Session<T: Float> {
+    /// The network being trained.
     pub net: Network<T>,
+    /// Its optimizer and the optimizer's state.
     pub opt: Optimizer<T>,
+    /// Where training stands: iterations, the unfinished epoch's sums, the history.
     pub state: TrainState,
     data: TrainData<T>,
     /// The batch order where the last stretch of training left it.

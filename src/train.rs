@@ -40,6 +40,7 @@ pub enum Sampling {
 }
 
 impl Sampling {
+    /// The name the CLI and checkpoints use: `shuffle` or `random`.
     pub fn name(self) -> &'static str {
         match self {
             Sampling::Shuffle => "shuffle",
@@ -52,7 +53,9 @@ impl Sampling {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Length {
+    /// This many epochs.
     Epochs(usize),
+    /// This many iterations (mini-batch steps).
     Iters(usize),
 }
 
@@ -60,9 +63,13 @@ pub enum Length {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrainConfig {
+    /// Samples per mini-batch.
     pub batch: usize,
+    /// How long to train.
     pub length: Length,
+    /// How batches are drawn.
     pub sampling: Sampling,
+    /// Seed of the batch order, dropout and augmentation.
     pub seed: u64,
     /// Evaluate each epoch on the first this many training and test samples only (the book
     /// trainer's `evaluate_sample_num_per_epoch`); the epoch that ends a call to
@@ -93,15 +100,19 @@ pub struct TrainConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EpochRecord {
+    /// The epoch (1-based).
     pub epoch: usize,
     /// Iterations done so far (cumulative).
     pub iterations: usize,
     /// Mean training loss over this epoch's batches.
     pub loss: f64,
+    /// Accuracy on the training samples evaluated.
     pub train_acc: f64,
+    /// Accuracy on the test samples evaluated.
     pub test_acc: f64,
     /// Training time of this epoch (evaluation excluded).
     pub seconds: f64,
+    /// Training samples per second of training time.
     pub samples_per_sec: f64,
     /// `Some(n)`: the accuracies are on the first n training and the first n test samples
     /// (see [`TrainConfig::eval_samples`]); `None`: on all of them.
@@ -113,11 +124,15 @@ pub struct EpochRecord {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct History {
+    /// Every epoch's record, in order.
     pub epochs: Vec<EpochRecord>,
+    /// Iterations done.
     pub iterations: usize,
     /// Loss of the last training batch.
     pub final_loss: f64,
+    /// Time spent training (evaluation excluded).
     pub train_seconds: f64,
+    /// Time spent evaluating.
     pub eval_seconds: f64,
     /// The mini-batch loss along the way, for the per-iteration curve.
     pub losses: LossTrace,
@@ -133,6 +148,7 @@ pub struct History {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LossTrace {
+    /// Every how many iterations a point is kept.
     pub stride: usize,
     /// (iteration, batch loss), iterations multiples of `stride`.
     pub points: Vec<(usize, f64)>,
@@ -171,15 +187,23 @@ pub enum Event<'a> {
     /// After each iteration: (iterations done, total, this batch's loss), the batch's sample
     /// indices and the dropout layers' masks of its forward pass (true = kept, layer order).
     Step {
+        /// Iterations done, this one included.
         iteration: usize,
+        /// Iterations the run lasts.
         total: usize,
+        /// This batch's loss.
         loss: f64,
+        /// The batch's sample indices.
         batch: &'a [usize],
+        /// The dropout layers' masks of its forward pass.
         dropout: DropoutMasks<'a>,
     },
     /// An epoch's steps are done and its evaluation starts, on this many training and test
     /// samples in all: on a large network it takes a while, and a progress bar should say so.
-    Evaluating { samples: usize },
+    Evaluating {
+        /// Training and test samples to classify.
+        samples: usize,
+    },
     /// After each epoch's evaluation.
     Epoch(&'a EpochRecord),
 }
@@ -215,15 +239,20 @@ impl std::fmt::Debug for DropoutMasks<'_> {
 /// A dataset converted to the training precision.
 #[derive(Clone, Debug)]
 pub struct TrainData<T> {
+    /// Training inputs, a sample per row.
     pub x_train: Matrix<T>,
+    /// Their classes.
     pub t_train: Vec<usize>,
+    /// Test inputs.
     pub x_test: Matrix<T>,
+    /// Their classes.
     pub t_test: Vec<usize>,
     /// (channels, height, width) of each row, for image data: what augmentation moves.
     pub image_shape: Option<(usize, usize, usize)>,
 }
 
 impl<T: Float> TrainData<T> {
+    /// The data of `ds`, in precision `T`.
     pub fn from_dataset(ds: &Dataset) -> Self {
         Self::from_dataset_head(ds, None)
     }
@@ -344,8 +373,11 @@ pub struct TrainState {
     pub iteration: usize,
     /// Sums over the current, unfinished epoch.
     pub epoch_loss_sum: f64,
+    /// Samples seen in it.
     pub epoch_samples: usize,
+    /// Training time spent in it.
     pub epoch_seconds: f64,
+    /// Everything recorded so far.
     pub history: History,
 }
 
@@ -371,6 +403,7 @@ impl TrainState {
 /// How a call to [`train_from`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
+    /// The run reached its length.
     Finished,
     /// The stop flag was raised; the state holds everything needed to resume.
     Interrupted,

@@ -30,6 +30,7 @@ use crate::train::{EpochRecord, Event, History, Outcome};
 pub struct RunFiles {
     /// The checkpoint, saved at the end (however the run ended) and every `save_every` epochs.
     pub save: Option<PathBuf>,
+    /// Save the checkpoint every this many epochs too.
     pub save_every: Option<usize>,
     /// The per-epoch table, CSV.
     pub log: Option<PathBuf>,
@@ -43,7 +44,9 @@ pub struct RunFiles {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
+    /// Training (the files are rewritten after every epoch).
     Running,
+    /// It reached its length.
     Finished,
     /// Stopped by a signal; a checkpoint (if saved) continues it.
     Interrupted,
@@ -52,6 +55,7 @@ pub enum RunState {
 }
 
 impl RunState {
+    /// `running`, `finished`, `interrupted` or `failed`.
     pub fn name(self) -> &'static str {
         match self {
             RunState::Running => "running",
@@ -66,20 +70,33 @@ impl RunState {
 /// `serve --runs` reads it back with this same type.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunSummary {
+    /// The dataset.
     pub dataset: String,
+    /// `mlp`, `simple-cnn`, `deep-cnn` or `layers`.
     pub net: String,
+    /// Every layer, as `scratchnet` describes it.
     pub layers: Vec<String>,
+    /// Hidden widths of an MLP.
     pub hidden: Vec<usize>,
+    /// The activation.
     pub activation: String,
+    /// How the weights started.
     pub init: String,
+    /// Whether it has batch normalisation.
     pub batchnorm: bool,
+    /// Its dropout ratio, if any.
     pub dropout: Option<f64>,
+    /// L2 weight decay λ.
     pub weight_decay: f64,
+    /// The optimizer's name.
     pub optimizer: String,
+    /// The learning rate.
     pub lr: f64,
+    /// Samples per mini-batch.
     pub batch: usize,
     /// `None`: trained on every training sample (see `--train-samples`).
     pub train_samples: Option<usize>,
+    /// `shuffle` or `random`.
     pub sampling: String,
     /// "none", or the `--augment` spec.
     pub augment: String,
@@ -93,17 +110,26 @@ pub struct RunSummary {
     /// Iterations per epoch (to count the epochs planned).
     #[serde(default)]
     pub iterations_per_epoch: usize,
+    /// The run's seed.
     pub seed: u64,
+    /// Threads it trained on.
     pub threads: usize,
+    /// `f32` or `f64`.
     pub precision: String,
     #[serde(default = "finished")]
+    /// Where the run stands.
     pub state: RunState,
+    /// The last batch's loss.
     pub final_loss: f64,
+    /// The last epoch's training accuracy.
     pub train_acc: Option<f64>,
+    /// The last epoch's test accuracy.
     pub test_acc: Option<f64>,
     /// `None`: the accuracies above are on every sample (see `--eval-samples`).
     pub eval_samples: Option<usize>,
+    /// Training time (evaluation excluded).
     pub train_seconds: f64,
+    /// Evaluation time.
     pub eval_seconds: f64,
 }
 
@@ -172,8 +198,11 @@ impl RunSummary {
 /// What a [`TrainJob`] reports: where it stands and the epochs finished since the last report.
 #[derive(Clone, Debug)]
 pub struct Progress {
+    /// Iterations done.
     pub iteration: usize,
+    /// Iterations the run lasts.
     pub total: usize,
+    /// The epochs finished since the last report.
     pub epochs: Vec<EpochRecord>,
     /// How the run ended, once it has.
     pub outcome: Option<Outcome>,
@@ -186,6 +215,7 @@ pub type StepHook = Box<dyn FnMut(&Event<'_>) + Send>;
 /// the end, if shorter). `stop` (the signals' flag) is obeyed within a step, after the batch
 /// under way; the files are written as the module doc says.
 pub struct TrainJob<T: Float> {
+    /// The run.
     pub session: Session<T>,
     settings: Settings,
     dataset: DatasetName,

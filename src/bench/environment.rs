@@ -5,13 +5,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Facts about the machine and the build, gathered once per report.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Environment {
+    /// The CPU's model name, as /proc/cpuinfo gives it.
     pub cpu: String,
+    /// Logical cores the OS reports.
     pub logical_cores: usize,
+    /// The widest SIMD the kernels use here: `avx512`, `avx2+fma` or `portable`.
     pub simd: &'static str,
+    /// The compiler that built this binary (`rustc -V`, read at build time).
     pub rustc: &'static str,
+    /// The build profile: optimised or not, with its opt-level.
     pub profile: &'static str,
+    /// The git commit the binary was built from (`unknown` outside a checkout).
     pub commit: &'static str,
+    /// When the report was made (UTC).
     pub date: String,
+    /// The command line that made it, to rerun it.
     pub command: String,
 }
 

@@ -29,10 +29,15 @@ pub const MIN_RUNS: usize = 3;
 /// transposed (as backprop's `Xᵀ·dY` and `dY·Wᵀ`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Problem {
+    /// Rows of A and C.
     pub m: usize,
+    /// Columns of A, rows of B: the length of each dot product.
     pub k: usize,
+    /// Columns of B and C.
     pub n: usize,
+    /// A is stored transposed (k × m), as Xᵀ in the weight gradient.
     pub trans_a: bool,
+    /// B is stored transposed (n × k), as Wᵀ in the input gradient.
     pub trans_b: bool,
 }
 
@@ -48,10 +53,12 @@ impl Problem {
         }
     }
 
+    /// Whether m = k = n (the ladder's headline sizes).
     pub fn is_square(&self) -> bool {
         self.m == self.k && self.k == self.n && !self.trans_a && !self.trans_b
     }
 
+    /// Floating-point operations of the product: 2·m·k·n (a multiply and an add each).
     pub fn flops(&self) -> f64 {
         2.0 * self.m as f64 * self.n as f64 * self.k as f64
     }
@@ -132,7 +139,9 @@ impl std::str::FromStr for Problem {
 /// What to measure.
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The rungs to time, in this order.
     pub kernels: Vec<Kernel>,
+    /// The products to time each rung on.
     pub problems: Vec<Problem>,
     /// Threads for the threaded rungs (`threaded`, `auto`); the others always use one.
     pub threads: usize,
@@ -140,19 +149,28 @@ pub struct Config {
     pub budget: Duration,
     /// A single product longer than this is timed on a band of rows instead (see module doc).
     pub max_run: Duration,
+    /// Seed of the operands' random values.
     pub seed: u64,
 }
 
 /// One measured point.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Point {
+    /// The rung that was asked for.
     pub kernel: Kernel,
+    /// The product it ran.
     pub problem: Problem,
+    /// Threads it ran on.
     pub threads: usize,
+    /// `f32` or `f64`.
     pub precision: &'static str,
+    /// Median GFLOP/s over the runs: the figure reported.
     pub gflops_median: f64,
+    /// Slowest run's GFLOP/s.
     pub gflops_min: f64,
+    /// Fastest run's GFLOP/s.
     pub gflops_max: f64,
+    /// Runs timed within the budget.
     pub runs: usize,
     /// Interquartile range of the runs over their median: above [`NOISY_IQR`] the point is noisy.
     pub iqr_rel: f64,

@@ -1,5 +1,5 @@
 //! Measurement: the machine's FMA peak and GEMM throughput, as library calls the CLI, the
-//! `cargo bench` harness and tests share. Formatting lives in [`crate::report`].
+//! `cargo bench` harness and tests share. Formatting lives in `report` (feature `train`).
 
 pub mod environment;
 pub mod gemm;

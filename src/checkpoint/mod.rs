@@ -276,7 +276,9 @@ pub fn read_metadata(path: &Path) -> Result<BTreeMap<String, String>> {
 
 /// A loaded model and its header metadata.
 pub struct Checkpoint<T: Float> {
+    /// The model, rebuilt from its layer list and weights.
     pub net: Network<T>,
+    /// The file's metadata: the run record and the entries for people and PyTorch scripts.
     pub metadata: BTreeMap<String, String>,
     /// The optimizer-state tensors (`optimizer.<k>.<slot>` → shape, values), decoded with the
     /// rest of the file so [`load_training`] does not read it again.

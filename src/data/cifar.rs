@@ -8,7 +8,9 @@ use super::{Dataset, DatasetName};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 
+/// Bytes per record of the binary version: a label byte, then 3 planes of 32×32.
 pub const RECORD: usize = 1 + 3 * 1024;
+/// The five training batches of the binary version, 10,000 records each.
 pub const TRAIN_FILES: [&str; 5] = [
     "data_batch_1.bin",
     "data_batch_2.bin",
@@ -16,6 +18,7 @@ pub const TRAIN_FILES: [&str; 5] = [
     "data_batch_4.bin",
     "data_batch_5.bin",
 ];
+/// The test batch, 10,000 records.
 pub const TEST_FILE: &str = "test_batch.bin";
 
 /// Parses one batch file's bytes into (features, labels). Colour: 3072 values R, G, B planes;

@@ -362,6 +362,7 @@ fn unpack(
 /// What `scratchnet datasets` can say of a dataset folder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Verification {
+    /// Every file is there and matches its checksum.
     Verified,
     /// These files are missing or do not match their checksum.
     Mismatch(Vec<String>),

@@ -15,9 +15,11 @@ use super::{Dataset, DatasetName};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 
+/// The magic number of an IDX file of unsigned-byte images (3 dimensions).
 pub const IMAGES_MAGIC: u32 = 0x0000_0803;
 /// Largest decompressed IDX file accepted (1 GiB; MNIST's largest is 47 MB).
 pub const MAX_DECOMPRESSED: u64 = 1 << 30;
+/// The magic number of an IDX file of unsigned-byte labels (1 dimension).
 pub const LABELS_MAGIC: u32 = 0x0000_0801;
 
 /// The four files of a split, by their canonical names (each may also end in `.gz`).
@@ -146,7 +148,9 @@ pub fn parse_labels(bytes: &[u8], path: &Path) -> Result<Vec<usize>> {
 /// One split (train or test) of an image dataset.
 #[derive(Clone, Debug)]
 pub struct Split {
+    /// One image per row, pixels scaled to [0, 1].
     pub x: Matrix<f32>,
+    /// The label of each row.
     pub t: Vec<usize>,
     /// (height, width) of each image.
     pub image_hw: (usize, usize),

@@ -28,16 +28,24 @@ use crate::matrix::Matrix;
 #[cfg_attr(feature = "train", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "train", serde(try_from = "String", into = "String"))]
 pub enum DatasetName {
+    /// LeCun et al.'s handwritten digits: 60,000 + 10,000 grey 28×28 images, 10 classes.
     Mnist,
+    /// Zalando's articles of clothing, in MNIST's format and sizes.
     FashionMnist,
+    /// Krizhevsky's 32×32 colour photos, 50,000 + 10,000, 10 classes.
     Cifar10,
+    /// Generated: a disc of one class inside a ring of the other (the Playground's circle).
     Circle,
+    /// Generated: the four quadrants, classes by the sign of x₁·x₂.
     Xor,
+    /// Generated: two Gaussian clouds.
     Gauss,
+    /// Generated: two interleaved spirals.
     Spiral,
 }
 
 impl DatasetName {
+    /// Every dataset, the files first and then the generated sets.
     pub const ALL: [DatasetName; 7] = [
         DatasetName::Mnist,
         DatasetName::FashionMnist,
@@ -152,11 +160,17 @@ impl From<DatasetName> for String {
 /// A train/test split ready for training.
 #[derive(Clone, Debug)]
 pub struct Dataset {
+    /// Which dataset this is.
     pub name: DatasetName,
+    /// Training inputs, one sample per row (pixels in [0, 1], or a point's coordinates).
     pub x_train: Matrix<f32>,
+    /// The class of each training row.
     pub t_train: Vec<usize>,
+    /// Test inputs, as `x_train`.
     pub x_test: Matrix<f32>,
+    /// The class of each test row.
     pub t_test: Vec<usize>,
+    /// Number of classes (the output layer's width).
     pub classes: usize,
     /// (channels, height, width) for image data, for drawing samples.
     pub image_shape: Option<(usize, usize, usize)>,

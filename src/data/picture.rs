@@ -31,9 +31,13 @@ use crate::error::{Error, Result};
 /// values in [0, 1], plane after plane.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Picture {
+    /// 1 (grey) or 3 (red, green, blue).
     pub channels: usize,
+    /// Rows of pixels.
     pub height: usize,
+    /// Pixels per row.
     pub width: usize,
+    /// The planes one after another, each row by row, values in [0, 1].
     pub planes: Vec<f32>,
 }
 

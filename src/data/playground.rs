@@ -11,6 +11,7 @@ use crate::matrix::{Matrix, gaussian_pair};
 
 /// Training and held-out test points per set.
 pub const TRAIN: usize = 1000;
+/// Test points of every classification set (as many as training points).
 pub const TEST: usize = 500;
 
 /// Radius² of the circle's inside: x² + y² ≤ 2 is class 1.
@@ -156,10 +157,15 @@ impl PlaneSet {
 /// A Playground set: points in [-4, 4]² (n × 2) and one target per point in [-1, 1].
 #[derive(Clone, Debug)]
 pub struct PlanePoints {
+    /// Which set the points are.
     pub set: PlaneSet,
+    /// Training points, one (x₁, x₂) per row.
     pub x_train: Matrix<f32>,
+    /// Each training point's target: ±1 for a class, the surface's value for a regression.
     pub y_train: Vec<f32>,
+    /// Test points, as `x_train`.
     pub x_test: Matrix<f32>,
+    /// Each test point's target.
     pub y_test: Vec<f32>,
 }
 
@@ -255,12 +261,19 @@ pub fn generate_plane(
 /// An input feature computed from a point (x₁, x₂): the Playground's input column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Feature {
+    /// x₁ itself.
     X1,
+    /// x₂ itself.
     X2,
+    /// x₁².
     X1Squared,
+    /// x₂².
     X2Squared,
+    /// x₁·x₂.
     X1X2,
+    /// sin x₁.
     SinX1,
+    /// sin x₂.
     SinX2,
 }
 

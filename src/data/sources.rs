@@ -11,9 +11,13 @@ use crate::error::{Error, Result};
 /// are accepted, so a mirror that announces or sends more is refused before it fills memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FileSpec {
+    /// The file's name in the dataset folder.
     pub name: &'static str,
+    /// Its name on the mirrors (often gzipped).
     pub remote: &'static str,
+    /// SHA-256 of the file as kept (after gunzipping), hex.
     pub sha256: &'static str,
+    /// Its exact size in bytes as kept.
     pub size: u64,
 }
 
@@ -83,11 +87,15 @@ const FASHION_MNIST: [FileSpec; 4] = [
 /// kept from its `folder`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArchiveSpec {
+    /// The archive's name on the mirrors.
     pub remote: &'static str,
+    /// SHA-256 of the archive, hex.
     pub sha256: &'static str,
     /// The archive's exact size in bytes: nothing larger is accepted.
     pub size: u64,
+    /// The folder inside the archive that holds the members.
     pub folder: &'static str,
+    /// The files kept from it; anything else in the archive is skipped.
     pub members: &'static [&'static str],
 }
 

@@ -39,7 +39,9 @@ pub trait Float:
     + DivAssign
     + 'static
 {
+    /// 0.
     const ZERO: Self;
+    /// 1.
     const ONE: Self;
     /// Machine epsilon.
     const EPSILON: Self;
@@ -49,16 +51,27 @@ pub trait Float:
     /// The name the CLI and reports use: `"f32"` or `"f64"`.
     const NAME: &'static str;
 
+    /// The nearest value of this type to `v`.
     fn from_f64(v: f64) -> Self;
+    /// This value as an f64 (exact for both types).
     fn to_f64(self) -> f64;
+    /// eˣ.
     fn exp(self) -> Self;
+    /// The natural logarithm.
     fn ln(self) -> Self;
+    /// The square root.
     fn sqrt(self) -> Self;
+    /// The hyperbolic tangent.
     fn tanh(self) -> Self;
+    /// The absolute value.
     fn abs(self) -> Self;
+    /// The larger of the two (the other one if either is NaN, as `f32::max`).
     fn max(self, other: Self) -> Self;
+    /// The smaller of the two (the other one if either is NaN, as `f32::min`).
     fn min(self, other: Self) -> Self;
+    /// Neither infinite nor NaN.
     fn is_finite(self) -> bool;
+    /// Not a number.
     fn is_nan(self) -> bool;
 
     /// Converts from any other `Float` (through `f64`, which is exact for `f32` values).

@@ -40,6 +40,7 @@ pub fn round_to_half(x: f32) -> f32 {
 /// What [`round_slice`] did to a set of values.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Rounding {
+    /// Values looked at.
     pub values: usize,
     /// Values that are not float16 already.
     pub changed: usize,

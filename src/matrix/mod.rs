@@ -144,10 +144,12 @@ impl<T: Float> Matrix<T> {
         Matrix { rows, cols, data }
     }
 
+    /// Number of rows.
     pub fn rows(&self) -> usize {
         self.rows
     }
 
+    /// Number of columns.
     pub fn cols(&self) -> usize {
         self.cols
     }
@@ -157,10 +159,12 @@ impl<T: Float> Matrix<T> {
         (self.rows, self.cols)
     }
 
+    /// Number of elements, rows × cols.
     pub fn len(&self) -> usize {
         self.data.len()
     }
 
+    /// Whether it has no elements (a dimension is 0).
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
@@ -256,10 +260,12 @@ impl<T: Float> Matrix<T> {
         &self.data
     }
 
+    /// The elements, row after row, to change in place.
     pub fn as_mut_slice(&mut self) -> &mut [T] {
         &mut self.data
     }
 
+    /// The elements, row after row, without copying them.
     pub fn into_vec(self) -> Vec<T> {
         self.data
     }
@@ -269,6 +275,7 @@ impl<T: Float> Matrix<T> {
         &self.data[i * self.cols..(i + 1) * self.cols]
     }
 
+    /// Row `i`, to change in place; panics if `i` is out of range.
     pub fn row_mut(&mut self, i: usize) -> &mut [T] {
         &mut self.data[i * self.cols..(i + 1) * self.cols]
     }
@@ -279,6 +286,7 @@ impl<T: Float> Matrix<T> {
         self.data[i * self.cols + j]
     }
 
+    /// Sets element (i, j); panics if it is out of range.
     pub fn set(&mut self, i: usize, j: usize, value: T) {
         assert!(i < self.rows && j < self.cols, "index out of bounds");
         self.data[i * self.cols + j] = value;

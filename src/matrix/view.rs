@@ -64,12 +64,15 @@ impl<'a, T: Float> MatRef<'a, T> {
         }
     }
 
+    /// Number of rows.
     pub fn rows(&self) -> usize {
         self.rows
     }
+    /// Number of columns.
     pub fn cols(&self) -> usize {
         self.cols
     }
+    /// (rows, cols).
     pub fn shape(&self) -> (usize, usize) {
         (self.rows, self.cols)
     }
@@ -154,18 +157,23 @@ impl<'a, T: Float> MatMut<'a, T> {
         })
     }
 
+    /// Number of rows.
     pub fn rows(&self) -> usize {
         self.rows
     }
+    /// Number of columns.
     pub fn cols(&self) -> usize {
         self.cols
     }
+    /// (rows, cols).
     pub fn shape(&self) -> (usize, usize) {
         (self.rows, self.cols)
     }
+    /// The row stride: elements from one row to the next.
     pub fn rs(&self) -> usize {
         self.rs
     }
+    /// The column stride: elements from one column to the next.
     pub fn cs(&self) -> usize {
         self.cs
     }
@@ -198,11 +206,13 @@ impl<'a, T: Float> MatMut<'a, T> {
     }
 
     #[inline(always)]
+    /// Element (i, j); panics if it is out of range.
     pub fn at(&self, i: usize, j: usize) -> T {
         self.data[i * self.rs + j * self.cs]
     }
 
     #[inline(always)]
+    /// Element (i, j), to change in place; panics if it is out of range.
     pub fn at_mut(&mut self, i: usize, j: usize) -> &mut T {
         &mut self.data[i * self.rs + j * self.cs]
     }

@@ -11,9 +11,13 @@ use crate::matrix::{Float, Matrix};
 /// layer, whose input is data.
 #[derive(Debug)]
 pub struct Affine<T> {
+    /// Weights, n_in × n_out: the layer computes X·W + b.
     pub w: Matrix<T>,
+    /// Bias, 1 × n_out.
     pub b: Matrix<T>,
+    /// ∂L/∂W of the last backward pass.
     pub dw: Matrix<T>,
+    /// ∂L/∂b of the last backward pass.
     pub db: Matrix<T>,
     gemm: Gemm<T>,
 }

@@ -10,13 +10,21 @@ use crate::matrix::{Float, Matrix};
 /// running statistics. ε = 1e-6 (the textbook's `10e-7`).
 #[derive(Debug)]
 pub struct BatchNorm<T> {
+    /// Scale γ, 1 × dim (starts at 1).
     pub gamma: Matrix<T>,
+    /// Shift β, 1 × dim (starts at 0).
     pub beta: Matrix<T>,
+    /// ∂L/∂γ of the last backward pass.
     pub dgamma: Matrix<T>,
+    /// ∂L/∂β of the last backward pass.
     pub dbeta: Matrix<T>,
+    /// Running mean of each feature, used in evaluation.
     pub running_mean: Vec<T>,
+    /// Running variance of each feature, used in evaluation.
     pub running_var: Vec<T>,
+    /// Weight of the old running statistics in each update (the book's 0.9).
     pub momentum: T,
+    /// Added to the variance before its square root, so a constant feature does not divide by 0.
     pub eps: T,
     /// Cache of the last train-mode forward: x − μ (N × d) and √(σ² + ε) (d).
     xc: Matrix<T>,
@@ -40,6 +48,7 @@ impl<T: Float> BatchNorm<T> {
         }
     }
 
+    /// Features normalised.
     pub fn dim(&self) -> usize {
         self.gamma.cols()
     }

@@ -52,11 +52,17 @@ use crate::matrix::{Float, MatMut, MatRef, Matrix};
 /// on one thread, so results are bit-identical for any `--threads`.
 #[derive(Debug)]
 pub struct Conv2d<T> {
+    /// The input and window geometry.
     pub win: Window,
+    /// Output channels (filters).
     pub c_out: usize,
+    /// Filters, c_out × (c_in·kh·kw): one filter per row, as PyTorch's weight flattened.
     pub w: Matrix<T>,
+    /// Bias, 1 × c_out.
     pub b: Matrix<T>,
+    /// ∂L/∂W of the last backward pass.
     pub dw: Matrix<T>,
+    /// ∂L/∂b of the last backward pass.
     pub db: Matrix<T>,
     /// The stride-1 lowering without an im2col copy, where it applies (see [`Shifted`]).
     shifted: Option<Shifted>,

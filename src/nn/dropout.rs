@@ -14,6 +14,7 @@ use crate::matrix::{Float, Matrix};
 /// same masks as an uninterrupted one.
 #[derive(Debug)]
 pub struct Dropout {
+    /// The share of units dropped in training, in [0, 1).
     pub ratio: f64,
     seed: u64,
     /// Train-mode forward passes so far.
@@ -22,6 +23,7 @@ pub struct Dropout {
 }
 
 impl Dropout {
+    /// A dropout layer dropping `ratio` of its inputs, its masks drawn from `seed`.
     pub fn new(ratio: f64, seed: u64) -> Self {
         Dropout {
             ratio,

@@ -23,12 +23,14 @@ pub struct MulLayer<T> {
 }
 
 impl<T: Float> MulLayer<T> {
+    /// x·y, remembering x and y for backward.
     pub fn forward(&mut self, x: T, y: T) -> T {
         self.x = x;
         self.y = y;
         x * y
     }
 
+    /// (∂L/∂x, ∂L/∂y) = (dout·y, dout·x).
     pub fn backward(&self, dout: T) -> (T, T) {
         (dout * self.y, dout * self.x)
     }
@@ -39,10 +41,12 @@ impl<T: Float> MulLayer<T> {
 pub struct AddLayer;
 
 impl AddLayer {
+    /// x + y.
     pub fn forward<T: Float>(&mut self, x: T, y: T) -> T {
         x + y
     }
 
+    /// (∂L/∂x, ∂L/∂y) = (dout, dout): addition passes the gradient through.
     pub fn backward<T: Float>(&self, dout: T) -> (T, T) {
         (dout, dout)
     }

@@ -29,12 +29,17 @@
 pub struct Window {
     /// Input channels, height and width.
     pub c: usize,
+    /// Input height.
     pub h: usize,
+    /// Input width.
     pub w: usize,
     /// Window height and width.
     pub kh: usize,
+    /// Window width (`kh` is its height).
     pub kw: usize,
+    /// Step between two windows, both ways.
     pub stride: usize,
+    /// Zeros added around the input, on every side.
     pub pad: usize,
 }
 

@@ -34,7 +34,10 @@ use crate::matrix::{Float, Matrix};
 /// (running statistics, no dropout). Passed explicitly, never inferred from layer names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
+    /// Training: dropout drops, batch norm uses the batch's statistics and updates its running
+    /// ones.
     Train,
+    /// Evaluation: dropout scales, batch norm uses its running statistics.
     Eval,
 }
 
@@ -42,7 +45,9 @@ pub enum Mode {
 pub struct Param<'a, T> {
     /// PyTorch-style name within the layer: `weight`, `bias`.
     pub name: &'static str,
+    /// The parameter's values, row-major.
     pub value: &'a mut [T],
+    /// Its gradient from the last backward pass, the same layout.
     pub grad: &'a mut [T],
     /// Whether L2 weight decay applies (weights yes, biases and batch-norm shifts no).
     pub decay: bool,

@@ -116,7 +116,9 @@ pub struct Network<T: Float> {
 /// counted). Index `i < layers` is layer i; the last entry is softmax-with-loss.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Profile {
+    /// Forward time of each layer, then of the loss.
     pub forward: Vec<std::time::Duration>,
+    /// Backward time of each layer, then of the loss.
     pub backward: Vec<std::time::Duration>,
     /// Training steps timed.
     pub steps: u64,
@@ -124,6 +126,7 @@ pub struct Profile {
     pub rows: u64,
     /// Outside the network, timed by the trainer: gathering each batch, the optimizer's update.
     pub gather: std::time::Duration,
+    /// The optimizer's update.
     pub optimizer: std::time::Duration,
 }
 
@@ -263,6 +266,7 @@ impl<T: Float> Network<T> {
         })
     }
 
+    /// The layers, in order.
     pub fn specs(&self) -> &[LayerSpec] {
         &self.specs
     }

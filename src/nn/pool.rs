@@ -12,7 +12,9 @@ use crate::matrix::{Float, Matrix};
 /// Whether a pooling layer takes the maximum or the mean of each window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PoolKind {
+    /// The maximum of each window.
     Max,
+    /// The mean of each window.
     Avg,
 }
 
@@ -25,7 +27,9 @@ pub enum PoolKind {
 /// the padding as zeros in the mean (PyTorch's default `count_include_pad=True`).
 #[derive(Debug)]
 pub struct Pool2d {
+    /// Max or average.
     pub kind: PoolKind,
+    /// The input and window geometry.
     pub win: Window,
     /// Per output value of the last training forward pass, the index of its maximum within
     /// the image (max pooling only).

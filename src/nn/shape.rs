@@ -12,7 +12,14 @@ pub enum Shape {
     /// A vector of this many features.
     Flat(usize),
     /// An image: channels, height, width (row = c·h·w values, NCHW).
-    Image { c: usize, h: usize, w: usize },
+    Image {
+        /// Channels.
+        c: usize,
+        /// Height.
+        h: usize,
+        /// Width.
+        w: usize,
+    },
 }
 
 impl Shape {

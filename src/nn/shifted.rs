@@ -39,6 +39,7 @@ use crate::matrix::{Float, Matrix};
 pub struct Shifted {
     /// The padded input plane: `ph` rows of `pw`.
     pub ph: usize,
+    /// Its width.
     pub pw: usize,
     /// Where row (ci, ky, kx) of the im2col matrix starts in the padded image.
     pub offsets: Vec<usize>,
@@ -46,6 +47,7 @@ pub struct Shifted {
     pub wide: usize,
     /// The padded output-gradient plane: `qh = h + kh − 1` rows of `qw = w + kw − 1`.
     pub qh: usize,
+    /// Its width.
     pub qw: usize,
     /// Where row (co, ky, kx) of the transposed convolution's im2col matrix starts in it.
     pub grad_offsets: Vec<usize>,
@@ -54,6 +56,7 @@ pub struct Shifted {
     /// Whether the forward pass and the weight gradient use it (the input gradient always
     /// does): see [`Shifted::new`].
     pub for_forward: bool,
+    /// Whether the weight gradient uses it.
     pub for_weights: bool,
     /// The window it lowers, and its output size.
     win: Window,

@@ -7,8 +7,11 @@ use crate::matrix::{Float, Matrix, softmax_in_place};
 /// (softmax with loss); or real target values, one row per sample (squared error).
 #[derive(Clone, Copy, Debug)]
 pub enum Targets<'a, T> {
+    /// A class index per row.
     Labels(&'a [usize]),
+    /// A probability row per sample (one-hot or soft labels).
     OneHot(&'a Matrix<T>),
+    /// A target value per output (regression, the squared-error head).
     Values(&'a Matrix<T>),
 }
 
@@ -21,6 +24,7 @@ impl<T: Float> Targets<'_, T> {
         }
     }
 
+    /// Whether there are no targets.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -75,6 +79,7 @@ pub struct SoftmaxWithLoss<T> {
 }
 
 impl<T: Float> SoftmaxWithLoss<T> {
+    /// A layer with nothing remembered yet.
     pub fn new() -> Self {
         SoftmaxWithLoss {
             y: Matrix::zeros(0, 0),

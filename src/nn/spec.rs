@@ -13,12 +13,16 @@ pub const EVAL_BATCH: usize = 5000;
 /// The hidden layers' nonlinearity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Activation {
+    /// max(0, x).
     Relu,
+    /// 1 / (1 + e⁻ˣ).
     Sigmoid,
+    /// tanh x.
     Tanh,
 }
 
 impl Activation {
+    /// The name the CLI and checkpoints use: `relu`, `sigmoid`, `tanh`.
     pub fn name(self) -> &'static str {
         match self {
             Activation::Relu => "relu",
@@ -64,38 +68,60 @@ impl std::str::FromStr for Activation {
 /// builder and the checkpoint handle it too.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LayerSpec {
+    /// `nn.Linear(n_in, n_out)`: X·W + b.
     Affine {
+        /// Inputs per row.
         n_in: usize,
+        /// Outputs per row.
         n_out: usize,
     },
+    /// `nn.BatchNorm1d(dim)`.
     BatchNorm {
+        /// Features normalised.
         dim: usize,
     },
+    /// `nn.ReLU()`.
     Relu,
+    /// `nn.Sigmoid()`.
     Sigmoid,
+    /// `nn.Tanh()`.
     Tanh,
+    /// `nn.Dropout(ratio)`.
     Dropout {
+        /// The share dropped in training.
         ratio: f64,
     },
     /// `nn.Conv2d(c_in, c_out, (kh, kw), stride, pad)`.
     Conv {
+        /// Input channels.
         c_in: usize,
+        /// Output channels (filters).
         c_out: usize,
+        /// Kernel height.
         kh: usize,
+        /// Kernel width.
         kw: usize,
+        /// Step between windows.
         stride: usize,
+        /// Zero padding on every side.
         pad: usize,
     },
     /// `nn.MaxPool2d(size, stride, pad)`.
     MaxPool {
+        /// Window side.
         size: usize,
+        /// Step between windows.
         stride: usize,
+        /// Padding on every side (ignored by the maximum).
         pad: usize,
     },
     /// `nn.AvgPool2d(size, stride, pad)` (padding counted in the mean, PyTorch's default).
     AvgPool {
+        /// Window side.
         size: usize,
+        /// Step between windows.
         stride: usize,
+        /// Zero padding on every side.
         pad: usize,
     },
     /// `nn.Flatten()`: an image batch becomes a batch of vectors.
@@ -269,13 +295,19 @@ pub fn memory_estimate(
 /// A multi-layer perceptron as the textbook's `MultiLayerNetExtend` describes it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MlpSpec {
+    /// Inputs per sample.
     pub input: usize,
     /// Hidden layer widths; empty for a linear (softmax-regression) model.
     pub hidden: Vec<usize>,
+    /// Output classes.
     pub classes: usize,
+    /// The activation after each hidden affine layer (and its batch norm).
     pub activation: Activation,
+    /// How the weights start.
     pub init: Init,
+    /// Batch normalisation after each hidden affine layer.
     pub batchnorm: bool,
+    /// Dropout after each hidden activation, with this ratio.
     pub dropout: Option<f64>,
     /// L2 coefficient λ: ½λ‖W‖² in the loss, λW in the gradient.
     pub weight_decay: f64,

@@ -49,8 +49,11 @@ pub const SPLIT_MIN_MACS: usize = 1 << 20;
 /// `left` columns, the partner the rest. Parameter 0 is the weight, parameter 1 the bias.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ColumnCut {
+    /// Rows of the whole weight (the layer's inputs).
     pub rows: usize,
+    /// Columns of the whole weight (its outputs).
     pub cols: usize,
+    /// Columns kept by the caller's thread.
     pub left: usize,
 }
 

@@ -17,6 +17,7 @@ pub struct SquaredError<T> {
 }
 
 impl<T: Float> SquaredError<T> {
+    /// A head with nothing remembered yet.
     pub fn new() -> Self {
         SquaredError {
             diff: Matrix::zeros(0, 0),

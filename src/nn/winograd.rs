@@ -272,12 +272,16 @@ fn runs_mut<T, const O: usize>(
 /// `oh × ow`, in output tiles of `tile`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Winograd {
+    /// Input channels.
     pub c_in: usize,
+    /// Output channels.
     pub c_out: usize,
     h: usize,
     w: usize,
     pad: usize,
+    /// Output height.
     pub oh: usize,
+    /// Output width.
     pub ow: usize,
     tile: Tile,
     /// Output tiles down and across: `⌈oh/m⌉`, `⌈ow/m⌉`.

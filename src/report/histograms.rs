@@ -9,14 +9,18 @@ use crate::error::{Error, Result};
 /// One panel: its title and its bin counts.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Panel {
+    /// The panel's title (e.g. the layer).
     pub title: String,
+    /// Values per bin, bins left to right.
     pub counts: Vec<usize>,
 }
 
 /// One row of panels, labelled (e.g. by its init).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
+    /// The row's label, drawn at its left.
     pub label: String,
+    /// Its panels, left to right.
     pub panels: Vec<Panel>,
 }
 

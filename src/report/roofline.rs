@@ -21,6 +21,7 @@ pub fn intensity(p: &Problem, elem: usize) -> f64 {
 /// The roofs for one thread count, in GFLOP/s and GB/s.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Roof {
+    /// The thread count these roofs are for.
     pub threads: usize,
     /// Compute ceilings, widest last: e.g. `[("avx2+fma", 117.0), ("avx512f", 117.0)]`.
     pub ceilings: Vec<(String, f64)>,
@@ -31,6 +32,7 @@ pub struct Roof {
 /// The machine's roofs, for one thread and for all the threads a report used.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Roofs {
+    /// One per thread count measured, fewest threads first.
     pub roofs: Vec<Roof>,
 }
 

@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 /// One trial as drawn.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Point {
+    /// The trial's learning rate.
     pub lr: f64,
+    /// The trial's weight decay.
     pub weight_decay: f64,
     /// `None`: the trial diverged.
     pub val_acc: Option<f64>,

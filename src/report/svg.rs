@@ -11,16 +11,22 @@ use crate::error::{Error, Result};
 /// One named curve.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
+    /// The line's name in the legend.
     pub name: String,
+    /// (x, y) points, in the order drawn.
     pub points: Vec<(f64, f64)>,
 }
 
 /// Where the legend box sits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Legend {
+    /// The legend in the top left corner.
     UpperLeft,
+    /// The legend in the top right corner.
     UpperRight,
+    /// The legend in the bottom left corner.
     LowerLeft,
+    /// The legend in the bottom right corner.
     LowerRight,
     /// Wherever it covers the fewest points of the curves (`emptiest_place`).
     Auto,
@@ -29,16 +35,23 @@ pub enum Legend {
 /// A line chart: one curve per series, a legend, labelled axes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LineChart {
+    /// The chart's title.
     pub title: String,
+    /// A line under the title (the run's settings).
     pub subtitle: Option<String>,
+    /// The x axis' label.
     pub x_label: String,
+    /// The y axis' label.
     pub y_label: String,
     /// Base-2 logarithmic x axis, ticks labelled with powers of two (for sizes 64…2048).
     pub log_x: bool,
     /// Fixed y range ends (default: 0 to just above the largest value).
     pub y_min: Option<f64>,
+    /// The top of the y axis; `None`: the data's maximum.
     pub y_max: Option<f64>,
+    /// Where the legend goes.
     pub legend: Legend,
+    /// The lines.
     pub series: Vec<Series>,
 }
 

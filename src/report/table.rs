@@ -3,15 +3,20 @@
 /// Horizontal alignment of a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Align {
+    /// Text, aligned left.
     Left,
+    /// Numbers, aligned right.
     Right,
 }
 
 /// Rows of text cells under a header line.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Table {
+    /// The column headers.
     pub headers: Vec<String>,
+    /// Each column's alignment.
     pub align: Vec<Align>,
+    /// The rows, a cell per column.
     pub rows: Vec<Vec<String>>,
 }
 

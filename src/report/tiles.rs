@@ -7,7 +7,9 @@ use std::fmt::Write;
 
 /// One titled grid of tiles of `h`×`w` values each.
 pub struct TileGrid {
+    /// The grid's title.
     pub title: String,
+    /// The tiles, each `h`×`w` values row by row.
     pub tiles: Vec<Vec<f64>>,
     /// A line under each tile (e.g. `7 → 2`), or none when empty.
     pub captions: Vec<String>,

@@ -91,6 +91,7 @@ fn class_label(dataset: DatasetName, class: usize) -> String {
 }
 
 impl Models {
+    /// The models of `--model` and of the folder in `runs`, none loaded yet.
     pub fn new(runs: Arc<Runs>, model: Option<PathBuf>) -> Self {
         Models {
             runs,

@@ -30,6 +30,7 @@ pub const GRID: usize = 40;
 pub struct SharedRun(Arc<Mutex<PlaygroundRun>>);
 
 impl SharedRun {
+    /// The run, for one epoch or one encoding (a poisoned lock is taken as it is).
     pub fn lock(&self) -> MutexGuard<'_, PlaygroundRun> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -49,7 +50,9 @@ impl Stepper for SharedRun {
 
 /// One job as the server holds it.
 pub struct Entry {
+    /// The job's thread and its switches.
     pub job: Job,
+    /// The run it trains, shared for downloads.
     pub run: SharedRun,
     /// The latest event, encoded: a snapshot, or the end of the job.
     pub events: watch::Receiver<Arc<String>>,
@@ -111,6 +114,7 @@ impl Jobs {
         Ok((id, run))
     }
 
+    /// Job `id`, if it still runs.
     pub fn get(&self, id: u64) -> Option<Arc<Entry>> {
         self.lock().get(&id).cloned()
     }

@@ -92,6 +92,7 @@ impl Server {
         Ok(self)
     }
 
+    /// The address it listens on (the real port when bound to port 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

@@ -53,8 +53,11 @@ const STYLE: &str = include_str!("page/playground.css");
 /// What the routes share: the Playground's jobs, the runs folder, the Draw page's models.
 #[derive(Clone)]
 pub struct App {
+    /// The Playground's training jobs.
     pub jobs: Arc<Jobs>,
+    /// The `--runs` folder and the ids given out.
     pub runs: Arc<Runs>,
+    /// The Draw page's models.
     pub models: Arc<Models>,
 }
 
@@ -227,30 +230,49 @@ fn job_id(s: &str) -> Option<u64> {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct PageSettings {
+    /// The classification set: `circle`, `xor`, `gauss` or `spiral`.
     pub dataset: String,
+    /// The regression set: `reg-plane` or `reg-gauss`.
     pub reg_dataset: String,
+    /// `classification` or `regression`.
     pub problem: String,
+    /// Neurons per hidden layer.
     pub network_shape: Vec<usize>,
+    /// The learning rate.
     pub learning_rate: f64,
+    /// `relu`, `tanh`, `sigmoid` or `linear`.
     pub activation: String,
+    /// Points per mini-batch.
     pub batch_size: usize,
     /// Percent, 0 … 50, as the Playground's slider.
     pub noise: f64,
+    /// Percent of the points used for training.
     pub perc_train_data: usize,
+    /// Feed x₁.
     pub x: bool,
+    /// Feed x₂.
     pub y: bool,
+    /// Feed x₁².
     pub x_squared: bool,
+    /// Feed x₂².
     pub y_squared: bool,
+    /// Feed x₁x₂.
     pub x_times_y: bool,
+    /// Feed sin x₁.
     pub sin_x: bool,
+    /// Feed sin x₂.
     pub sin_y: bool,
+    /// `none`, `L1` or `L2`.
     pub regularization: String,
+    /// λ of the regularization.
     pub regularization_rate: f64,
     /// The Playground's seeds are strings such as `0.55534`.
     pub seed: String,
     #[serde(default = "sgd")]
+    /// Our optimizer menu: `sgd` (the Playground's) … `adam`.
     pub optimizer: String,
     #[serde(default)]
+    /// Start training at once (the link's `play=true`).
     pub play: bool,
 }
 
@@ -260,6 +282,7 @@ fn sgd() -> String {
 
 /// Points per set, as the Playground has them.
 pub const CLASSIFY_POINTS: usize = 500;
+/// Points of a regression set, as the Playground has them.
 pub const REGRESS_POINTS: usize = 1200;
 
 /// The seed a Playground seed string stands for: an integer as itself, anything else by its

@@ -30,6 +30,7 @@ pub struct Runs {
 }
 
 impl Runs {
+    /// The runs of `folder` (none when `None`), no id given out yet.
     pub fn new(folder: Option<RunsFolder>) -> Self {
         Runs {
             folder,
@@ -38,6 +39,7 @@ impl Runs {
         }
     }
 
+    /// The folder, if `--runs` named one.
     pub fn folder(&self) -> Option<&RunsFolder> {
         self.folder.as_ref()
     }

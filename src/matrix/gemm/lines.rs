@@ -67,10 +67,12 @@ impl<'a, T: Float> Lines<'a, T> {
         }
     }
 
+    /// Rows of the operand.
     pub fn rows_count(&self) -> usize {
         self.shape().0
     }
 
+    /// Columns of the operand (each line's length).
     pub fn cols_count(&self) -> usize {
         self.shape().1
     }

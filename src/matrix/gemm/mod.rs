@@ -59,14 +59,24 @@ pub use lines::Lines;
 /// A rung of the GEMM ladder. The CLI name is the lowercase variant name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
+    /// The textbook i-j-k triple loop: the reference every other rung is tested against.
     Naive,
+    /// i-k-j: the inner loop runs along rows of B and C, unit stride, so it vectorises.
     Reordered,
+    /// Cache blocking: MC × KC blocks of A against KC-row panels of B.
     Blocked,
+    /// Packed panels and a portable register-tile microkernel.
     Packed,
+    /// The packed loops with the AVX2+FMA 6×16 microkernel.
     Simd,
+    /// The packed loops with the AVX-512F 8×32 microkernel (the `simd` one where the CPU lacks it).
     Avx512,
+    /// The AVX-512 microkernel on unpacked operands, for training-sized products where packing
+    /// costs more than it saves.
     Direct,
+    /// Row bands across `std::thread` workers, each running the fastest single-thread rung.
     Threaded,
+    /// The rung and thread count chosen by shape (see `dispatch`).
     Auto,
 }
 
@@ -169,10 +179,12 @@ impl<T: Float> Gemm<T> {
         Gemm { limits, ..self }
     }
 
+    /// The rung this context was made for (`Auto` is not resolved here).
     pub fn kernel(&self) -> Kernel {
         self.kernel
     }
 
+    /// The most threads a product may use.
     pub fn threads(&self) -> usize {
         self.threads
     }

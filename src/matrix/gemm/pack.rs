@@ -39,7 +39,9 @@ impl<T: Float> AlignedBuf<T> {
 /// The two packing buffers one thread needs: A's mc × kc block and B's kc × nc block.
 #[derive(Debug, Default)]
 pub struct PackBuffers<T> {
+    /// A's mc × kc block, in mr-row slivers.
     pub a: AlignedBuf<T>,
+    /// B's kc × nc block, in nr-column slivers.
     pub b: AlignedBuf<T>,
 }
 

@@ -26,8 +26,11 @@ use std::sync::OnceLock;
 /// Cache sizes in bytes, per core for L1d and L2; L3 as the OS reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Caches {
+    /// L1 data cache per core.
     pub l1d: usize,
+    /// L2 cache per core.
     pub l2: usize,
+    /// L3 cache (shared), as the OS reports it.
     pub l3: usize,
     /// Where the sizes came from: `"sysfs"`, `"SCRATCHNET_CACHES"` or `"default"`.
     pub source: &'static str,
@@ -110,10 +113,15 @@ fn parse_size(s: &str) -> Option<usize> {
 /// Block sizes for one microkernel (`mr`×`nr`) and element type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockParams {
+    /// Rows of the microkernel's register tile.
     pub mr: usize,
+    /// Columns of the register tile.
     pub nr: usize,
+    /// Rows of A's packed block (sized to stay in L2).
     pub mc: usize,
+    /// Depth of a packed block (an mr × kc sliver of A and kc × nr of B stay in L1).
     pub kc: usize,
+    /// Columns of B's packed panel (sized to stay in L3).
     pub nc: usize,
 }
 

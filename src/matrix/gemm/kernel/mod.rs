@@ -222,17 +222,29 @@ pub type KernelFn<T> =
 /// element is summed as the packed kernel sums it (one FMA per step p, p ascending, then
 /// `α·acc`, then `+ β·c`), so a product has the same bits through either path.
 pub struct DirectTile<'a, T> {
+    /// The length of the dot products (the depth of the tile).
     pub k: usize,
+    /// α: the product is scaled by it.
     pub alpha: T,
+    /// β: C's old value is scaled by it (0 overwrites C, NaNs included).
     pub beta: T,
+    /// A's rows of the tile, read through `rs_a` and `cs_a`.
     pub a: &'a [T],
+    /// A's row stride.
     pub rs_a: usize,
+    /// A's column stride (1 for row-major A, its row length for a transposed one).
     pub cs_a: usize,
+    /// Rows of the tile (≤ mr).
     pub mt: usize,
+    /// B's columns of the tile, rows `rs_b` apart.
     pub b: &'a [T],
+    /// B's row stride.
     pub rs_b: usize,
+    /// Columns of the tile (≤ nr).
     pub nt: usize,
+    /// C's tile, written in place.
     pub c: &'a mut [T],
+    /// C's row stride.
     pub rs_c: usize,
 }
 
