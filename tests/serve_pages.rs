@@ -573,3 +573,60 @@ fn train_serve_shows_its_own_run_and_stops_cleanly_on_sigterm_once_done() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_conv_model_shows_its_filters_and_every_conv_layers_feature_maps() {
+    let dir = common::temp_dir("draw-cnn");
+    let data = dir.join("data");
+    common::write_small_mnist(&data, 28, 28);
+    let model = dir.join("cnn.st");
+    common::scratchnet()
+        .args(["train", "--dataset", "mnist", "--data-dir"])
+        .arg(&data)
+        .args([
+            "--layers",
+            "conv:4:5x5,relu,maxpool:2,conv:3:3x3,affine:8,relu",
+        ])
+        .args(["--epochs", "1", "--batch", "2", "--quiet", "--save"])
+        .arg(&model)
+        .assert()
+        .success();
+    let server = Running::start(bind().with_model(&model).unwrap());
+    let (status, info) = server.json("/api/models/model");
+    assert_eq!(status, 200, "{info}");
+    assert_eq!(info["convolutional"], true);
+    assert_eq!(info["first_layer"]["size"], serde_json::json!([5, 5]));
+    assert_eq!(info["first_layer"]["tiles"].as_array().unwrap().len(), 4);
+    let picture = png(280, 280, |x, y| {
+        if (130..150).contains(&x) && (50..230).contains(&y) {
+            255
+        } else {
+            0
+        }
+    });
+    let (status, body) = server.request("POST", "/api/models/model/predict", &picture);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let p: Value = serde_json::from_slice(&body).unwrap();
+    let maps = p["maps"].as_array().unwrap();
+    assert_eq!(maps.len(), 2, "one entry per conv layer: {maps:?}");
+    assert_eq!(maps[0]["size"], serde_json::json!([4, 24, 24]));
+    assert!(
+        maps[0]["layer"].as_str().unwrap().contains("relu"),
+        "{}",
+        maps[0]["layer"]
+    );
+    assert_eq!(maps[1]["size"], serde_json::json!([3, 10, 10]));
+    for m in maps {
+        let [c, h, w] = [0, 1, 2].map(|i| m["size"][i].as_u64().unwrap() as usize);
+        let tiles = m["maps"].as_array().unwrap();
+        assert_eq!(tiles.len(), c);
+        for t in tiles {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(t.as_str().unwrap())
+                .unwrap();
+            assert_eq!(bytes.len(), h * w);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
