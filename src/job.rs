@@ -78,7 +78,12 @@ struct State {
     /// Single steps asked for and not yet taken.
     steps: usize,
     stopped: bool,
+    /// At most this many steps a second while playing; `None`: as fast as they run.
+    pace: Option<f64>,
 }
+
+/// The fastest pace a job can be held to: one step per snapshot at the snapshot rate.
+pub const MAX_PACE: f64 = 30.0;
 
 /// The play / pause / step / stop switches of a job, shared by whoever drives it.
 #[derive(Debug, Default)]
@@ -108,6 +113,44 @@ impl Control {
     fn update(&self, f: impl FnOnce(&mut State)) {
         f(&mut self.lock());
         self.changed.notify_all();
+    }
+
+    /// This control, holding play to at most `pace` steps a second (see [`Control::set_pace`]).
+    pub fn with_pace(self, pace: Option<f64>) -> Self {
+        self.set_pace(pace);
+        self
+    }
+
+    /// While playing, take at most `pace` steps a second, each followed by a snapshot, so a
+    /// person can watch what one step does (the Playground's boundary forming); `None` lets
+    /// the steps run as fast as they go. A pace is clamped to (0, [`MAX_PACE`]]; a pace that is
+    /// not a positive number is `None`.
+    pub fn set_pace(&self, pace: Option<f64>) {
+        let pace = pace
+            .filter(|p| *p > 0.0 && p.is_finite())
+            .map(|p| p.min(MAX_PACE));
+        self.update(|s| s.pace = pace);
+    }
+
+    /// The pace set, if any.
+    pub fn pace(&self) -> Option<f64> {
+        self.lock().pace
+    }
+
+    /// Waits until `deadline`, or less if the job is paused, stopped or unpaced meanwhile.
+    fn wait_until(&self, deadline: Instant) {
+        let mut s = self.lock();
+        while s.playing && !s.stopped && s.pace.is_some() {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            s = self
+                .changed
+                .wait_timeout(s, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
     }
 
     /// Run steps one after another.
@@ -212,6 +255,14 @@ pub fn run<S: Stepper>(
                 continue;
             }
             Next::Step => stepper.step(),
+            Next::Play if control.pace().is_some() => {
+                // One step, then the rest of its share of a second waited out.
+                let start = Instant::now();
+                let pace = control.pace().unwrap_or(MAX_PACE);
+                let more = stepper.step();
+                control.wait_until(start + Duration::from_secs_f64(1.0 / pace));
+                more
+            }
             Next::Play => {
                 // Steps until it is time for a snapshot, or until the switches change.
                 let start = Instant::now();
@@ -253,14 +304,15 @@ pub struct Job {
 }
 
 impl Job {
-    /// Starts `stepper` on a new thread (paused unless `playing`), reporting to `on_event`.
+    /// Starts `stepper` on a new thread under `control` (e.g. `Control::new(playing)`),
+    /// reporting to `on_event`.
     pub fn spawn<S: Stepper>(
         mut stepper: S,
-        playing: bool,
+        control: Control,
         options: JobOptions,
         on_event: impl FnMut(Event<S::Snapshot>) -> Flow + Send + 'static,
     ) -> Result<Self> {
-        let control = Arc::new(Control::new(playing));
+        let control = Arc::new(control);
         let theirs = Arc::clone(&control);
         let thread = std::thread::Builder::new()
             .name("scratchnet-job".into())
@@ -342,7 +394,7 @@ mod tests {
             limit: 100_000,
             fail_at: None,
         };
-        let job = Job::spawn(counter, false, fast(), move |e| {
+        let job = Job::spawn(counter, Control::new(false), fast(), move |e| {
             let msg = match e {
                 Event::Snapshot(n) => Some(n),
                 Event::Finished => Some(usize::MAX),
@@ -378,13 +430,62 @@ mod tests {
     }
 
     #[test]
+    fn a_paced_job_reports_every_step_and_never_outruns_its_pace() {
+        let (tx, rx) = mpsc::channel();
+        let counter = Counter {
+            n: 0,
+            limit: usize::MAX,
+            fail_at: None,
+        };
+        let control = Control::new(true).with_pace(Some(20.0));
+        assert_eq!(control.pace(), Some(20.0));
+        let start = Instant::now();
+        let job = Job::spawn(counter, control, fast(), move |e| {
+            if let Event::Snapshot(n) = e {
+                let _ = tx.send((n, Instant::now()));
+            }
+            Flow::Continue
+        })
+        .unwrap();
+        // Every step is reported, one by one (unpaced, a snapshot covers thousands).
+        let wait = Duration::from_secs(10);
+        let seen: Vec<(usize, Instant)> = (0..6).map(|_| rx.recv_timeout(wait).unwrap()).collect();
+        assert_eq!(
+            seen.iter().map(|s| s.0).collect::<Vec<_>>(),
+            [0, 1, 2, 3, 4, 5]
+        );
+        // Step k cannot come before (k − 1) waits of 1/20 s: a bound the pace sets, whatever
+        // the machine's speed.
+        for &(n, at) in &seen[1..] {
+            let least = Duration::from_secs_f64((n - 1) as f64 / 20.0);
+            assert!(at - start >= least, "step {n} after {:?}", at - start);
+        }
+        // Unpaced, it runs ahead at once; out-of-range paces are clamped or ignored.
+        job.control().set_pace(None);
+        let (n, _) = loop {
+            let s = rx.recv_timeout(wait).unwrap();
+            if s.0 > 1000 {
+                break s;
+            }
+        };
+        assert!(n > 1000);
+        job.control().set_pace(Some(1e9));
+        assert_eq!(job.control().pace(), Some(MAX_PACE));
+        job.control().set_pace(Some(f64::NAN));
+        assert_eq!(job.control().pace(), None);
+        job.control().set_pace(Some(-1.0));
+        assert_eq!(job.control().pace(), None);
+        job.stop_and_wait();
+    }
+
+    #[test]
     fn a_listener_that_goes_away_stops_the_job_and_failures_are_reported() {
         let counter = Counter {
             n: 0,
             limit: usize::MAX,
             fail_at: None,
         };
-        let job = Job::spawn(counter, false, fast(), |e| match e {
+        let job = Job::spawn(counter, Control::new(false), fast(), |e| match e {
             Event::Idle => Flow::Stop,
             _ => Flow::Continue,
         })

@@ -116,8 +116,8 @@ pub struct RunSummary {
     pub threads: usize,
     /// `f32` or `f64`.
     pub precision: String,
-    #[serde(default = "finished")]
     /// Where the run stands.
+    #[serde(default = "finished")]
     pub state: RunState,
     /// The last batch's loss.
     pub final_loss: f64,

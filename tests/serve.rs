@@ -491,3 +491,69 @@ fn serve_prints_its_url_at_once_and_stops_on_sigterm() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("invalid IP address"));
 }
+
+#[test]
+fn a_paced_job_sends_every_epoch_and_runs_no_faster_than_its_speed() {
+    let server = Running::start();
+    let (status, job) = server.json(
+        "POST",
+        "/api/jobs",
+        Some(&settings(json!({ "play": true, "speed": 10 }))),
+    );
+    assert_eq!(status, 201, "{job}");
+    let id = job["id"].as_u64().unwrap();
+    let start = Instant::now();
+    let mut events = Events::open(&server, id);
+    // Epoch k cannot be reported before (k − 1) tenths of a second: a bound of the pace.
+    let mut epochs = Vec::new();
+    while epochs.len() < 8 {
+        let ev = events.next();
+        let epoch = ev["epoch"].as_u64().unwrap();
+        let least = Duration::from_secs_f64(epoch.saturating_sub(1) as f64 / 10.0);
+        assert!(
+            start.elapsed() >= least,
+            "epoch {epoch} after {:?}",
+            start.elapsed()
+        );
+        epochs.push(epoch);
+    }
+    // Paced, each snapshot is a step or a few on (the stream keeps only the newest, so a
+    // stalled reader may miss some, never hundreds as at full speed).
+    assert!(
+        epochs.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] <= 10),
+        "{epochs:?}"
+    );
+    // Full speed: hundreds of epochs within a few snapshots.
+    assert_eq!(
+        server
+            .request("POST", &format!("/api/jobs/{id}/pace/max"), None)
+            .0,
+        204
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while events.next()["epoch"].as_u64().unwrap() < 500 {
+        assert!(Instant::now() < deadline, "full speed never came");
+    }
+    for bad in ["0", "-1", "31", "NaN", "fast"] {
+        let (status, body) = server.json("POST", &format!("/api/jobs/{id}/pace/{bad}"), None);
+        assert_eq!(status, 400, "{bad}");
+        assert!(
+            body["error"].as_str().unwrap().contains("epochs a second"),
+            "{body}"
+        );
+    }
+    let (status, body) = server.json(
+        "POST",
+        "/api/jobs",
+        Some(&settings(json!({ "speed": 100 }))),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("speed must be"),
+        "{body}"
+    );
+    assert_eq!(
+        server.request("DELETE", &format!("/api/jobs/{id}"), None).0,
+        204
+    );
+}

@@ -185,6 +185,30 @@ fn the_page_trains_the_circle_the_spiral_and_a_regression_in_the_browser() {
         "the server's message on the page",
         SHOW,
     );
+
+    // A paced link: the page shows its speed and the epochs come no faster than it.
+    let opened = std::time::Instant::now();
+    let slow = b.open(&format!("{}#dataset=circle&speed=3&play=true", server.url));
+    b.wait_for(
+        &slow,
+        &epoch_above(1),
+        Duration::from_secs(10),
+        "a paced page advances",
+        SHOW,
+    );
+    let epoch = b
+        .eval(
+            &slow,
+            "+document.querySelector('#iter-number').textContent.replace(/,/g, '')",
+        )
+        .as_f64()
+        .unwrap();
+    let bound = 3.0 * opened.elapsed().as_secs_f64() + 1.0;
+    assert!(epoch <= bound, "epoch {epoch} within {bound}");
+    assert_eq!(
+        b.eval(&slow, "document.querySelector('#speed').value"),
+        serde_json::json!("3")
+    );
     std::fs::remove_dir_all(&shots).unwrap();
 }
 

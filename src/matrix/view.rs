@@ -205,14 +205,14 @@ impl<'a, T: Float> MatMut<'a, T> {
         self.data
     }
 
-    #[inline(always)]
     /// Element (i, j); panics if it is out of range.
+    #[inline(always)]
     pub fn at(&self, i: usize, j: usize) -> T {
         self.data[i * self.rs + j * self.cs]
     }
 
-    #[inline(always)]
     /// Element (i, j), to change in place; panics if it is out of range.
+    #[inline(always)]
     pub fn at_mut(&mut self, i: usize, j: usize) -> &mut T {
         &mut self.data[i * self.rs + j * self.cs]
     }

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
-use crate::job::{Event, Flow, Job, JobOptions, Stepper};
+use crate::job::{Control, Event, Flow, Job, JobOptions, Stepper};
 use crate::playground::{PlaygroundRun, PlaygroundSettings, Snapshot};
 
 /// Training jobs that may run at once (two cores: more would only share them).
@@ -70,8 +70,14 @@ impl Jobs {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts a job of `settings`; returns its id and the run (for its points).
-    pub fn start(&self, settings: &PlaygroundSettings, playing: bool) -> Result<(u64, SharedRun)> {
+    /// Starts a job of `settings`, playing or paused, at `pace` epochs a second at most (`None`:
+    /// as fast as it trains); returns its id and the run (for its points).
+    pub fn start(
+        &self,
+        settings: &PlaygroundSettings,
+        playing: bool,
+        pace: Option<f64>,
+    ) -> Result<(u64, SharedRun)> {
         let mut map = self.lock();
         map.retain(|_, e| !e.job.is_finished());
         if map.len() >= MAX_JOBS {
@@ -84,7 +90,8 @@ impl Jobs {
         let (tx, rx) = watch::channel(Arc::new(String::new()));
         let started = Instant::now();
         let mut last_seen = started;
-        let job = Job::spawn(run.clone(), playing, JobOptions::default(), move |event| {
+        let control = Control::new(playing).with_pace(pace);
+        let job = Job::spawn(run.clone(), control, JobOptions::default(), move |event| {
             // Is anybody streaming this job? Counting our own receiver in the entry, a stream
             // holds the second one.
             if tx.receiver_count() > 1 {

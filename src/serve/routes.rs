@@ -6,6 +6,7 @@
 //! | `POST /api/jobs` | start a job from the Playground's settings (JSON); answers its id, its points and the equivalent command |
 //! | `GET /api/jobs/{id}/events` | the job's snapshots as Server-Sent Events |
 //! | `POST /api/jobs/{id}/play`, `/pause`, `/step` | the switches |
+//! | `POST /api/jobs/{id}/pace/{rate}` | at most `rate` epochs a second (≤ 30), or `max` |
 //! | `DELETE /api/jobs/{id}` | stop and forget the job |
 //! | `GET /api/jobs/{id}/model.safetensors`, `/picture.svg` | the trained model, the picture |
 //! | `GET /runs`, `/draw` (and their scripts) | the Runs and Draw pages |
@@ -34,6 +35,7 @@ use super::jobs::Jobs;
 use super::runs::Runs;
 use crate::data::playground::{Feature, PlaneSet};
 use crate::error::{Error, Result};
+use crate::job::MAX_PACE;
 use crate::nn::spec::Activation;
 use crate::optim::OptimizerConfig;
 use crate::playground::{PlaygroundSettings, Regularization};
@@ -130,6 +132,7 @@ pub fn router(app: App) -> Router {
         .route("/api/jobs/{id}", axum::routing::delete(stop))
         .route("/api/jobs/{id}/events", get(events))
         .route("/api/jobs/{id}/{action}", post(control))
+        .route("/api/jobs/{id}/pace/{rate}", post(pace))
         .route("/api/jobs/{id}/model.safetensors", get(model))
         .route("/api/jobs/{id}/picture.svg", get(picture))
         .fallback(|| async { failure(StatusCode::NOT_FOUND, "no such page or API route") })
@@ -268,12 +271,16 @@ pub struct PageSettings {
     pub regularization_rate: f64,
     /// The Playground's seeds are strings such as `0.55534`.
     pub seed: String,
-    #[serde(default = "sgd")]
     /// Our optimizer menu: `sgd` (the Playground's) … `adam`.
+    #[serde(default = "sgd")]
     pub optimizer: String,
-    #[serde(default)]
     /// Start training at once (the link's `play=true`).
+    #[serde(default)]
     pub play: bool,
+    /// Epochs a second at most, so the boundary can be watched forming (our `speed` key);
+    /// absent: as fast as it trains.
+    #[serde(default)]
+    pub speed: Option<f64>,
 }
 
 fn sgd() -> String {
@@ -394,11 +401,18 @@ async fn start(State(jobs): State<Arc<Jobs>>, body: Bytes) -> Response {
         Ok(s) => s,
         Err(e) => return bad(e),
     };
+    if let Some(speed) = page.speed
+        && !(speed > 0.0 && speed <= MAX_PACE)
+    {
+        return bad(Error::Config(format!(
+            "speed must be in (0, {MAX_PACE}] epochs a second, got {speed}; leave it out for full speed"
+        )));
+    }
     // Building the run generates its data: a few milliseconds, off the server's thread.
     let started = tokio::task::spawn_blocking({
         let jobs = Arc::clone(&jobs);
         let settings = settings.clone();
-        move || jobs.start(&settings, page.play)
+        move || jobs.start(&settings, page.play, page.speed)
     })
     .await;
     let (id, run) = match started {
@@ -483,6 +497,26 @@ async fn control(
 }
 
 /// `DELETE /api/jobs/{id}`.
+/// `POST /api/jobs/{id}/pace/{rate}`: at most `rate` epochs a second, or `max` for full speed.
+async fn pace(State(jobs): State<Arc<Jobs>>, Path((id, rate)): Path<(String, String)>) -> Response {
+    let Some(entry) = job_id(&id).and_then(|i| jobs.get(i)) else {
+        return no_job(&id);
+    };
+    let pace = match rate.as_str() {
+        "max" => None,
+        r => match r.parse::<f64>() {
+            Ok(p) if p > 0.0 && p <= MAX_PACE => Some(p),
+            _ => {
+                return bad(Error::Config(format!(
+                    "pace '{rate}': a number of epochs a second in (0, {MAX_PACE}], or max"
+                )));
+            }
+        },
+    };
+    entry.job.control().set_pace(pace);
+    StatusCode::NO_CONTENT.into_response()
+}
+
 async fn stop(State(jobs): State<Arc<Jobs>>, Path(id): Path<String>) -> Response {
     match job_id(&id) {
         Some(i) if jobs.remove(i) => StatusCode::NO_CONTENT.into_response(),

@@ -28,6 +28,9 @@ const DEFAULTS = {
   networkShape: [4, 2], seed: "", showTestData: false, discretize: false, percTrainData: 50,
   x: true, y: true, xTimesY: false, xSquared: false, ySquared: false, sinX: false, sinY: false,
   problem: "classification", optimizer: "sgd", play: false,
+  // Ours: at most this many epochs a second ("max": as fast as the engine trains), so that the
+  // boundary can be watched forming as on the Playground, whose pace is the screen's.
+  speed: "max",
 };
 const NUMBERS = ["batchSize", "learningRate", "regularizationRate", "noise", "percTrainData"];
 const BOOLEANS = ["showTestData", "discretize", "x", "y", "xTimesY", "xSquared", "ySquared",
@@ -166,11 +169,12 @@ async function api(method, path, body) {
 function settingsBody() {
   const b = {};
   for (const k of Object.keys(DEFAULTS)) {
-    if (k === "showTestData" || k === "discretize") continue;
+    if (k === "showTestData" || k === "discretize" || k === "speed") continue;
     b[k] = state[k];
   }
   b.seed = String(state.seed);
   b.play = playing;
+  if (state.speed !== "max" && isFinite(+state.speed)) b.speed = +state.speed;
   return b;
 }
 
@@ -429,6 +433,13 @@ function bindControls() {
   for (const id of ["learningRate", "regularizationRate"]) {
     $(id).onchange = () => { state[id] = +$(id).value; reset(); };
   }
+  // The pace changes the running job, not the run: no reset.
+  $("speed").value = [...$("speed").options].some((o) => o.value === String(state.speed)) ? String(state.speed) : "max";
+  $("speed").onchange = () => {
+    state.speed = $("speed").value;
+    writeHash();
+    if (job) api("POST", `/api/jobs/${job.id}/pace/${state.speed}`).catch((e) => message(e.message));
+  };
   for (const id of ["percTrainData", "noise", "batchSize"]) {
     const el = $(id);
     el.value = state[id];
