@@ -9,7 +9,8 @@ Usage (in a virtualenv with numpy, threadpoolctl and torch; scratchnet never nee
     cargo build --release
     python3 benches/side_by_side.py --rounds 3 --data ../shared/datasets/mnist
 
-    --what gemm    only the products: f32 1024³ and 100×784×100 on 1 and 2 threads, f64 1024³
+    --what gemm    only the products: f32 1024³ and 100×784×100 on 1 and 2 threads, f64 1024³,
+                   each against numpy's `@` (OpenBLAS) and `torch.mm` (MKL on x86 wheels)
     --what train   only T2, T3 and M (README flags) on 1 and 2 threads, training seconds
     --what cnn     SimpleConvNet and DeepConvNet, one epoch each, against
                    benches/torch_train_cnn.py (not part of `all`: a round takes minutes)
@@ -82,21 +83,24 @@ def csv_rows(text):
 
 
 def gemm_round(scratchnet, threads, results, kernels_seen):
+    """One round of products: ours, numpy's OpenBLAS and torch.mm's MKL, one after another."""
     for label, args in GEMM:
         if label == "f64" and threads != 1:
             continue
         ours = run([scratchnet, "bench", "gemm", "--kernels", "auto", "--threads", str(threads),
                     "--format", "csv", "--quiet", *args])
-        theirs = run([sys.executable, os.path.join(HERE, "numpy_gemm.py"), "--threads",
-                      str(threads), *args])
-        kernels_seen.update(l.lstrip("# ").rsplit(",", 1)[0]
-                            for l in theirs.stderr.splitlines() if "openblas" in l.lower())
-        a, b = csv_rows(ours.stdout), csv_rows(theirs.stdout)
-        for (m, k, n, _t, prec), (g, ran_on) in a.items():
+        theirs = {}
+        for library in ("numpy", "torch"):
+            out = run([sys.executable, os.path.join(HERE, "numpy_gemm.py"), "--library", library,
+                       "--threads", str(threads), *args])
+            kernels_seen.update(l.lstrip("# ").rsplit(",", 1)[0] for l in out.stderr.splitlines()
+                                if l.startswith("#") and ("openblas" in l or "torch" in l))
+            theirs[library] = csv_rows(out.stdout)
+        for (m, k, n, _t, prec), (g, ran_on) in csv_rows(ours.stdout).items():
             key = (f"{m}×{k}×{n}", prec, threads)
-            theirs_g = next(v for (m2, k2, n2, _, p2), (v, _) in b.items()
-                            if (m2, k2, n2, p2) == (m, k, n, prec))
-            results.setdefault(key, []).append((g, theirs_g, ran_on))
+            rates = [next(v for (m2, k2, n2, _, p2), (v, _) in theirs[lib].items()
+                          if (m2, k2, n2, p2) == (m, k, n, prec)) for lib in ("numpy", "torch")]
+            results.setdefault(key, []).append((g, rates[0], ran_on, rates[1]))
 
 
 def versus(scratchnet, data, threads, key, ours, theirs, results):
@@ -153,15 +157,28 @@ def main():
             if args.what == "cnn":
                 cnn_round(args.scratchnet, args.data, t, train)
     if gemm:
-        print(f"\nnumpy: {'; '.join(sorted(kernels)) or 'OpenBLAS kernel unknown (pip install threadpoolctl)'}\n")
-        print("| m×k×n | precision | threads | numpy GFLOP/s | scratchnet `auto` | auto / numpy |")
-        print("| --- | --- | --: | --: | --: | --: |")
+        print(f"\nlibraries: {'; '.join(sorted(kernels)) or 'OpenBLAS kernel unknown (pip install threadpoolctl)'}\n")
+        print("| m×k×n | precision | threads | numpy (OpenBLAS) GFLOP/s | torch.mm (MKL) "
+              "| scratchnet `auto` | auto / numpy | auto / MKL | auto / the better |")
+        print("| --- | --- | --: | --: | --: | --: | --: | --: | --: |")
         for (shape, prec, t), pairs in gemm.items():
             # `auto` splits a product only where its one-time probe found that threads pay.
             fewer = sum(p[2] < t for p in pairs)
             note = f" ({fewer} of {len(pairs)} rounds on 1 thread)" if fewer else ""
             print(f"| {shape} | {prec} | {t} | {med(p[1] for p in pairs):.1f} "
-                  f"| {med(p[0] for p in pairs):.1f}{note} | {100 * med(p[0] / p[1] for p in pairs):.0f} % |")
+                  f"| {med(p[3] for p in pairs):.1f} | {med(p[0] for p in pairs):.1f}{note} "
+                  f"| {100 * med(p[0] / p[1] for p in pairs):.0f} % "
+                  f"| {100 * med(p[0] / p[3] for p in pairs):.0f} % "
+                  f"| {100 * med(p[0] / max(p[1], p[3]) for p in pairs):.0f} % |")
+        if 1 in threads and 2 in threads:
+            for shape, prec, t in gemm:
+                if t == 2 and (shape, prec, 1) in gemm:
+                    one, two = gemm[(shape, prec, 1)], gemm[(shape, prec, 2)]
+                    print(f"\n{shape} {prec}: `auto` on 2 threads "
+                          f"{med(b[0] / a[0] for a, b in zip(one, two)):.2f}× its 1-thread rate "
+                          f"(numpy {med(b[1] / a[1] for a, b in zip(one, two)):.2f}×, MKL "
+                          f"{med(b[3] / a[3] for a, b in zip(one, two)):.2f}×)", end="")
+            print()
     if train:
         print("\n| config | threads | scratchnet training s | PyTorch training s | ratio "
               "| test acc (ours / PyTorch) |")
