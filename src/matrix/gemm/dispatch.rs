@@ -156,7 +156,12 @@ pub fn fastest_kernel<T: Float>() -> MicroKernel<T> {
 /// 64 filters are whole 8-row tiles of the AVX-512 kernel but 3, 6 or 11 tiles of 6 rows, and
 /// a DeepConvNet step took 85 ms with this choice against 94 with the AVX2 kernel everywhere
 /// on the Zen 4 VM, while the MLP's 100×100 products (13 × 3½ tiles of 8×32 against 17 × 6½
-/// of 6×16) keep the AVX2 kernel, which ran them 3.5 % faster. Both kernels add the same
+/// of 6×16) keep the AVX2 kernel, which ran them 3.5 % faster through the packed loops. A
+/// product one thread runs and the direct rung suits takes the AVX-512 kernel anyway
+/// (`Gemm::run`): in place and with masked edges it beat the packed AVX2 kernel on every MLP
+/// product but one on the Zen 4 VM of 2026-12-07 (`bench gemm --kernels simd,direct`, three
+/// alternated runs, GFLOP/s: 100×784×100 61–76 → 74–82, 100×50×10 26–27 → 54–55,
+/// 50×100×10 Aᵀ 23–24 → 50–52, 100×100×784 Bᵀ 83–85 → 81–84). Both kernels add the same
 /// products in the same order, so the choice never changes a result.
 pub fn kernel_for<T: Float>(m: usize, n: usize) -> MicroKernel<T> {
     if !picks_by_shape() {

@@ -244,7 +244,21 @@ impl<T: Float> Gemm<T> {
                 }
             }
             Kernel::Threaded => {
-                let uk = dispatch::kernel_for::<T>(a.rows(), b.cols());
+                let (m, k, n) = (a.rows(), a.cols(), b.cols());
+                let mut uk = dispatch::kernel_for::<T>(m, n);
+                if dispatch::picks_by_shape() {
+                    // Where the two kernels run at one FMA rate (Zen 4), a product for one
+                    // thread that the direct rung suits runs there, with the AVX-512 kernel's
+                    // masked edges and no packing, whatever the coverage of whole tiles says
+                    // (see `dispatch::kernel_for`).
+                    let wide = dispatch::avx512_kernel::<T>();
+                    let wide_params = T::block_params(wide.mr(), wide.nr());
+                    if threaded::threads_for(m, k, n, wide.mr(), self.threads, self.limits) == 1
+                        && direct::suits(&wide, &wide_params, &a, &b, &c)
+                    {
+                        uk = wide;
+                    }
+                }
                 let params = T::block_params(uk.mr(), uk.nr());
                 let bufs = &mut self.workspace.threads;
                 let limits = self.limits;
