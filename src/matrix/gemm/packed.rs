@@ -133,6 +133,85 @@ pub fn pack_b<T: Float>(b: MatRef<'_, T>, params: &BlockParams, out: &mut Vec<T>
     }
 }
 
+/// [`pack_b`] shared between `threads` threads: each packs a `1/threads` share of every
+/// block's panels, straight into its own disjoint pieces of `out`, so the whole of B is packed
+/// once, in parallel, where every band of a big product packing it for itself packed it once
+/// per thread. The result is [`pack_b`]'s, value for value (a panel's layout depends on its own
+/// columns only). The caller's thread packs the last share; the others run on scoped threads.
+pub fn pack_b_shared<T: Float>(
+    b: MatRef<'_, T>,
+    params: &BlockParams,
+    threads: usize,
+    out: &mut Vec<T>,
+) {
+    let (k, n) = (b.rows(), b.cols());
+    if threads <= 1 || k == 0 || n == 0 {
+        pack_b(b, params, out);
+        return;
+    }
+    let (nc, nr, kc) = (params.nc, params.nr, kc_even(k, params.kc));
+    let total: usize = (0..n)
+        .step_by(nc)
+        .map(|jc| panels(nc.min(n - jc), nr) * nr * k)
+        .sum();
+    if out.len() != total {
+        out.clear();
+        out.resize(total, T::ZERO);
+    }
+    // Cut the buffer in pack_b's order into pieces and deal each block's run of panels out
+    // to the threads in `threads` nearly equal parts.
+    let mut shares: Vec<Vec<Piece<'_, T>>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut rest = &mut out[..];
+    for jc in (0..n).step_by(nc) {
+        let nb = nc.min(n - jc);
+        let count = panels(nb, nr);
+        for pc in (0..k).step_by(kc) {
+            let kb = kc.min(k - pc);
+            let mut first = 0;
+            for (t, share) in shares.iter_mut().enumerate() {
+                let these = count / threads + usize::from(t < count % threads);
+                if these == 0 {
+                    continue;
+                }
+                let (piece, tail) = rest.split_at_mut(these * nr * kb);
+                rest = tail;
+                let j0 = jc + first * nr;
+                let cols = (these * nr).min(jc + nb - j0);
+                share.push(Piece {
+                    out: piece,
+                    pc,
+                    j0,
+                    kb,
+                    cols,
+                });
+                first += these;
+            }
+        }
+    }
+    let pack = |share: Vec<Piece<'_, T>>| {
+        for p in share {
+            pack_panels(b.sub(p.pc, p.j0, p.kb, p.cols).t(), nr, p.out);
+        }
+    };
+    let mine = shares.pop().expect("threads > 1");
+    std::thread::scope(|scope| {
+        for share in shares {
+            scope.spawn(move || pack(share));
+        }
+        pack(mine);
+    });
+}
+
+/// One thread's piece of [`pack_b_shared`]'s work: the panels of B's `kb` rows from `pc` and
+/// `cols` columns from `j0`, packed into `out`.
+struct Piece<'a, T> {
+    out: &'a mut [T],
+    pc: usize,
+    j0: usize,
+    kb: usize,
+    cols: usize,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn gemm_from<T: Float>(
     uk: &MicroKernel<T>,
@@ -283,5 +362,34 @@ mod tests {
         pack_b(second.view(), &params, &mut fresh);
         assert_eq!(reused, fresh);
         assert!(reused.iter().all(|v| v.is_finite()));
+    }
+
+    #[test]
+    fn b_packed_by_several_threads_is_b_packed_by_one() {
+        // Small blocks (kc 16, nc 64) so B spans several column blocks and k slices, with
+        // ragged last panels, slices and blocks; more threads than a block has panels too.
+        let params = BlockParams {
+            mr: 8,
+            nr: 32,
+            mc: 64,
+            kc: 16,
+            nc: 64,
+        };
+        for (k, n) in [(1, 1), (37, 5), (40, 100), (33, 130), (100, 257)] {
+            let b = Matrix::from_vec(k, n, (0..k * n).map(|v| v as f32 - 7.0).collect()).unwrap();
+            let mut one = Vec::new();
+            pack_b(b.view(), &params, &mut one);
+            for threads in [2, 3, 5] {
+                let mut shared = vec![f32::NAN; 3];
+                pack_b_shared(b.view(), &params, threads, &mut shared);
+                assert_eq!(shared, one, "{k}×{n} on {threads} threads");
+                // And on the transposed view, whose packing reads B down its columns.
+                let bt = b.transpose();
+                pack_b_shared(bt.t(), &params, threads, &mut shared);
+                pack_b(bt.t(), &params, &mut one);
+                assert_eq!(shared, one, "{k}×{n} transposed on {threads} threads");
+                pack_b(b.view(), &params, &mut one);
+            }
+        }
     }
 }

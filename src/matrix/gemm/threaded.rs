@@ -2,11 +2,13 @@
 //!
 //! The rows of C are cut into one contiguous band per thread (at multiples of mr, so every band
 //! but the last is made of whole tiles); each thread runs the complete packed algorithm on its
-//! band — A's rows for that band against all of B — with its own packing buffers. The calling
-//! thread takes the last band itself. The other bands go:
+//! band — A's rows for that band against all of B, packed once and shared — with its own
+//! buffers for A. The calling thread takes the last band itself. The other bands go:
 //!
-//! - for big products (≥ [`SCOPED_MIN_MACS`]), to `std::thread::scope` threads that read A and
-//!   B in place: their start-up cost (50–200 µs here) vanishes beside milliseconds of work;
+//! - for big products (≥ [`SCOPED_MIN_MACS`]), to `std::thread::scope` threads that read A in
+//!   place: their start-up cost (50–200 µs here) vanishes beside milliseconds of work. All the
+//!   threads first pack B together, each a share of every block's panels
+//!   ([`packed::pack_b_shared`]);
 //! - for the mid-sized products of a training step, to persistent [`pool`]
 //!   workers that are already awake. Pool jobs must own their data, so a helper's band of A
 //!   and its band of C travel to the worker in reusable buffers and come back, and B is packed
@@ -333,8 +335,13 @@ pub fn gemm<T: Float>(
     }
     if scoped(m.saturating_mul(n).saturating_mul(k), limits) {
         // Big product: milliseconds of work per band, so a fresh scoped thread's start-up is
-        // noise, and the helpers read A and B in place instead of from copies (two copies of a
-        // large B would compete for L3).
+        // noise, and the helpers read A in place instead of from copies. B is packed once, by
+        // all the threads together, and shared: each band packing all of B for itself cost a
+        // pass over B per thread and a copy of it per thread in L3 (1024³ on two threads ran
+        // 1.66× one thread's rate that way, on the Zen 4 VM).
+        let b_shared = unique(&mut bufs.b);
+        packed::pack_b_shared(b, params, threads, b_shared);
+        let b_packed = &b_shared[..];
         std::thread::scope(|scope| {
             let mut rest = c;
             let mut row = 0;
@@ -345,11 +352,23 @@ pub fn gemm<T: Float>(
                 rest = below;
                 let a_band = a.sub(row, 0, rows, k);
                 if t + 1 == threads {
-                    packed::gemm(uk, params, alpha, a_band, b, beta, band, &mut bufs.main);
+                    packed::gemm_packed_b(
+                        uk,
+                        params,
+                        alpha,
+                        a_band,
+                        b_packed,
+                        n,
+                        beta,
+                        band,
+                        &mut bufs.main,
+                    );
                 } else {
                     let pack = &mut helpers.next().expect("one buffer per helper").pack;
                     scope.spawn(move || {
-                        packed::gemm(uk, params, alpha, a_band, b, beta, band, pack)
+                        packed::gemm_packed_b(
+                            uk, params, alpha, a_band, b_packed, n, beta, band, pack,
+                        )
                     });
                 }
                 row += rows;
@@ -362,13 +381,7 @@ pub fn gemm<T: Float>(
     // data. B is packed once, here, into the panels every thread's loops read, and shared:
     // no thread copies or packs B again (packing B per thread cost as much as the second
     // core saved on 100×784×100).
-    let b_shared = match Arc::get_mut(&mut bufs.b) {
-        Some(v) => v,
-        None => {
-            bufs.b = Arc::new(Vec::new());
-            Arc::get_mut(&mut bufs.b).expect("fresh Arc is unique")
-        }
-    };
+    let b_shared = unique(&mut bufs.b);
     packed::pack_b(b, params, b_shared);
 
     let (tx, rx) = mpsc::channel::<(usize, BandBuffers<T>)>();
@@ -430,6 +443,14 @@ pub fn gemm<T: Float>(
         }
         bufs.helpers[t] = band;
     }
+}
+
+/// The buffer behind `shared`, replaced by a fresh one if a pool worker still holds it.
+fn unique<T>(shared: &mut Arc<Vec<T>>) -> &mut Vec<T> {
+    if Arc::get_mut(shared).is_none() {
+        *shared = Arc::new(Vec::new());
+    }
+    Arc::get_mut(shared).expect("fresh Arc is unique")
 }
 
 /// Copies a view into `out` as a row-major buffer: one `memcpy` per row when rows are
