@@ -108,7 +108,9 @@ macro_rules! direct_tiles {
     (
         $tile:ident, $inner:ident, $t:ty, $lanes:expr, $mask:ty,
         $zero:ident, $maskz_load:ident, $mask_store:ident, $fma:ident, $mul:ident, $add:ident,
-        $set1:ident
+        $set1:ident;
+        $narrow:ident, $n_lanes:expr, $n_mask:ident, $n_zero:ident, $n_load:ident,
+        $n_store:ident, $n_fma:ident, $n_mul:ident, $n_add:ident, $n_set1:ident
     ) => {
         /// One tile of C from A and B in place, checked, then run at the width it needs.
         fn $tile(tile: DirectTile<'_, $t>) {
@@ -158,6 +160,19 @@ macro_rules! direct_tiles {
                             k, alpha, beta, a, rs_a, cs_a, mt, b, rs_b, nt, c, rs_c,
                         )
                     };
+                }
+                macro_rules! narrow {
+                    ($layout:expr) => {
+                        $narrow::<$layout>(k, alpha, beta, a, rs_a, cs_a, mt, b, rs_b, nt, c, rs_c)
+                    };
+                }
+                if nt <= $n_lanes {
+                    match layout {
+                        ROW_MAJOR => narrow!(ROW_MAJOR),
+                        COLUMNS => narrow!(COLUMNS),
+                        _ => narrow!(STRIDED),
+                    }
+                    return;
                 }
                 match (nt <= $lanes, layout) {
                     (true, ROW_MAJOR) => run!(1, ROW_MAJOR),
@@ -269,7 +284,109 @@ macro_rules! direct_tiles {
                 }
             }
         }
+
+        /// The tile for a last panel at most a 256-bit vector wide (C's last 4 columns when
+        /// n = 100, say): the same steps and write-back as `$inner` with V = 1, lane for lane
+        /// (so the same bits), on 256-bit vectors masked by AVX's `vmaskmov` (which, like
+        /// AVX-512's masked loads, never touches a masked lane). Where 512-bit FMAs run as two
+        /// 256-bit halves (Zen 4) this does the panel in half the cycles of a 512-bit row
+        /// whose lanes past column nt are wasted; elsewhere it costs the same.
+        ///
+        /// # Safety
+        /// As `$inner`, with 1 ≤ nt ≤ the 256-bit vector's lanes.
+        #[target_feature(enable = "avx512f")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $narrow<const LAYOUT: u8>(
+            k: usize,
+            alpha: $t,
+            beta: $t,
+            a: *const $t,
+            rs_a: usize,
+            cs_a: usize,
+            mt: usize,
+            b: *const $t,
+            rs_b: usize,
+            nt: usize,
+            c: *mut $t,
+            rs_c: usize,
+        ) {
+            let mask = $n_mask(nt);
+            // Rows past mt read row mt − 1 again: computed, never stored.
+            let rows: [*const $t; MR] = std::array::from_fn(|i| {
+                // SAFETY: min(i, mt − 1)·rs_a is the offset of a row of A inside `a`.
+                unsafe { a.add(i.min(mt - 1) * rs_a) }
+            });
+            let mut acc = [$n_zero(); MR];
+            let (mut row_b, mut off) = (0_usize, 0_usize);
+            macro_rules! step {
+                ($u:expr) => {{
+                    // SAFETY: step p = done + u < k; row p of B holds columns 0 .. nt − 1, the
+                    // mask covers only those.
+                    let bv = unsafe { $n_load(b.add(row_b + $u * rs_b), mask) };
+                    for (i, x) in acc.iter_mut().enumerate() {
+                        // SAFETY: as in `$inner`: a(min(i, mt − 1), p) with p < k.
+                        let ai = $n_set1(unsafe {
+                            match LAYOUT {
+                                ROW_MAJOR => *rows[i].add(off + $u),
+                                COLUMNS => *a.add(off + $u * cs_a + i),
+                                _ => *a.add(off + $u * cs_a + i.min(mt - 1) * rs_a),
+                            }
+                        });
+                        *x = $n_fma(ai, bv, *x);
+                    }
+                }};
+            }
+            let mut done = 0;
+            while done + K_UNROLL <= k {
+                step!(0);
+                step!(1);
+                step!(2);
+                step!(3);
+                row_b += K_UNROLL * rs_b;
+                off += K_UNROLL * cs_a;
+                done += K_UNROLL;
+            }
+            while done < k {
+                step!(0);
+                row_b += rs_b;
+                off += cs_a;
+                done += 1;
+            }
+            let alpha_v = $n_set1(alpha);
+            let beta_v = $n_set1(beta);
+            for (i, &v) in acc.iter().enumerate().take(mt) {
+                // SAFETY: row i < mt of C, columns 0 .. nt − 1 under the mask.
+                unsafe {
+                    let ptr = c.add(i * rs_c);
+                    let t = $n_mul(alpha_v, v);
+                    let out = if beta == 0.0 {
+                        t
+                    } else {
+                        $n_add(t, $n_mul(beta_v, $n_load(ptr, mask)))
+                    };
+                    $n_store(ptr, mask, out);
+                }
+            }
+        }
     };
+}
+
+/// The lanes of a 256-bit f32 vector below column `nt`, as `vmaskmovps` wants them.
+#[target_feature(enable = "avx512f")]
+fn narrow_mask_f32(nt: usize) -> __m256i {
+    _mm256_cmpgt_epi32(
+        _mm256_set1_epi32(nt as i32),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    )
+}
+
+/// The lanes of a 256-bit f64 vector below column `nt`, as `vmaskmovpd` wants them.
+#[target_feature(enable = "avx512f")]
+fn narrow_mask_f64(nt: usize) -> __m256i {
+    _mm256_cmpgt_epi64(
+        _mm256_set1_epi64x(nt as i64),
+        _mm256_setr_epi64x(0, 1, 2, 3),
+    )
 }
 
 direct_tiles!(
@@ -284,7 +401,17 @@ direct_tiles!(
     _mm512_fmadd_ps,
     _mm512_mul_ps,
     _mm512_add_ps,
-    _mm512_set1_ps
+    _mm512_set1_ps;
+    direct_f32_narrow,
+    8,
+    narrow_mask_f32,
+    _mm256_setzero_ps,
+    _mm256_maskload_ps,
+    _mm256_maskstore_ps,
+    _mm256_fmadd_ps,
+    _mm256_mul_ps,
+    _mm256_add_ps,
+    _mm256_set1_ps
 );
 direct_tiles!(
     direct_f64,
@@ -298,7 +425,17 @@ direct_tiles!(
     _mm512_fmadd_pd,
     _mm512_mul_pd,
     _mm512_add_pd,
-    _mm512_set1_pd
+    _mm512_set1_pd;
+    direct_f64_narrow,
+    4,
+    narrow_mask_f64,
+    _mm256_setzero_pd,
+    _mm256_maskload_pd,
+    _mm256_maskstore_pd,
+    _mm256_fmadd_pd,
+    _mm256_mul_pd,
+    _mm256_add_pd,
+    _mm256_set1_pd
 );
 
 /// The f32 AVX-512F kernel, 8×32, with its half-width and unpacked tiles.
