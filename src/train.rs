@@ -417,6 +417,9 @@ struct Sampler {
     sampling: Sampling,
     batch: usize,
     seed: u64,
+    /// A random batch drawn ahead by [`Sampler::peek`], which the next
+    /// [`Sampler::batch`] returns (empty when none is).
+    ahead: Vec<usize>,
 }
 
 impl Sampler {
@@ -428,6 +431,7 @@ impl Sampler {
             sampling: cfg.sampling,
             batch: cfg.batch,
             seed: cfg.seed,
+            ahead: Vec::new(),
         }
     }
 
@@ -445,6 +449,7 @@ impl Sampler {
     /// run's replay takes a while; returns false if it was raised.
     fn skip(&mut self, from: usize, to: usize, ipe: usize, stop: &AtomicBool) -> bool {
         const CHECK_EVERY: usize = 1 << 12;
+        debug_assert!(self.ahead.is_empty(), "skip runs on fresh samplers only");
         for i in from..to {
             if i % CHECK_EVERY == 0 && stop.load(Ordering::Relaxed) {
                 return false;
@@ -463,6 +468,30 @@ impl Sampler {
         true
     }
 
+    /// The rows the next [`Sampler::batch`] call, for batch `j` of this epoch, will give,
+    /// without moving past them: a random batch is drawn now and kept for that call (the
+    /// same draws in the same order, only sooner), a shuffled one read from the epoch's
+    /// order. `false` at an epoch's start, whose shuffle is still to come.
+    fn peek(&mut self, j: usize, out: &mut Vec<usize>) -> bool {
+        out.clear();
+        let n = self.order.len();
+        match self.sampling {
+            Sampling::Shuffle if j == 0 => return false,
+            Sampling::Shuffle => out.extend_from_slice(
+                &self.order[(j * self.batch).min(n)..((j + 1) * self.batch).min(n)],
+            ),
+            Sampling::Random => {
+                if self.ahead.is_empty() {
+                    let rng = &mut self.rng;
+                    self.ahead
+                        .extend((0..self.batch).map(|_| rng.random_range(0..n)));
+                }
+                out.extend_from_slice(&self.ahead);
+            }
+        }
+        true
+    }
+
     /// The indices of batch `j` of the current epoch (a new epoch starts at j = 0).
     fn batch(&mut self, j: usize, out: &mut Vec<usize>) {
         let n = self.order.len();
@@ -474,8 +503,10 @@ impl Sampler {
             Sampling::Shuffle => {
                 out.extend_from_slice(&self.order[j * self.batch..((j + 1) * self.batch).min(n)])
             }
+            Sampling::Random if !self.ahead.is_empty() => std::mem::swap(out, &mut self.ahead),
             Sampling::Random => out.extend((0..self.batch).map(|_| self.rng.random_range(0..n))),
         }
+        self.ahead.clear();
     }
 }
 
@@ -613,6 +644,7 @@ pub fn train_on<T: Float>(
             ipe,
             total,
             explode_at,
+            next_idx: Vec::new(),
         };
         match net.split_first_layer(cfg.batch) {
             None => run.segment(net, opt)?,
@@ -723,6 +755,8 @@ struct Steps<'a, T, F> {
     total: usize,
     /// The batch loss above which training has diverged.
     explode_at: f64,
+    /// The next batch's rows, for a split first layer's partner to gather ahead.
+    next_idx: Vec<usize>,
 }
 
 impl<T: Float, F: FnMut(Event<'_>)> Steps<'_, T, F> {
@@ -744,6 +778,17 @@ impl<T: Float, F: FnMut(Event<'_>)> Steps<'_, T, F> {
                 self.edit,
             );
             let gathered = start.elapsed();
+            // With the first layer split, its partner gathers the next batch of the epoch
+            // while this thread runs the layers above, so its next forward need not wait for
+            // memory (the same rows, copied sooner: the same bits).
+            let next = state.iteration + 1;
+            if net.is_split()
+                && next < self.total
+                && !next.is_multiple_of(ipe)
+                && self.sampler.peek(next % ipe, &mut self.next_idx)
+            {
+                net.prefetch_batch(&self.next_idx);
+            }
             let targets = Targets::Labels(self.batch_t);
             let loss = net.loss_on_input(targets)?.to_f64();
             // Checked before backward: a diverged step updates nothing, on any thread.
@@ -805,6 +850,42 @@ fn divergence_advice(step: usize, weight_decay: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::TrainState;
+
+    #[test]
+    fn a_peeked_batch_is_the_batch_that_comes_next_and_draws_nothing_extra() {
+        use super::{Augment, Length, Sampler, Sampling, TrainConfig};
+        for sampling in [Sampling::Random, Sampling::Shuffle] {
+            let cfg = TrainConfig {
+                batch: 7,
+                length: Length::Iters(40),
+                sampling,
+                seed: 3,
+                eval_samples: None,
+                train_samples: None,
+                augment: Augment::default(),
+            };
+            let (n, ipe) = (50, 8);
+            let (mut plain, mut peeking) = (Sampler::new(&cfg, n), Sampler::new(&cfg, n));
+            let (mut a, mut b, mut ahead) = (Vec::new(), Vec::new(), Vec::new());
+            for i in 0..40 {
+                plain.batch(i % ipe, &mut a);
+                peeking.batch(i % ipe, &mut b);
+                assert_eq!(a, b, "{sampling:?}, step {i}");
+                // Peek at the next batch (twice: the second peek draws nothing more).
+                let j = (i + 1) % ipe;
+                if peeking.peek(j, &mut ahead) {
+                    let first = ahead.clone();
+                    assert!(peeking.peek(j, &mut ahead));
+                    assert_eq!(first, ahead);
+                    plain.batch(j, &mut a);
+                    peeking.batch(j, &mut b);
+                    assert_eq!((&a, &b), (&ahead, &ahead), "{sampling:?}, step {}", i + 1);
+                } else {
+                    assert_eq!((sampling, j), (Sampling::Shuffle, 0));
+                }
+            }
+        }
+    }
 
     #[test]
     fn the_loss_trace_stays_bounded_and_does_not_depend_on_where_it_was_cut() {

@@ -369,6 +369,20 @@ impl<T: Float> Network<T> {
         }
     }
 
+    /// Whether the first layer is split with a partner thread now.
+    pub fn is_split(&self) -> bool {
+        self.split.is_some()
+    }
+
+    /// Asks a split first layer's partner to gather these training rows now, for a later
+    /// [`Network::gather_batch`] of the same rows (which then copies nothing on its side);
+    /// without a split, does nothing. Any other batch is gathered as usual.
+    pub fn prefetch_batch(&mut self, rows: &[usize]) {
+        if let Some(link) = self.split.as_mut() {
+            link.send_prefetch(rows);
+        }
+    }
+
     /// Splits the first layer's output columns with a partner thread for the training steps
     /// to come (see [`split`]), if it pays: two threads or more, an affine first layer whose
     /// forward product on a `batch`-row batch is at least [`SPLIT_MIN_MACS`], no weight decay,

@@ -102,6 +102,9 @@ pub(crate) enum Job<T> {
     },
     /// The gradient of the partner's columns: run backward, then the optimizer.
     Backward { dout: Matrix<T> },
+    /// Gather these training rows into a spare buffer now, for a `Forward` of the same rows
+    /// to use (no reply).
+    Prefetch { rows: Vec<usize> },
 }
 
 /// What the partner hands back: the buffers of the jobs, filled.
@@ -134,6 +137,9 @@ pub struct Partner<T: Float> {
     jobs: Receiver<Job<T>>,
     replies: Sender<Reply<T>>,
     x: Matrix<T>,
+    /// A batch gathered ahead (`Job::Prefetch`), and its rows (empty when there is none).
+    x_next: Matrix<T>,
+    next_rows: Vec<usize>,
 }
 
 /// Cuts `whole` (the first layer: weight `cut.rows × cut.cols`, bias `1 × cut.cols`, read
@@ -175,6 +181,8 @@ pub(crate) fn cut_layer<T: Float>(
         jobs: job_rx,
         replies: reply_tx,
         x: Matrix::zeros(0, 0),
+        x_next: Matrix::zeros(0, 0),
+        next_rows: Vec::new(),
     };
     (left, link, partner)
 }
@@ -198,6 +206,15 @@ impl<T: Float> Link<T> {
             })
             .expect("the first layer's partner thread stopped");
         self.pending = true;
+    }
+
+    /// Asks the partner to gather `rows` now, ahead of the batch that will use them.
+    pub fn send_prefetch(&mut self, rows: &[usize]) {
+        self.jobs
+            .send(Job::Prefetch {
+                rows: rows.to_vec(),
+            })
+            .expect("the first layer's partner thread stopped");
     }
 
     /// Waits for the partner's columns of the batch sent last and writes them, beside the
@@ -294,8 +311,13 @@ impl<T: Float> Partner<T> {
                     mut out,
                 } => {
                     // x: N × in (the batch, gathered here, where it will be read twice, and
-                    // edited as the caller edits its copy).
-                    self.x.gather_rows_from(x_train, &rows);
+                    // edited as the caller edits its copy), or gathered ahead already.
+                    if !rows.is_empty() && self.next_rows == rows {
+                        std::mem::swap(&mut self.x, &mut self.x_next);
+                    } else {
+                        self.x.gather_rows_from(x_train, &rows);
+                    }
+                    self.next_rows.clear();
                     if let Some(edit) = edit {
                         edit(step, &mut self.x);
                     }
@@ -306,6 +328,11 @@ impl<T: Float> Partner<T> {
                     self.layer.backward_params(&self.x, &dout);
                     update(&mut self.layer);
                     Reply::Backward { dout }
+                }
+                Job::Prefetch { rows } => {
+                    self.x_next.gather_rows_from(x_train, &rows);
+                    self.next_rows = rows;
+                    continue;
                 }
             };
             if self.replies.send(reply).is_err() {
