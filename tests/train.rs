@@ -159,7 +159,7 @@ fn split_run<T: scratchnet::matrix::Float>(
 
 #[test]
 fn a_first_layer_split_between_two_threads_trains_to_the_bits_of_one() {
-    // 37 inputs → 23 (odd: the caller keeps 11 columns, the partner 12) → 11 → 5 classes;
+    // 37 inputs → 23 (odd, and cut where split::caller_columns says) → 11 → 5 classes;
     // 120 rows in batches of 16: a ragged last batch of 8, and a run that ends mid-epoch.
     let mut rng = common::rng(21);
     let x: Matrix<f32> = common::uniform_matrix(170, 37, &mut rng);

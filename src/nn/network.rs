@@ -408,7 +408,10 @@ impl<T: Float> Network<T> {
         let cut = ColumnCut {
             rows: n_in,
             cols: n_out,
-            left: n_out / 2,
+            left: split::caller_columns(
+                n_out,
+                crate::matrix::gemm::dispatch::avx512_kernel::<T>().nr(),
+            ),
         };
         let whole = std::mem::replace(&mut self.layers[0], Box::new(Relu));
         let (left, link, partner) = split::cut_layer(whole, cut);

@@ -64,6 +64,39 @@ impl ColumnCut {
     }
 }
 
+/// How many of a first layer's `cols` output columns the caller keeps, for a kernel whose
+/// column panels are `nr` wide: the cut that gives the more loaded side the least work, and
+/// among those the caller the least, then the one nearest the middle.
+///
+/// Work here is counted in panels as the GEMM runs them: a whole panel costs 1 and a last
+/// partial one ½ if it fits the half-width tile (≤ nr/2 columns), else 1 like a whole one. The
+/// caller's side counts for more than the partner's because the caller alone runs the layers
+/// above between forward and backward (the partner waits then). 784 → 100 with 32-wide panels:
+/// 50 | 50 is 2 panels a side (32 + 18, the 18 a full panel's work); 48 | 52 gives the partner
+/// the same 2 and the caller 1½. Measured on the Zen 4 VM (T3, 2 threads, 3000 steps, three
+/// alternated runs): 0.88–0.91 s at 50 | 50, 0.80–0.82 at 48 | 52 (and 0.78–0.85 at 40 | 60,
+/// the same cost here, 0.92–0.98 at 32 | 68, 2½ for the partner). T2's 784 → 50 stays 25 | 25
+/// (16 | 34 was slower: 0.55–0.59 s against 0.44–0.45). A column of x·W is the same sums
+/// wherever the cut is, so it changes no bit.
+pub fn caller_columns(cols: usize, nr: usize) -> usize {
+    let nr = nr.max(2);
+    let cost = |c: usize| {
+        let rem = c % nr;
+        2 * (c / nr)
+            + match rem {
+                0 => 0,
+                r if r <= nr / 2 => 1,
+                _ => 2,
+            }
+    };
+    (1..cols)
+        .min_by_key(|&left| {
+            let (l, r) = (cost(left), cost(cols - left));
+            (l.max(r), l, left.abs_diff(cols / 2))
+        })
+        .unwrap_or(cols / 2)
+}
+
 /// Splits a row-major matrix of `cols` columns into its first `left` columns and the rest.
 pub fn split_cols<T: Copy>(v: &[T], cols: usize, left: usize) -> (Vec<T>, Vec<T>) {
     assert!(left <= cols && cols > 0 && v.len().is_multiple_of(cols));
@@ -345,7 +378,23 @@ impl<T: Float> Partner<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::{join_cols, split_cols};
+    use super::{caller_columns, join_cols, split_cols};
+
+    #[test]
+    fn the_caller_keeps_fewer_panels_where_the_partner_has_no_more_to_do() {
+        // 32-wide panels (AVX-512 f32): 100 → 48 | 52, 50 → 25 | 25; 16-wide (AVX2 f32):
+        // 100 → 48 | 52 (3 panels | 3 and a half-width one).
+        assert_eq!(caller_columns(100, 32), 48);
+        assert_eq!(caller_columns(50, 32), 25);
+        assert_eq!(caller_columns(100, 16), 48);
+        assert_eq!(caller_columns(64, 32), 32);
+        // Never an empty side where there are two columns to share.
+        assert_eq!(caller_columns(2, 32), 1);
+        for cols in 2..300 {
+            let left = caller_columns(cols, 32);
+            assert!(left >= 1 && left < cols, "{cols} → {left}");
+        }
+    }
 
     #[test]
     fn split_cols_cuts_every_row_and_join_cols_undoes_it() {
