@@ -149,6 +149,13 @@ pub fn fastest_kernel<T: Float>() -> MicroKernel<T> {
     }
 }
 
+/// Where [`picks_by_shape`] holds, a one-thread product the direct rung suits runs the AVX-512
+/// kernel in place only from this depth on (`Gemm::run`). A SimpleConvNet's forward product,
+/// 30 filters × 25 (5×5) × 576 positions, ran 0.8 ms a step slower in place than packed with
+/// the AVX2 kernel (2.42–2.48 against 1.58–1.66 ms, `train --net simple-cnn --iters 150
+/// --profile`, Zen 4 VM), while every MLP product with k ≥ 50 gained.
+pub const DIRECT_WIDE_MIN_K: usize = 32;
+
 /// The microkernel `threaded` and `auto` run for a C of `m`×`n`: [`fastest_kernel`], except
 /// where the CPU has AVX-512F at the AVX2 FMA rate (Zen 4; not refused by
 /// `SCRATCHNET_AVX512=0`). There the two kernels run equally fast on whole tiles, and the one
@@ -157,7 +164,8 @@ pub fn fastest_kernel<T: Float>() -> MicroKernel<T> {
 /// a DeepConvNet step took 85 ms with this choice against 94 with the AVX2 kernel everywhere
 /// on the Zen 4 VM, while the MLP's 100×100 products (13 × 3½ tiles of 8×32 against 17 × 6½
 /// of 6×16) keep the AVX2 kernel, which ran them 3.5 % faster through the packed loops. A
-/// product one thread runs and the direct rung suits takes the AVX-512 kernel anyway
+/// product one thread runs, the direct rung suits and k is at least [`DIRECT_WIDE_MIN_K`]
+/// takes the AVX-512 kernel anyway
 /// (`Gemm::run`): in place and with masked edges it beat the packed AVX2 kernel on every MLP
 /// product but one on the Zen 4 VM of 2026-12-07 (`bench gemm --kernels simd,direct`, three
 /// alternated runs, GFLOP/s: 100×784×100 61–76 → 74–82, 100×50×10 26–27 → 54–55,

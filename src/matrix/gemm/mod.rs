@@ -253,7 +253,8 @@ impl<T: Float> Gemm<T> {
                     // (see `dispatch::kernel_for`).
                     let wide = dispatch::avx512_kernel::<T>();
                     let wide_params = T::block_params(wide.mr(), wide.nr());
-                    if threaded::threads_for(m, k, n, wide.mr(), self.threads, self.limits) == 1
+                    if k >= dispatch::DIRECT_WIDE_MIN_K
+                        && threaded::threads_for(m, k, n, wide.mr(), self.threads, self.limits) == 1
                         && direct::suits(&wide, &wide_params, &a, &b, &c)
                     {
                         uk = wide;
