@@ -110,17 +110,7 @@ pub fn pack_b<T: Float>(b: MatRef<'_, T>, params: &BlockParams, out: &mut Vec<T>
         out.clear();
         return;
     }
-    let (nc, nr, kc) = (params.nc, params.nr, kc_even(k, params.kc));
-    // Every element is written below (padding included), so a buffer of the right length is
-    // reused as it is: zeroing it first would cost as much as the packing.
-    let total: usize = (0..n)
-        .step_by(nc)
-        .map(|jc| panels(nc.min(n - jc), nr) * nr * k)
-        .sum();
-    if out.len() != total {
-        out.clear();
-        out.resize(total, T::ZERO);
-    }
+    let (nc, nr, kc) = size_packed_b(k, n, params, out);
     let mut start = 0;
     for jc in (0..n).step_by(nc) {
         let nb = nc.min(n - jc);
@@ -131,6 +121,27 @@ pub fn pack_b<T: Float>(b: MatRef<'_, T>, params: &BlockParams, out: &mut Vec<T>
             start += len;
         }
     }
+}
+
+/// Gives `out` the length of a packed k × n B and returns the (nc, nr, kc) that lay it out.
+/// Every element is written by the packing (padding included), so a buffer of the right length
+/// is reused as it is: zeroing it first would cost as much as the packing.
+fn size_packed_b<T: Float>(
+    k: usize,
+    n: usize,
+    params: &BlockParams,
+    out: &mut Vec<T>,
+) -> (usize, usize, usize) {
+    let (nc, nr, kc) = (params.nc, params.nr, kc_even(k, params.kc));
+    let total: usize = (0..n)
+        .step_by(nc)
+        .map(|jc| panels(nc.min(n - jc), nr) * nr * k)
+        .sum();
+    if out.len() != total {
+        out.clear();
+        out.resize(total, T::ZERO);
+    }
+    (nc, nr, kc)
 }
 
 /// [`pack_b`] shared between `threads` threads: each packs a `1/threads` share of every
@@ -149,15 +160,7 @@ pub fn pack_b_shared<T: Float>(
         pack_b(b, params, out);
         return;
     }
-    let (nc, nr, kc) = (params.nc, params.nr, kc_even(k, params.kc));
-    let total: usize = (0..n)
-        .step_by(nc)
-        .map(|jc| panels(nc.min(n - jc), nr) * nr * k)
-        .sum();
-    if out.len() != total {
-        out.clear();
-        out.resize(total, T::ZERO);
-    }
+    let (nc, nr, kc) = size_packed_b(k, n, params, out);
     // Cut the buffer in pack_b's order into pieces and deal each block's run of panels out
     // to the threads in `threads` nearly equal parts.
     let mut shares: Vec<Vec<Piece<'_, T>>> = (0..threads).map(|_| Vec::new()).collect();

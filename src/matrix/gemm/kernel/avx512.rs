@@ -99,6 +99,30 @@ simd_tiles!(
     _mm512_set1_pd
 );
 
+/// The k loop of a direct tile: `$step!(u)` for every step p = done + u < k, unrolled by
+/// [`K_UNROLL`], with B's row offset `$row_b` and A's column offset `$off` advanced past each
+/// group of steps (the 512-bit and the 256-bit tiles share it).
+macro_rules! k_steps {
+    ($step:ident, $k:expr, $rs_b:expr, $cs_a:expr, $row_b:ident, $off:ident) => {{
+        let mut done = 0;
+        while done + K_UNROLL <= $k {
+            $step!(0);
+            $step!(1);
+            $step!(2);
+            $step!(3);
+            $row_b += K_UNROLL * $rs_b;
+            $off += K_UNROLL * $cs_a;
+            done += K_UNROLL;
+        }
+        while done < $k {
+            $step!(0);
+            $row_b += $rs_b;
+            $off += $cs_a;
+            done += 1;
+        }
+    }};
+}
+
 /// Generates the unpacked tile function of one precision ([`DirectTile`], the `direct` rung):
 /// the same MR × 2·lanes register tile and the same sums as `simd_tiles!`, but A is broadcast
 /// from where it lies (any strides) and B's rows are loaded from where they lie. AVX-512's
@@ -248,22 +272,7 @@ macro_rules! direct_tiles {
                     }
                 }};
             }
-            let mut done = 0;
-            while done + K_UNROLL <= k {
-                step!(0);
-                step!(1);
-                step!(2);
-                step!(3);
-                row_b += K_UNROLL * rs_b;
-                off += K_UNROLL * cs_a;
-                done += K_UNROLL;
-            }
-            while done < k {
-                step!(0);
-                row_b += rs_b;
-                off += cs_a;
-                done += 1;
-            }
+            k_steps!(step, k, rs_b, cs_a, row_b, off);
 
             // Write back: c = α·acc + β·c, a multiply then an add, as every kernel does.
             let alpha_v = $set1(alpha);
@@ -336,22 +345,7 @@ macro_rules! direct_tiles {
                     }
                 }};
             }
-            let mut done = 0;
-            while done + K_UNROLL <= k {
-                step!(0);
-                step!(1);
-                step!(2);
-                step!(3);
-                row_b += K_UNROLL * rs_b;
-                off += K_UNROLL * cs_a;
-                done += K_UNROLL;
-            }
-            while done < k {
-                step!(0);
-                row_b += rs_b;
-                off += cs_a;
-                done += 1;
-            }
+            k_steps!(step, k, rs_b, cs_a, row_b, off);
             let alpha_v = $n_set1(alpha);
             let beta_v = $n_set1(beta);
             for (i, &v) in acc.iter().enumerate().take(mt) {
