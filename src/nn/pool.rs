@@ -88,7 +88,6 @@ impl Pool2d {
         let Window { c, h, w, kw: k, .. } = self.win;
         let (oh, ow) = (self.win.out_h().unwrap_or(0), self.win.out_w().unwrap_or(0));
         let (img, out_len) = (self.win.image_len(), self.out_len());
-        let mut best = vec![T::ZERO; ow];
         let mut spare = vec![0u32; ow];
         for s in 0..x.rows() {
             let xs = &x.as_slice()[s * img..(s + 1) * img];
@@ -103,20 +102,21 @@ impl Pool2d {
                     } else {
                         &mut spare[..]
                     };
+                    let row = &mut os[o..o + ow];
                     if k == 2 {
                         // The book's 2×2 pool, branch-free: the maximum of the four, then the
                         // first of them equal to it, by arithmetic on the comparisons (a
                         // data-dependent branch mispredicts on every other window of a real
                         // feature map: this loop took 4 ms per SimpleConvNet batch with one).
-                        // Written to the output and arg-max rows in the same pass, rectified
-                        // there when the ReLU is absorbed, rather than through a row buffer
-                        // copied (and rectified) after: SimpleConvNet's pool on the Zen 3 VM,
+                        // Written to the output and arg-max rows in the same pass (as every
+                        // size is), rectified there when the ReLU is absorbed, rather than
+                        // through a row buffer copied after: SimpleConvNet's pool on the Zen 3 VM,
                         // 1.36–1.50 → 1.28–1.31 ms per batch (`train --net simple-cnn --iters
                         // 300 --profile`, two alternated runs each).
                         let top = &plane[2 * oy * w..2 * oy * w + 2 * ow];
                         let bottom = &plane[(2 * oy + 1) * w..(2 * oy + 1) * w + 2 * ow];
                         let base = (ch * h * w + 2 * oy * w) as u32;
-                        for (ox, ((d, a), (t2, b2))) in os[o..o + ow]
+                        for (ox, ((d, a), (t2, b2))) in row
                             .iter_mut()
                             .zip(at.iter_mut())
                             .zip(top.chunks_exact(2).zip(bottom.chunks_exact(2)))
@@ -132,15 +132,11 @@ impl Pool2d {
                             *d = if relu { rectify(m) } else { m };
                             *a = base + 2 * ox as u32 + col + row * w as u32;
                         }
-                        continue;
-                    }
-                    Self::max_rows(plane, oy, k, w, ow, ch * h * w, &mut best, at);
-                    if relu {
-                        for (d, &m) in os[o..o + ow].iter_mut().zip(&best) {
-                            *d = rectify(m);
-                        }
                     } else {
-                        os[o..o + ow].copy_from_slice(&best);
+                        Self::max_rows(plane, oy, k, w, ow, ch * h * w, row, at);
+                        if relu {
+                            row.iter_mut().for_each(|v| *v = rectify(*v));
+                        }
                     }
                 }
             }
