@@ -1,4 +1,5 @@
-//! Rung 5c — `direct`: the AVX-512 microkernel reading A and B where they lie, no packing.
+//! Rung 5c — `direct`: the AVX-512 (or, without it, the AVX2) microkernel reading A and B
+//! where they lie, no packing.
 //!
 //! Packing buys unit-stride loads, but it is a pass over A and B before any arithmetic, and on
 //! a training-sized product that pass is a large share: a 100×784×100 product packs 78,400
@@ -19,13 +20,13 @@
 //! from consecutive values of one row). B is read in place where its rows are contiguous and
 //! close enough to stay in L1 together; otherwise (a transposed B: a layer's Wᵀ in dX) each kc
 //! slice of B alone is packed, which is cheap beside packing A for the small k of those
-//! products. The edge tiles of m and n are computed in place with AVX-512's lane masks
-//! ([`DirectTile`]).
+//! products. The edge tiles of m and n are computed in place with AVX-512's lane masks, or
+//! AVX2's `vmaskmov` loads and stores ([`DirectTile`]).
 //!
 //! Where it loses: tall products. A transposed A is read a 32-byte piece of a line at a time,
 //! and a tall row-major A no longer stays in L2 between column panels. [`suits`] says where
-//! `threaded` and `auto` use it. Without AVX-512F (no lane masks) the rung runs the packed
-//! `avx512` rung, which there is the `simd` one.
+//! `threaded` and `auto` use it; AVX2's tile, whose panels are half as wide, on fewer shapes
+//! ([`WIDE_PANEL_BYTES`]). On a CPU with neither the rung runs the packed portable loops.
 //!
 //! Measure: `scratchnet bench gemm --kernels avx512,direct --shapes 100x784x100,784x100x100:ta`.
 
@@ -58,8 +59,27 @@ pub const PACKED_B_ROW_BYTES_BELOW: usize = 2048;
 /// 100×784×100 Aᵀ 115 → 125; but 300×784×100 Aᵀ 126 → 121, 784×400×100 Aᵀ 127 → 115,
 /// 784×100×300 Aᵀ 154 → 149).
 pub const TRANSPOSED_A_MAX_ROWS: usize = 128;
-/// ... or a transposed A of any height where k and n are at most this (a dW at batch ≤ 128).
+/// ... or a transposed A of any height where k and n are at most this (a dW at batch ≤ 128),
+/// for a kernel whose panels are at least [`WIDE_PANEL_BYTES`] wide.
 pub const TRANSPOSED_A_SHORT: usize = 128;
+
+/// The panel width (nr values, in bytes) of AVX-512's tiles, 128, against AVX2's 64. The
+/// narrower tile reads A in place on fewer shapes, both measured on the Zen 3 VM (`bench gemm
+/// --kernels auto --threads 1` and `train --profile`, packed → in place):
+///
+/// - not a tall transposed A: each column panel of C reads the tile's pieces of A's lines
+///   again, and the slice of a tall A does not stay in L2 between panels; AVX-512's panels read
+///   it 4 times for n = 100 and gained, AVX2's 7 times and lost (medians of seven alternated
+///   runs, GFLOP/s: 784×100×100 Aᵀ 59 → 54, 784×100×50 Aᵀ 57 → 51, 4320×100×100 Aᵀ 53 → 46),
+///   while a short one gains (100×50×100 Aᵀ 49 → 72);
+/// - not below [`NARROW_MIN_K`]: SimpleConvNet's forward product (30×25×576) took its conv
+///   layer from 2.9–3.1 to 4.0–4.4 ms per step in place, the tile's set-up and write-back
+///   spread over only 25 steps.
+pub const WIDE_PANEL_BYTES: usize = 128;
+
+/// The least depth at which a kernel with narrower panels than [`WIDE_PANEL_BYTES`] reads in
+/// place (the same depth as `dispatch::DIRECT_WIDE_MIN_K`, measured on the same product).
+pub const NARROW_MIN_K: usize = 32;
 
 /// Whether B is read where it lies: its rows contiguous and less than [`ROW_BYTES_BELOW`]
 /// apart. Otherwise each kc slice of B is packed into nr-wide panels first (kc·n values, the
@@ -69,11 +89,12 @@ pub fn b_in_place<T: Float>(b: &MatRef<'_, T>) -> bool {
 }
 
 /// Whether `threaded` and `auto` run an m×k×n product of these views through the direct
-/// rung: the kernel has a direct tile (AVX-512F), C's rows are contiguous and shorter than
+/// rung: the kernel has a direct tile (AVX-512F, or AVX2's with `vmaskmov` edges), C's rows are contiguous and shorter than
 /// [`ROW_BYTES_BELOW`] ([`PACKED_B_ROW_BYTES_BELOW`] where B must be packed), and A is a row-major block no taller than a packed A block (mc rows,
 /// which the L2 holds) or a transposed one that is short ([`TRANSPOSED_A_MAX_ROWS`]) or that
-/// multiplies into a short, narrow product ([`TRANSPOSED_A_SHORT`]). B is read in place or
-/// packed ([`b_in_place`]). Where it holds, the direct rung was as fast as the packed one or
+/// multiplies into a short, narrow product with wide panels ([`TRANSPOSED_A_SHORT`]), and,
+/// for AVX2's narrower panels, k is at least [`NARROW_MIN_K`]. B is read in place or packed
+/// ([`b_in_place`]). Where it holds, the direct rung was as fast as the packed one or
 /// faster on every shape measured (docs/gemm.md, rung 5c).
 pub fn suits<T: Float>(
     uk: &MicroKernel<T>,
@@ -82,10 +103,14 @@ pub fn suits<T: Float>(
     b: &MatRef<'_, T>,
     c: &MatMut<'_, T>,
 ) -> bool {
+    let wide = uk.nr() * std::mem::size_of::<T>() >= WIDE_PANEL_BYTES;
+    if !wide && a.cols() < NARROW_MIN_K {
+        return false;
+    }
     let a_fits = if a.cs() == 1 {
         a.rows() <= params.mc
     } else {
-        let short = a.cols() <= TRANSPOSED_A_SHORT && c.cols() <= TRANSPOSED_A_SHORT;
+        let short = a.cols() <= TRANSPOSED_A_SHORT && c.cols() <= TRANSPOSED_A_SHORT && wide;
         a.rs() == 1 && (a.rows() <= TRANSPOSED_A_MAX_ROWS || short)
     };
     let limit = if b_in_place(b) {

@@ -71,8 +71,8 @@ pub enum Kernel {
     Simd,
     /// The packed loops with the AVX-512F 8×32 microkernel (the `simd` one where the CPU lacks it).
     Avx512,
-    /// The AVX-512 microkernel on unpacked operands, for training-sized products where packing
-    /// costs more than it saves.
+    /// The AVX-512 microkernel (AVX2's where the CPU lacks it) on unpacked operands, for
+    /// training-sized products where packing costs more than it saves.
     Direct,
     /// Row bands across `std::thread` workers, each running the fastest single-thread rung.
     Threaded,

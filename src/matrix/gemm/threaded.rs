@@ -21,8 +21,8 @@
 //!
 //! **Small products stay on one thread.** A band is only worth a thread if it carries at least
 //! [`MIN_MACS_PER_THREAD`] multiply-adds (see docs/gemm.md, rung 6, for the measurement). A
-//! product on one thread runs the [`direct`] rung where [`direct::suits`] (AVX-512, a
-//! training-sized shape), which reads A and B without packing them, else the packed loops.
+//! product on one thread runs the [`direct`] rung where [`direct::suits`] (a training-sized
+//! shape), which reads A and B without packing them, else the packed loops.
 //!
 //! Measure: `scratchnet bench gemm --kernels simd,threaded --threads 2`.
 

@@ -23,7 +23,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{MicroKernel, check_tile};
+use super::{DirectTile, MicroKernel, check_tile};
 
 /// Proof that the running CPU supports AVX2 and FMA. Built by `dispatch`, once per process.
 #[derive(Clone, Copy, Debug)]
@@ -76,14 +76,269 @@ simd_tiles!(
     _mm256_set1_pd
 );
 
-/// The f32 AVX2+FMA kernel, 6×16.
-pub fn kernel_f32(_proof: Avx2Fma) -> MicroKernel<f32> {
-    MicroKernel::new("avx2+fma", MR, 16, tile_f32::<2>).with_half(tile_f32::<1>)
+/// How the direct tile addresses A: a row-major A, a whole tile of a column-major (transposed)
+/// A, or any strides.
+const ROW_MAJOR: u8 = 0;
+const COLUMNS: u8 = 1;
+const STRIDED: u8 = 2;
+
+/// Generates the unpacked tile function of one precision ([`DirectTile`], the `direct` rung)
+/// for AVX2: the same MR × 2·lanes register tile and the same sums as `simd_tiles!`, with A
+/// broadcast from where it lies (any strides) and B's rows loaded from where they lie.
+///
+/// AVX2 has no lane masks on arithmetic, but it has `vmaskmov`, a load and a store that never
+/// touch a masked lane (so a row's end may be the end of its buffer): an edge panel of C is
+/// loaded, computed and stored in place with it, and full panels keep plain loads. The k loop
+/// keeps one B pointer, bumped a row of B per step, and A's rows as six pointers whose step is
+/// an offset: the 8-row AVX-512 tile that unrolled B by row offsets ran out of the 15
+/// general-purpose registers and reloaded its pointers from the stack every step.
+macro_rules! direct_tiles_avx2 {
+    (
+        $tile:ident, $inner:ident, $t:ty, $lanes:expr, $mask_of:ident,
+        $zero:ident, $load:ident, $maskload:ident, $store:ident, $maskstore:ident,
+        $fma:ident, $mul:ident, $add:ident, $set1:ident
+    ) => {
+        /// One tile of C from A and B in place, checked, then run at the width it needs.
+        fn $tile(tile: DirectTile<'_, $t>) {
+            let DirectTile {
+                k,
+                alpha,
+                beta,
+                a,
+                rs_a,
+                cs_a,
+                mt,
+                b,
+                rs_b,
+                nt,
+                c,
+                rs_c,
+            } = tile;
+            assert!(
+                (1..=MR).contains(&mt) && (1..=2 * $lanes).contains(&nt) && k > 0,
+                "direct tile: {mt}×{nt} with k = {k}"
+            );
+            assert!(
+                a.len() > (mt - 1) * rs_a + (k - 1) * cs_a,
+                "direct tile: A too short"
+            );
+            assert!(b.len() >= (k - 1) * rs_b + nt, "direct tile: B too short");
+            assert!(c.len() >= (mt - 1) * rs_c + nt, "direct tile: C too short");
+            let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+            let layout = if cs_a == 1 {
+                ROW_MAJOR
+            } else if rs_a == 1 && mt == MR {
+                COLUMNS
+            } else {
+                STRIDED
+            };
+            // SAFETY: this function is private to the module and reachable only through the
+            // MicroKernels built by `kernel_f32` / `kernel_f64`, which require the Avx2Fma
+            // token. The asserts above prove every address the inner function reads or
+            // writes is inside its slice: a(i, p) for i < mt, p < k; B row p up to column nt;
+            // C row i < mt up to column nt. COLUMNS is chosen only for rs_a = 1 and a whole
+            // tile (mt = MR); MASKED is false only where nt is V whole vectors.
+            unsafe {
+                macro_rules! run {
+                    ($v:expr, $masked:expr) => {
+                        match layout {
+                            ROW_MAJOR => $inner::<$v, $masked, ROW_MAJOR>(
+                                k, alpha, beta, a, rs_a, cs_a, mt, b, rs_b, nt, c, rs_c,
+                            ),
+                            COLUMNS => $inner::<$v, $masked, COLUMNS>(
+                                k, alpha, beta, a, rs_a, cs_a, mt, b, rs_b, nt, c, rs_c,
+                            ),
+                            _ => $inner::<$v, $masked, STRIDED>(
+                                k, alpha, beta, a, rs_a, cs_a, mt, b, rs_b, nt, c, rs_c,
+                            ),
+                        }
+                    };
+                }
+                match nt {
+                    n if n == 2 * $lanes => run!(2, false),
+                    n if n > $lanes => run!(2, true),
+                    n if n == $lanes => run!(1, false),
+                    _ => run!(1, true),
+                }
+            }
+        }
+
+        /// # Safety
+        /// The CPU must support AVX2 and FMA; 1 ≤ mt ≤ MR, 1 ≤ nt ≤ V·lanes (nt = V·lanes
+        /// unless MASKED), k ≥ 1; `a` valid for reads of a[i·rs_a + p·cs_a] (i < mt, p < k),
+        /// `b` of b[p·rs_b + j] (p < k, j < nt), `c` for reads and writes of c[i·rs_c + j]
+        /// (i < mt, j < nt).
+        #[target_feature(enable = "avx2,fma")]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $inner<const V: usize, const MASKED: bool, const LAYOUT: u8>(
+            k: usize,
+            alpha: $t,
+            beta: $t,
+            a: *const $t,
+            rs_a: usize,
+            cs_a: usize,
+            mt: usize,
+            b: *const $t,
+            rs_b: usize,
+            nt: usize,
+            c: *mut $t,
+            rs_c: usize,
+        ) {
+            // Lanes past column nt are neither loaded nor stored (`vmaskmov`).
+            let masks: [__m256i; V] =
+                std::array::from_fn(|h| $mask_of(nt.saturating_sub(h * $lanes).min($lanes)));
+            // Vector h of a row of B or C: masked where the tile is narrower than V vectors.
+            let load = |h: usize, ptr: *const $t| {
+                // SAFETY: every caller passes the start of vector h of a row of B or C whose
+                // lanes below column nt (all of them where !MASKED) are inside the slice; a
+                // masked load touches no other lane.
+                unsafe {
+                    if MASKED {
+                        $maskload(ptr, masks[h])
+                    } else {
+                        $load(ptr)
+                    }
+                }
+            };
+            // Rows past mt read row mt − 1 again: computed, never stored.
+            let rows: [*const $t; MR] = std::array::from_fn(|i| {
+                // SAFETY: min(i, mt − 1)·rs_a is the offset of a row of A inside `a`.
+                unsafe { a.add(i.min(mt - 1) * rs_a) }
+            });
+            let mut acc = [[$zero(); V]; MR];
+            // B's row for the next step, and A's column offset of the next group of steps.
+            let (mut bp, mut off) = (b, 0_usize);
+            // One rank-1 update: V loads of B, MR broadcasts of A, V·MR FMAs.
+            macro_rules! step {
+                ($u:expr) => {{
+                    let mut bv = [$zero(); V];
+                    for (h, v) in bv.iter_mut().enumerate() {
+                        // Step p = done + u < k: bp is B's row p, whose columns h·lanes ..
+                        // nt − 1 are in `b`.
+                        *v = load(h, bp.wrapping_add(h * $lanes));
+                    }
+                    bp = bp.wrapping_add(rs_b);
+                    for (i, row) in acc.iter_mut().enumerate() {
+                        // SAFETY: a(min(i, mt − 1), p) with p < k is inside `a` (COLUMNS only
+                        // runs whole tiles with rs_a = 1, where that is a[p·cs_a + i]).
+                        let ai = $set1(unsafe {
+                            match LAYOUT {
+                                ROW_MAJOR => *rows[i].add(off + $u),
+                                COLUMNS => *a.add(off + $u * cs_a + i),
+                                _ => *a.add(off + $u * cs_a + i.min(mt - 1) * rs_a),
+                            }
+                        });
+                        for (x, &bh) in row.iter_mut().zip(&bv) {
+                            *x = $fma(ai, bh, *x);
+                        }
+                    }
+                }};
+            }
+            let mut done = 0;
+            while done + K_UNROLL <= k {
+                step!(0);
+                step!(1);
+                step!(2);
+                step!(3);
+                off += K_UNROLL * cs_a;
+                done += K_UNROLL;
+            }
+            while done < k {
+                step!(0);
+                off += cs_a;
+                done += 1;
+            }
+
+            // Write back: c = α·acc + β·c, a multiply then an add, as every kernel does.
+            let alpha_v = $set1(alpha);
+            let beta_v = $set1(beta);
+            for (i, row_acc) in acc.iter().enumerate().take(mt) {
+                for (h, &v) in row_acc.iter().enumerate() {
+                    // SAFETY: row i < mt of C, columns h·lanes .. nt − 1 (under the mask
+                    // where MASKED).
+                    unsafe {
+                        let ptr = c.add(i * rs_c + h * $lanes);
+                        let t = $mul(alpha_v, v);
+                        let out = if beta == 0.0 {
+                            t
+                        } else {
+                            $add(t, $mul(beta_v, load(h, ptr)))
+                        };
+                        if MASKED {
+                            $maskstore(ptr, masks[h], out);
+                        } else {
+                            $store(ptr, out);
+                        }
+                    }
+                }
+            }
+        }
+    };
 }
 
-/// The f64 AVX2+FMA kernel, 6×8.
+/// The lanes of a 256-bit f32 vector below `live`, as `vmaskmovps` wants them.
+#[target_feature(enable = "avx2")]
+fn mask_f32(live: usize) -> __m256i {
+    _mm256_cmpgt_epi32(
+        _mm256_set1_epi32(live as i32),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    )
+}
+
+/// The lanes of a 256-bit f64 vector below `live`, as `vmaskmovpd` wants them.
+#[target_feature(enable = "avx2")]
+fn mask_f64(live: usize) -> __m256i {
+    _mm256_cmpgt_epi64(
+        _mm256_set1_epi64x(live as i64),
+        _mm256_setr_epi64x(0, 1, 2, 3),
+    )
+}
+
+direct_tiles_avx2!(
+    direct_f32,
+    direct_f32_avx2,
+    f32,
+    8,
+    mask_f32,
+    _mm256_setzero_ps,
+    _mm256_loadu_ps,
+    _mm256_maskload_ps,
+    _mm256_storeu_ps,
+    _mm256_maskstore_ps,
+    _mm256_fmadd_ps,
+    _mm256_mul_ps,
+    _mm256_add_ps,
+    _mm256_set1_ps
+);
+direct_tiles_avx2!(
+    direct_f64,
+    direct_f64_avx2,
+    f64,
+    4,
+    mask_f64,
+    _mm256_setzero_pd,
+    _mm256_loadu_pd,
+    _mm256_maskload_pd,
+    _mm256_storeu_pd,
+    _mm256_maskstore_pd,
+    _mm256_fmadd_pd,
+    _mm256_mul_pd,
+    _mm256_add_pd,
+    _mm256_set1_pd
+);
+
+/// The f32 AVX2+FMA kernel, 6×16, with its half-width and unpacked tiles.
+pub fn kernel_f32(_proof: Avx2Fma) -> MicroKernel<f32> {
+    MicroKernel::new("avx2+fma", MR, 16, tile_f32::<2>)
+        .with_half(tile_f32::<1>)
+        .with_direct(direct_f32)
+}
+
+/// The f64 AVX2+FMA kernel, 6×8, with its half-width and unpacked tiles.
 pub fn kernel_f64(_proof: Avx2Fma) -> MicroKernel<f64> {
-    MicroKernel::new("avx2+fma", MR, 8, tile_f64::<2>).with_half(tile_f64::<1>)
+    MicroKernel::new("avx2+fma", MR, 8, tile_f64::<2>)
+        .with_half(tile_f64::<1>)
+        .with_direct(direct_f64)
 }
 
 /// Peak FMA throughput probe: `iters` rounds of 10 independent 8-lane f32 FMA chains.
@@ -261,6 +516,96 @@ mod transpose_tests {
             for p in 0..k {
                 for i in 0..w {
                     assert_eq!(out[p * w + i], data[i][p], "w {w} k {k} p {p} i {i}");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod direct_tests {
+    use super::*;
+
+    /// C = α·A·B + β·C element by element in the kernels' order: one fused multiply-add per
+    /// step p, p ascending, then α·acc, then + β·c (β = 0: c unread).
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        k: usize,
+        alpha: f32,
+        beta: f32,
+        a: impl Fn(usize, usize) -> f32,
+        b: &[f32],
+        rs_b: usize,
+        (mt, nt): (usize, usize),
+        c: &mut [f32],
+        rs_c: usize,
+    ) {
+        for i in 0..mt {
+            for j in 0..nt {
+                let acc = (0..k).fold(0.0f32, |acc, p| a(i, p).mul_add(b[p * rs_b + j], acc));
+                let t = alpha * acc;
+                let old = &mut c[i * rs_c + j];
+                *old = if beta == 0.0 { t } else { t + beta * *old };
+            }
+        }
+    }
+
+    /// Every tile size of the 6×16 f32 tile, with A row-major, transposed and strided, β = 0
+    /// and β ≠ 0, against the kernels' order of operations to the bit; B and C cut to exactly
+    /// what the tile may touch, and C's elements outside the tile left as they were.
+    #[test]
+    fn direct_tile_matches_the_kernels_sums_for_every_edge() {
+        let Some(token) = Avx2Fma::detect() else {
+            assert!(
+                std::env::var("SCRATCHNET_REQUIRE_AVX2").is_err(),
+                "SCRATCHNET_REQUIRE_AVX2 is set but the CPU has no AVX2"
+            );
+            return;
+        };
+        let direct = kernel_f32(token)
+            .direct()
+            .expect("the AVX2 kernel has a direct tile");
+        let value = |s: usize| ((s * 7919 % 1009) as f32 - 504.0) / 97.0;
+        for k in [1, 3, 4, 5, 9, 33] {
+            for mt in 1..=MR {
+                for nt in 1..=16 {
+                    // (rs_a, cs_a): row-major with padding, transposed, and strided.
+                    for (rs_a, cs_a) in [(k + 3, 1), (1, MR + 1), (2 * k + 1, 2)] {
+                        for beta in [0.0, 0.75] {
+                            let a_len = (mt - 1) * rs_a + (k - 1) * cs_a + 1;
+                            let a: Vec<f32> = (0..a_len).map(value).collect();
+                            let rs_b = nt + 5;
+                            let b: Vec<f32> =
+                                (0..(k - 1) * rs_b + nt).map(|s| value(s + 31)).collect();
+                            let rs_c = nt + 2;
+                            let c0: Vec<f32> = (0..(mt - 1) * rs_c + nt + 2)
+                                .map(|s| value(s + 77))
+                                .collect();
+                            let mut want = c0.clone();
+                            let at = |i: usize, p: usize| a[i * rs_a + p * cs_a];
+                            reference(k, 1.25, beta, at, &b, rs_b, (mt, nt), &mut want, rs_c);
+                            let mut got = c0.clone();
+                            let c_len = (mt - 1) * rs_c + nt;
+                            direct(DirectTile {
+                                k,
+                                alpha: 1.25,
+                                beta,
+                                a: &a,
+                                rs_a,
+                                cs_a,
+                                mt,
+                                b: &b,
+                                rs_b,
+                                nt,
+                                c: &mut got[..c_len],
+                                rs_c,
+                            });
+                            assert_eq!(
+                                got, want,
+                                "{mt}×{nt}, k {k}, rs_a {rs_a}, cs_a {cs_a}, β {beta}"
+                            );
+                        }
+                    }
                 }
             }
         }

@@ -305,8 +305,8 @@ impl<T: Float> MicroKernel<T> {
         }
     }
 
-    /// The unpacked tile function, if this kernel has one (AVX-512F: its masked loads and
-    /// stores compute an edge tile in place).
+    /// The unpacked tile function, if this kernel has one (AVX-512F's and AVX2's: their masked
+    /// loads and stores compute an edge tile in place).
     pub fn direct(&self) -> Option<DirectFn<T>> {
         self.direct
     }
