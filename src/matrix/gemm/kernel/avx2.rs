@@ -23,7 +23,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{DirectTile, MicroKernel, check_tile};
+use super::{COLUMNS, DirectTile, MicroKernel, ROW_MAJOR, STRIDED, check_tile};
 
 /// Proof that the running CPU supports AVX2 and FMA. Built by `dispatch`, once per process.
 #[derive(Clone, Copy, Debug)]
@@ -76,12 +76,6 @@ simd_tiles!(
     _mm256_set1_pd
 );
 
-/// How the direct tile addresses A: a row-major A, a whole tile of a column-major (transposed)
-/// A, or any strides.
-const ROW_MAJOR: u8 = 0;
-const COLUMNS: u8 = 1;
-const STRIDED: u8 = 2;
-
 /// Generates the unpacked tile function of one precision ([`DirectTile`], the `direct` rung)
 /// for AVX2: the same MR × 2·lanes register tile and the same sums as `simd_tiles!`, with A
 /// broadcast from where it lies (any strides) and B's rows loaded from where they lie.
@@ -100,6 +94,7 @@ macro_rules! direct_tiles_avx2 {
     ) => {
         /// One tile of C from A and B in place, checked, then run at the width it needs.
         fn $tile(tile: DirectTile<'_, $t>) {
+            let layout = tile.check(MR, 2 * $lanes);
             let DirectTile {
                 k,
                 alpha,
@@ -114,27 +109,10 @@ macro_rules! direct_tiles_avx2 {
                 c,
                 rs_c,
             } = tile;
-            assert!(
-                (1..=MR).contains(&mt) && (1..=2 * $lanes).contains(&nt) && k > 0,
-                "direct tile: {mt}×{nt} with k = {k}"
-            );
-            assert!(
-                a.len() > (mt - 1) * rs_a + (k - 1) * cs_a,
-                "direct tile: A too short"
-            );
-            assert!(b.len() >= (k - 1) * rs_b + nt, "direct tile: B too short");
-            assert!(c.len() >= (mt - 1) * rs_c + nt, "direct tile: C too short");
             let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
-            let layout = if cs_a == 1 {
-                ROW_MAJOR
-            } else if rs_a == 1 && mt == MR {
-                COLUMNS
-            } else {
-                STRIDED
-            };
             // SAFETY: this function is private to the module and reachable only through the
             // MicroKernels built by `kernel_f32` / `kernel_f64`, which require the Avx2Fma
-            // token. The asserts above prove every address the inner function reads or
+            // token. `DirectTile::check` proved every address the inner function reads or
             // writes is inside its slice: a(i, p) for i < mt, p < k; B row p up to column nt;
             // C row i < mt up to column nt. COLUMNS is chosen only for rs_a = 1 and a whole
             // tile (mt = MR); MASKED is false only where nt is V whole vectors.

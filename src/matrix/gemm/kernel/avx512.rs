@@ -39,7 +39,7 @@
 
 use std::arch::x86_64::*;
 
-use super::{DirectTile, MicroKernel, check_tile};
+use super::{COLUMNS, DirectTile, MicroKernel, ROW_MAJOR, STRIDED, check_tile};
 
 /// Proof that the running CPU supports AVX-512F (which implies FMA on every such CPU, and the
 /// fused multiply-add instructions are part of AVX-512F itself). Built by `dispatch`, once.
@@ -61,12 +61,6 @@ impl Avx512F {
 const MR: usize = 8;
 /// The k loop is unrolled by this factor.
 const K_UNROLL: usize = 4;
-
-/// How the direct tile addresses A: a row-major A, a whole tile of a column-major (transposed)
-/// A, or any strides.
-const ROW_MAJOR: u8 = 0;
-const COLUMNS: u8 = 1;
-const STRIDED: u8 = 2;
 
 // The tile functions: the loop shared with the other SIMD kernel (`simd_tiles!` in
 // kernel/mod.rs), instantiated with AVX-512F (512-bit zmm, 16 f32 or 8 f64 lanes) intrinsics.
@@ -138,6 +132,7 @@ macro_rules! direct_tiles {
     ) => {
         /// One tile of C from A and B in place, checked, then run at the width it needs.
         fn $tile(tile: DirectTile<'_, $t>) {
+            let layout = tile.check(MR, 2 * $lanes);
             let DirectTile {
                 k,
                 alpha,
@@ -152,29 +147,10 @@ macro_rules! direct_tiles {
                 c,
                 rs_c,
             } = tile;
-            assert!(
-                (1..=MR).contains(&mt) && (1..=2 * $lanes).contains(&nt) && k > 0,
-                "direct tile: {mt}×{nt} with k = {k}"
-            );
-            assert!(
-                a.len() > (mt - 1) * rs_a + (k - 1) * cs_a,
-                "direct tile: A too short"
-            );
-            assert!(b.len() >= (k - 1) * rs_b + nt, "direct tile: B too short");
-            assert!(c.len() >= (mt - 1) * rs_c + nt, "direct tile: C too short");
             let (a, b, c) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
-            // How A is addressed: row-major (a pointer per row), a whole tile of a transposed
-            // A (one pointer per step, the rows at fixed offsets), or any strides.
-            let layout = if cs_a == 1 {
-                ROW_MAJOR
-            } else if rs_a == 1 && mt == MR {
-                COLUMNS
-            } else {
-                STRIDED
-            };
             // SAFETY: this function is private to the module and reachable only through the
             // MicroKernels built by `kernel_f32` / `kernel_f64`, which require the Avx512F
-            // token. The asserts above prove every address the inner function forms is inside
+            // token. `DirectTile::check` proved every address the inner function forms is inside
             // its slice: a(i, p) for i < mt, p < k; B row p up to column nt; C row i < mt up to
             // column nt. COLUMNS is chosen only for rs_a = 1 and a whole tile (mt = MR).
             unsafe {

@@ -248,6 +248,56 @@ pub struct DirectTile<'a, T> {
     pub rs_c: usize,
 }
 
+/// How a direct tile addresses A: a row-major A (a pointer per row), a whole tile of a
+/// column-major (transposed) A (a pointer per step, the rows at fixed offsets), or any strides.
+/// The SIMD modules' direct tiles take it as a const parameter.
+pub(super) const ROW_MAJOR: u8 = 0;
+pub(super) const COLUMNS: u8 = 1;
+pub(super) const STRIDED: u8 = 2;
+
+impl<T> DirectTile<'_, T> {
+    /// Panics unless the tile fits an `mr` × `nr` register tile (1 ≤ mt ≤ mr, 1 ≤ nt ≤ nr,
+    /// k ≥ 1) and its slices hold every element it addresses: a(i, p) for i < mt, p < k; B's
+    /// row p up to column nt; C's row i < mt up to column nt. Returns how A is addressed
+    /// ([`COLUMNS`] only for rs_a = 1 and a whole tile, mt = mr). The direct tiles' safety
+    /// arguments rest on this check.
+    pub(super) fn check(&self, mr: usize, nr: usize) -> u8 {
+        let DirectTile {
+            k,
+            rs_a,
+            cs_a,
+            mt,
+            rs_b,
+            nt,
+            rs_c,
+            ..
+        } = *self;
+        assert!(
+            (1..=mr).contains(&mt) && (1..=nr).contains(&nt) && k > 0,
+            "direct tile: {mt}×{nt} with k = {k}"
+        );
+        assert!(
+            self.a.len() > (mt - 1) * rs_a + (k - 1) * cs_a,
+            "direct tile: A too short"
+        );
+        assert!(
+            self.b.len() >= (k - 1) * rs_b + nt,
+            "direct tile: B too short"
+        );
+        assert!(
+            self.c.len() >= (mt - 1) * rs_c + nt,
+            "direct tile: C too short"
+        );
+        if cs_a == 1 {
+            ROW_MAJOR
+        } else if rs_a == 1 && mt == mr {
+            COLUMNS
+        } else {
+            STRIDED
+        }
+    }
+}
+
 /// The signature of a direct (unpacked) tile function; see [`DirectTile`].
 pub type DirectFn<T> = fn(DirectTile<'_, T>);
 
